@@ -1,0 +1,81 @@
+// swift-tools-version:6.0
+// listgate: a self-hosted subscription and unsubscribe manager.
+// The target graph is the design: ListgateCore (domain + storage) knows nothing of
+// HTTP or SMTP; ListgateMail is the only target that links libcurl; the server and the
+// CLI are thin shells over the core's services.
+import PackageDescription
+
+let package = Package(
+    name: "listgate",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "listgate", targets: ["listgate"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    ],
+    targets: [
+        .target(
+            name: "ListgateCore",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("../../Migrations")]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(
+            name: "ListgateMail",
+            dependencies: [
+                "ListgateCore",
+                "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "ListgateServer",
+            dependencies: [
+                "ListgateCore",
+                "ListgateMail",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "listgate",
+            dependencies: [
+                "ListgateCore",
+                "ListgateMail",
+                "ListgateServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "ListgateCoreTests",
+            dependencies: ["ListgateCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(name: "ListgateMailTests", dependencies: ["ListgateMail"]),
+        .testTarget(
+            name: "ListgateServerTests",
+            dependencies: [
+                "ListgateServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        // End-to-end tests of the built `listgate` binary; depending on it makes
+        // `swift build --build-tests` build the executable the tests run.
+        .testTarget(
+            name: "listgateTests",
+            dependencies: ["listgate", "ListgateCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+    ]
+)

@@ -1,0 +1,457 @@
+// EmailAddress: the one parser every address goes through (web forms, CLI, CSV import).
+// It is a security boundary: an accepted string is exactly one mailbox. Anything that could
+// smuggle a header or a second address (line breaks, controls, list separators, angle
+// brackets, a second @) is refused with a reason, never silently cleaned up.
+//
+// Parsing works on Unicode scalars, not Characters: a combining mark typed after "@" or a
+// quote would otherwise hide that "@" or quote inside a grapheme cluster, and "\r\n" is a
+// single Character.
+
+import Foundation
+
+/// A single mailbox address, parsed and normalised. Immutable, Sendable, Hashable
+/// (hash/equality on identityKey).
+public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
+    /// As entered, after trimming surrounding ASCII spaces and tabs only.
+    public let entered: String
+    /// As entered: case preserved, a quoted local part keeps its quotes.
+    public let localPart: String
+    /// Lowercased, IDN labels converted to A-labels ("xn--...").
+    public let asciiDomain: String
+    /// For display: U-labels (NFC, lowercased), ASCII labels lowercased.
+    public let unicodeDomain: String
+
+    public init(_ text: String) throws(EmailAddressError) {
+        let scalars = AddressSyntax.trimmingBlanks(text.unicodeScalars)
+        guard !scalars.isEmpty else { throw .empty }
+        // Injection characters first: whatever else is wrong, a line break must be named.
+        try AddressSyntax.rejectUnsafeScalars(in: scalars, allowingUnicodeSpaces: false)
+        // Japanese IMEs in full-width mode type "＠"; say so rather than "missing @".
+        guard !scalars.contains("\u{FF20}") else { throw .fullWidthAt }
+
+        let (local, domain) = try AddressSyntax.splitAtSign(scalars)
+        let localPart = try LocalPartRules.validated(local)
+        let (asciiDomain, unicodeDomain) = try DomainRules.validated(domain)
+        guard localPart.utf8.count + 1 + asciiDomain.utf8.count <= AddressLimits.path else {
+            throw .tooLong
+        }
+
+        self.entered = AddressSyntax.string(scalars)
+        self.localPart = localPart
+        self.asciiDomain = asciiDomain
+        self.unicodeDomain = unicodeDomain
+    }
+
+    /// Uniqueness and checksum key: local part lowercased (and NFC, so that a decomposed
+    /// "が" from a macOS paste matches a composed one), "@", A-label domain.
+    public var identityKey: String {
+        localPart.lowercased().precomposedStringWithCanonicalMapping + "@" + asciiDomain
+    }
+
+    /// True iff the local part has non-ASCII characters (RFC 6531); IDN domains never need
+    /// it because they travel as A-labels.
+    public var needsSMTPUTF8: Bool {
+        localPart.unicodeScalars.contains { !$0.isASCII }
+    }
+
+    /// What goes in MAIL FROM / RCPT TO and the To: header.
+    public var smtpPath: String { localPart + "@" + asciiDomain }
+
+    /// For showing to people: the local part and the Unicode domain ("user@例え.jp").
+    public var displayAddress: String { localPart + "@" + unicodeDomain }
+
+    public var description: String { entered }
+
+    public static func == (lhs: EmailAddress, rhs: EmailAddress) -> Bool {
+        lhs.identityKey == rhs.identityKey
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(identityKey)
+    }
+}
+
+/// Why a string was refused. `description` is a short English message for the user.
+public enum EmailAddressError: Error, Equatable, Sendable, CustomStringConvertible {
+    case empty
+    /// The whole address (smtpPath form) is over 254 octets.
+    case tooLong
+    /// The local part is over 64 octets (UTF-8).
+    case localPartTooLong
+    /// The domain is over 255 octets as entered, or over 253 in A-label form.
+    case domainTooLong
+    /// A domain label is over 63 octets after A-label conversion.
+    case labelTooLong
+    case missingAt
+    case multipleAt
+    case missingLocalPart
+    case missingDomain
+    /// "Name <a@b>" or "<a@b>" where only a bare address is accepted.
+    case displayNameNotAllowed
+    /// A line break, control, invisible formatting character, or a separator that could
+    /// start a second address (',' ';' '<' '>' whitespace outside quotes).
+    case forbiddenCharacter(Character)
+    /// The full-width "＠" (U+FF20) that Japanese IMEs produce.
+    case fullWidthAt
+    /// A full-width form of an ASCII character (U+FF01...U+FF5E) in the local part.
+    case fullWidthCharacter(Character)
+    case unterminatedQuote
+    case invalidLocalPart
+    /// A dot at the start or end of the local part, or two in a row.
+    case misplacedDot
+    case invalidDomain
+    /// "a@[192.0.2.1]".
+    case domainLiteralNotSupported
+    /// "a@localhost": a single-label domain.
+    case domainNeedsDot
+    /// "a@example.123": the top-level domain is all digits.
+    case numericTopLevelDomain
+    // Mailbox ("Name <address>") only:
+    case invalidDisplayName
+    case missingClosingAngleBracket
+    case multipleAddresses
+    case textAfterAddress
+
+    public var description: String {
+        switch self {
+        case .empty: "the address is empty"
+        case .tooLong: "the address is longer than 254 octets"
+        case .localPartTooLong: "the part before the @ is longer than 64 octets"
+        case .domainTooLong: "the domain is longer than 253 octets"
+        case .labelTooLong: "a part of the domain between dots is longer than 63 octets"
+        case .missingAt: "the address has no @"
+        case .multipleAt: "the address has more than one @"
+        case .missingLocalPart: "there is nothing before the @"
+        case .missingDomain: "there is no domain after the @"
+        case .displayNameNotAllowed: "enter the address on its own, without a name or angle brackets"
+        case .forbiddenCharacter(let character):
+            "the address contains \(Self.name(of: character)), which is not allowed"
+        case .fullWidthAt: "the address contains a full-width ＠; type a half-width @ instead"
+        case .fullWidthCharacter(let character):
+            "the part before the @ contains the full-width character \(character); type it in half-width instead"
+        case .unterminatedQuote: "a double quote is not closed"
+        case .invalidLocalPart: "the part before the @ contains characters that are not allowed"
+        case .misplacedDot: "the part before the @ cannot start or end with a dot or have two dots in a row"
+        case .invalidDomain: "the domain is not a valid host name"
+        case .domainLiteralNotSupported: "addresses with an IP address in brackets are not supported"
+        case .domainNeedsDot: "the domain needs at least one dot, as in example.jp"
+        case .numericTopLevelDomain: "the last part of the domain cannot be all digits"
+        case .invalidDisplayName:
+            "the name contains @ , ; : < > or \\ outside double quotes; put the name in double quotes"
+        case .missingClosingAngleBracket: "the address is missing its closing >"
+        case .multipleAddresses: "only one address is allowed"
+        case .textAfterAddress: "nothing may follow the closing >"
+        }
+    }
+
+    /// Names a refused character so that invisible ones are still identifiable.
+    private static func name(of character: Character) -> String {
+        guard let scalar = character.unicodeScalars.first else { return "an empty character" }
+        let hex = String(scalar.value, radix: 16, uppercase: true)
+        let code = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+        switch scalar {
+        case "\r", "\n", "\u{85}", "\u{2028}", "\u{2029}": return "a line break (\(code))"
+        case "\t": return "a tab"
+        case " ": return "a space"
+        case ",": return "a comma"
+        case ";": return "a semicolon"
+        case "<", ">": return "\"\(scalar)\""
+        default: break
+        }
+        switch scalar.properties.generalCategory {
+        case .control: return "a control character (\(code))"
+        case .format: return "an invisible formatting character (\(code))"
+        case .spaceSeparator: return "a non-standard space (\(code))"
+        default: return "the character \(code)"
+        }
+    }
+}
+
+// MARK: - Limits
+
+/// RFC 5321 §4.5.3.1 size limits, in octets.
+enum AddressLimits {
+    static let localPart = 64
+    static let label = 63
+    static let domainAsEntered = 255
+    static let asciiDomain = 253
+    /// 256 for the reverse-path including "<" and ">" (RFC 5321 errata 1690).
+    static let path = 254
+}
+
+// MARK: - Scanning shared with Mailbox
+
+enum AddressSyntax {
+    typealias Scalars = ArraySlice<Unicode.Scalar>
+
+    /// Trims ASCII spaces and tabs only. Line breaks are deliberately not trimmed: a
+    /// trailing "\r\n" is refused, because a header injection must be refused, not cleaned.
+    static func trimmingBlanks<S: Collection<Unicode.Scalar>>(_ scalars: S) -> Scalars {
+        let all = ArraySlice(scalars)
+        let isBlank: (Unicode.Scalar) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = all.firstIndex(where: { !isBlank($0) }),
+              let last = all.lastIndex(where: { !isBlank($0) }) else { return [] }
+        return all[first...last]
+    }
+
+    static func string(_ scalars: Scalars) -> String {
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: scalars)
+        return String(view)
+    }
+
+    /// Refuses characters that are never acceptable, quoted or not: C0/C1 controls (CR, LF,
+    /// NUL, tab...), invisible formatting characters (bidi overrides, zero-width space),
+    /// line/paragraph separators, noncharacters and U+FFFD (a sign of mis-decoded input).
+    /// Unicode spaces other than U+0020 are refused too unless `allowingUnicodeSpaces`
+    /// (a display name may contain the ideographic space U+3000).
+    static func rejectUnsafeScalars(in scalars: Scalars, allowingUnicodeSpaces: Bool) throws(EmailAddressError) {
+        for scalar in scalars where isUnsafe(scalar, allowingUnicodeSpaces: allowingUnicodeSpaces) {
+            throw .forbiddenCharacter(Character(scalar))
+        }
+    }
+
+    private static func isUnsafe(_ scalar: Unicode.Scalar, allowingUnicodeSpaces: Bool) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate:
+            return true
+        case .spaceSeparator:
+            return scalar != " " && !allowingUnicodeSpaces
+        default:
+            return scalar.properties.isNoncharacterCodePoint || scalar == "\u{FFFD}"
+        }
+    }
+
+    /// Index of the quote closing the quoted string that opens at `start`, honouring
+    /// backslash escapes; nil if it is never closed.
+    static func closingQuote(in scalars: Scalars, openingAt start: Int) -> Int? {
+        var index = start + 1
+        while index < scalars.endIndex {
+            switch scalars[index] {
+            case "\\": index += 2
+            case "\"": return index
+            default: index += 1
+            }
+        }
+        return nil
+    }
+
+    /// Splits at the single "@" outside a leading quoted local part, after refusing anything
+    /// outside quotes that could turn the string into a list or a "Name <address>" form.
+    static func splitAtSign(_ scalars: Scalars) throws(EmailAddressError) -> (local: Scalars, domain: Scalars) {
+        var unquotedStart = scalars.startIndex
+        if scalars.first == "\"" {
+            guard let close = closingQuote(in: scalars, openingAt: scalars.startIndex) else {
+                throw .unterminatedQuote
+            }
+            unquotedStart = close + 1
+        }
+        let unquoted = scalars[unquotedStart...]
+        if unquoted.contains("<") && unquoted.contains(">") { throw .displayNameNotAllowed }
+        if let separator = unquoted.first(where: isListSeparator) {
+            throw .forbiddenCharacter(Character(separator))
+        }
+        let atSigns = unquoted.indices.filter { unquoted[$0] == "@" }
+        guard let at = atSigns.first else { throw .missingAt }
+        guard atSigns.count == 1 else { throw .multipleAt }
+        // A quoted local part must be the whole local part: `"a"b@x.jp` is not an address.
+        guard unquotedStart == scalars.startIndex || at == unquotedStart else { throw .invalidLocalPart }
+        return (scalars[..<at], scalars[(at + 1)...])
+    }
+
+    /// Characters that separate addresses in a header or a pasted list. Other whitespace
+    /// has already been refused by `rejectUnsafeScalars`.
+    private static func isListSeparator(_ scalar: Unicode.Scalar) -> Bool {
+        scalar == "," || scalar == ";" || scalar == "<" || scalar == ">" || scalar == " "
+    }
+}
+
+// MARK: - Local part
+
+/// RFC 5321 dot-atom or quoted-string, extended with UTF-8 by RFC 6531.
+private enum LocalPartRules {
+    static func validated(_ local: AddressSyntax.Scalars) throws(EmailAddressError) -> String {
+        guard !local.isEmpty else { throw .missingLocalPart }
+        if local.first == "\"" {
+            // splitAtSign guarantees the closing quote is the last scalar.
+            try validateQuotedContent(local.dropFirst().dropLast())
+        } else {
+            try validateDotAtom(local)
+        }
+        let text = AddressSyntax.string(local)
+        guard text.utf8.count <= AddressLimits.localPart else { throw .localPartTooLong }
+        return text
+    }
+
+    /// qtextSMTP / quoted-pairSMTP (RFC 5321 §4.1.2) plus non-ASCII. Controls are already
+    /// gone, and an unescaped quote cannot occur because it would have closed the string.
+    private static func validateQuotedContent(_ content: AddressSyntax.Scalars) throws(EmailAddressError) {
+        // `""@example.jp` is technically valid but no real mailbox; refuse it.
+        guard !content.isEmpty else { throw .invalidLocalPart }
+        var index = content.startIndex
+        while index < content.endIndex {
+            let scalar = content[index]
+            if scalar == "\\" {
+                // quoted-pairSMTP escapes printable ASCII (and space) only.
+                let escaped = index + 1
+                guard escaped < content.endIndex, (0x20...0x7E).contains(content[escaped].value) else {
+                    throw .invalidLocalPart
+                }
+                index = escaped + 1
+                continue
+            }
+            if !scalar.isASCII { try rejectFullWidth(scalar) }
+            index += 1
+        }
+    }
+
+    private static func validateDotAtom(_ local: AddressSyntax.Scalars) throws(EmailAddressError) {
+        for scalar in local {
+            if scalar.isASCII {
+                guard scalar == "." || isAtext(scalar) else { throw .invalidLocalPart }
+            } else {
+                try rejectFullWidth(scalar)
+            }
+        }
+        let hasDoubleDot = zip(local, local.dropFirst()).contains { $0 == "." && $1 == "." }
+        if local.first == "." || local.last == "." || hasDoubleDot { throw .misplacedDot }
+    }
+
+    /// RFC 5322 atext: ALPHA / DIGIT / the listed specials.
+    private static func isAtext(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "a"..."z", "A"..."Z", "0"..."9": true
+        default: "!#$%&'*+-/=?^_`{|}~".unicodeScalars.contains(scalar)
+        }
+    }
+
+    /// RFC 6531 allows full-width Latin letters in a local part, but "ｔａｒｏ" is almost
+    /// always an IME slip for "taro", looks identical to it, and would bounce at most
+    /// Japanese providers; refuse with a message that says how to fix it.
+    private static func rejectFullWidth(_ scalar: Unicode.Scalar) throws(EmailAddressError) {
+        if (0xFF01...0xFF5E).contains(scalar.value) { throw .fullWidthCharacter(Character(scalar)) }
+    }
+}
+
+// MARK: - Domain
+
+/// Hostname rules (LDH labels, at least two, TLD not numeric) with IDNA label conversion.
+private enum DomainRules {
+    static func validated(_ domain: AddressSyntax.Scalars) throws(EmailAddressError) -> (ascii: String, unicode: String) {
+        guard !domain.isEmpty else { throw .missingDomain }
+        guard domain.first != "[" else { throw .domainLiteralNotSupported }
+        guard AddressSyntax.string(domain).utf8.count <= AddressLimits.domainAsEntered else {
+            throw .domainTooLong
+        }
+        // Empty labels come from a leading, trailing (including "example.jp.") or double dot.
+        let labels = foldingWidth(domain).split(omittingEmptySubsequences: false, whereSeparator: isLabelSeparator)
+        guard !labels.contains(where: \.isEmpty) else { throw .invalidDomain }
+        guard labels.count >= 2 else { throw .domainNeedsDot }
+
+        var asciiLabels: [String] = []
+        var unicodeLabels: [String] = []
+        for label in labels {
+            let (ascii, unicode) = try converted(AddressSyntax.string(label))
+            asciiLabels.append(ascii)
+            unicodeLabels.append(unicode)
+        }
+        if let tld = asciiLabels.last, tld.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }) {
+            throw .numericTopLevelDomain
+        }
+        let ascii = asciiLabels.joined(separator: ".")
+        guard ascii.utf8.count <= AddressLimits.asciiDomain else { throw .domainTooLong }
+        return (ascii, unicodeLabels.joined(separator: "."))
+    }
+
+    /// Maps Halfwidth and Fullwidth Forms (U+FF00...U+FFEF) to their NFKC equivalents, as
+    /// UTS #46 does: "ＸＹＺ" -> "XYZ", "．" -> ".", half-width katakana -> katakana. The
+    /// domain names the same host either way, so this is a typing convenience, not a
+    /// second spelling (identityKey uses the mapped form).
+    private static func foldingWidth(_ domain: AddressSyntax.Scalars) -> [Unicode.Scalar] {
+        var result: [Unicode.Scalar] = []
+        for scalar in domain {
+            if (0xFF00...0xFFEF).contains(scalar.value) {
+                result.append(contentsOf: String(Character(scalar)).precomposedStringWithCompatibilityMapping.unicodeScalars)
+            } else {
+                result.append(scalar)
+            }
+        }
+        return result
+    }
+
+    /// The IDNA label separators (RFC 3490 §3.1): full stop, ideographic full stop,
+    /// full-width full stop, half-width ideographic full stop.
+    private static func isLabelSeparator(_ scalar: Unicode.Scalar) -> Bool {
+        scalar == "." || scalar == "\u{3002}" || scalar == "\u{FF0E}" || scalar == "\u{FF61}"
+    }
+
+    /// One label -> (A-label form, display form).
+    private static func converted(_ label: String) throws(EmailAddressError) -> (String, String) {
+        if label.unicodeScalars.allSatisfy(\.isASCII) { return try convertedASCII(label) }
+        let normalised = Punycode.normalisedLabel(label)
+        // e.g. KELVIN SIGN normalises to plain "k".
+        if normalised.unicodeScalars.allSatisfy(\.isASCII) { return try convertedASCII(normalised) }
+        guard isValidULabel(normalised), let aLabel = Punycode.toASCII(label: normalised) else {
+            throw .invalidDomain
+        }
+        guard aLabel.utf8.count <= AddressLimits.label else { throw .labelTooLong }
+        return (aLabel, normalised)
+    }
+
+    private static func convertedASCII(_ label: String) throws(EmailAddressError) -> (String, String) {
+        let lower = label.lowercased()
+        guard lower.utf8.count <= AddressLimits.label else { throw .labelTooLong }
+        guard isLDH(lower) else { throw .invalidDomain }
+        guard lower.hasPrefix(Punycode.acePrefix) else { return (lower, lower) }
+        // An A-label typed by hand must be a real, canonical one, or two spellings of one
+        // domain (or an undecodable one) would get in.
+        guard let unicode = Punycode.toUnicode(label: lower), isValidULabel(unicode) else {
+            throw .invalidDomain
+        }
+        return (lower, unicode)
+    }
+
+    /// Letters, digits, hyphen; no hyphen at either end.
+    private static func isLDH(_ label: String) -> Bool {
+        let scalars = label.unicodeScalars
+        guard scalars.first != "-", scalars.last != "-" else { return false }
+        return scalars.allSatisfy(isLDHScalar)
+    }
+
+    /// Lowercase letters, digits and hyphen: labels are lowercased before this is asked.
+    private static func isLDHScalar(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "a"..."z", "0"..."9", "-": true
+        default: false
+        }
+    }
+
+    /// A simplified IDNA2008 check (RFC 5891 §4.2.3): lowercase LDH or non-ASCII letters,
+    /// marks and digits (plus the katakana middle dot), not starting with a mark or hyphen,
+    /// not ending with a hyphen, no "--" in positions 3-4. Refuses symbols, emoji and
+    /// punctuation that could imitate "/", "?" or "." in a domain.
+    private static func isValidULabel(_ label: String) -> Bool {
+        let scalars = Array(label.unicodeScalars)
+        guard let first = scalars.first, let last = scalars.last,
+              first != "-", last != "-", !isMark(first) else { return false }
+        if scalars.count >= 4 && scalars[2] == "-" && scalars[3] == "-" { return false }
+        return scalars.allSatisfy { scalar in
+            if scalar.isASCII { return isLDHScalar(scalar) }
+            if scalar == "\u{30FB}" { return true }
+            switch scalar.properties.generalCategory {
+            case .lowercaseLetter, .uppercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+                 .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber:
+                return true
+            default:
+                return false
+            }
+        }
+    }
+
+    private static func isMark(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .nonspacingMark, .spacingMark, .enclosingMark: true
+        default: false
+        }
+    }
+}

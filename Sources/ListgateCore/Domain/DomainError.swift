@@ -1,0 +1,34 @@
+// Errors a user can cause and fix. Each description is one line meant for a person:
+// the CLI prints it after `error: `, the server puts it in a 4xx answer.
+public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalidSlug(String)
+    case invalidListName(String)
+    case invalidAddress(field: String, reason: EmailAddressError)
+    case duplicateSlug(ListSlug)
+    case listNotFound(String)
+
+    public var description: String {
+        switch self {
+        case .invalidSlug(let text):
+            "invalid list slug '\(text.printable)': use 1–63 characters a-z, 0-9 and '-', starting with a letter or digit"
+        case .invalidListName(let reason):
+            "invalid list name: \(reason)"
+        case .invalidAddress(let field, let reason):
+            "invalid \(field): \(reason)"
+        case .duplicateSlug(let slug):
+            "a list named '\(slug)' already exists"
+        case .listNotFound(let slug):
+            "no list named '\(slug.printable)'"
+        }
+    }
+}
+
+extension String {
+    /// The text with control characters made visible, so an error message quoting user
+    /// input cannot break a terminal line or a log record.
+    var printable: String {
+        unicodeScalars.map { scalar in
+            scalar.properties.generalCategory == .control ? scalar.escaped(asASCII: true) : String(scalar)
+        }.joined()
+    }
+}

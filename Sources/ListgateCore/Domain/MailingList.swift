@@ -1,0 +1,57 @@
+// A mailing list as admins define it: who it is from and which addresses its mail may
+// name. Members live elsewhere (subscriptions); a list is never an address to mail.
+import Foundation
+
+public enum ListLocale: String, Sendable, Codable, CaseIterable {
+    case ja, en
+}
+
+public struct MailingList: Sendable, Equatable {
+    public let id: Int64
+    public let slug: ListSlug
+    public let name: String
+    public let from: Mailbox
+    public let replyTo: EmailAddress?
+    public let locale: ListLocale
+    /// Extra addresses the content guard lets this list's mail contain.
+    public let allowedAddresses: [EmailAddress]
+    public let createdAt: Date
+}
+
+/// What an admin asks for with `listgate lists create`; validated on construction.
+public struct NewList: Sendable {
+    public let slug: ListSlug
+    public let name: String
+    public let from: Mailbox
+    public let replyTo: EmailAddress?
+    public let locale: ListLocale
+    public let allowedAddresses: [EmailAddress]
+
+    public init(
+        slug: ListSlug, name: String, from: Mailbox, replyTo: EmailAddress? = nil,
+        locale: ListLocale = .ja, allowedAddresses: [EmailAddress] = []
+    ) throws(DomainError) {
+        let trimmed = name.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { throw .invalidListName("it is empty") }
+        guard trimmed.count <= 200 else { throw .invalidListName("longer than 200 characters") }
+        guard !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw .invalidListName("it contains a control character (e.g. a line break)")
+        }
+        self.slug = slug
+        self.name = trimmed
+        self.from = from
+        self.replyTo = replyTo
+        self.locale = locale
+        self.allowedAddresses = allowedAddresses
+    }
+}
+
+/// Member counts by state, for `lists list` and `lists show`.
+public struct MemberCounts: Sendable, Equatable, Codable {
+    public var pending = 0
+    public var active = 0
+    public var unsubscribed = 0
+    public var bounced = 0
+    public var complained = 0
+    public init() {}
+}

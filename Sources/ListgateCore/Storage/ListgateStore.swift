@@ -1,0 +1,49 @@
+// The storage boundary. Servers and the CLI talk to this protocol, never to SQL, so a
+// PostgreSQL store for multi-instance deployments can be added beside the SQLite one.
+// Each method is one transaction: a change and its ledger event commit together or
+// not at all (DESIGN.md invariants 6 and 8).
+import Foundation
+
+public protocol ListgateStore: Sendable {
+    /// Fails with `StoreError.needsMigration` (or a stronger error) unless the database
+    /// schema is exactly what this build expects.
+    func checkSchema() async throws
+
+    /// True when the database answers a trivial query (for `/healthz`).
+    func isHealthy() async -> Bool
+
+    // MARK: Lists
+
+    func createList(_ list: NewList, source: EventSource) async throws -> MailingList
+    func allLists() async throws -> [MailingList]
+    func list(_ slug: ListSlug) async throws -> MailingList?
+    func memberCounts(listID: Int64) async throws -> MemberCounts
+}
+
+public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Pending migrations, or no database file at all.
+    case needsMigration
+    /// The database was migrated by a newer listgate.
+    case unknownMigrations([String])
+    /// An applied migration's file no longer matches what was applied.
+    case migrationChanged(String)
+    case migrationFailed(name: String, reason: String)
+    case invalidMigrationName(String)
+
+    public var description: String {
+        switch self {
+        case .needsMigration:
+            "database needs migration: run listgate migrate"
+        case .unknownMigrations(let names):
+            "the database has migrations this listgate does not know (\(names.joined(separator: ", "))): "
+                + "it was migrated by a newer version; use that version or restore a backup"
+        case .migrationChanged(let name):
+            "migration \(name) has changed since it was applied (checksum differs): "
+                + "restore the original file and add changes as a new migration"
+        case .migrationFailed(let name, let reason):
+            "migration \(name) failed and was rolled back: \(reason)"
+        case .invalidMigrationName(let name):
+            "migration file name '\(name)' does not match NNNN_name.sql"
+        }
+    }
+}

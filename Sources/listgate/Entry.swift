@@ -1,0 +1,55 @@
+// Process entry: runs the chosen command and turns every failure into the contract's
+// shape: non-zero exit, and `error: …` as the last line on stderr.
+import ArgumentParser
+import Foundation
+import GRDB
+import ListgateCore
+
+@main
+enum Entry {
+    static func main() async {
+        do {
+            var command = try Listgate.parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            fail(error)
+        }
+    }
+
+    static func fail(_ error: Error) -> Never {
+        let code = Listgate.exitCode(for: error)
+        if code == .success {  // --help, --version
+            print(Listgate.fullMessage(for: error))
+            exit(0)
+        }
+        switch error {
+        case let error as DomainError: Console.error(error.description)
+        case let error as StoreError: Console.error(error.description)
+        case let error as CLIError: Console.error(error.description)
+        case let error as DatabaseError:
+            Console.error("database: \(error.message ?? error.description)")
+        default:
+            // Argument parsing errors: show usage, then the one-line error.
+            let full = Listgate.fullMessage(for: error)
+            let help = full.split(separator: "\n", omittingEmptySubsequences: false)
+                .filter { !$0.hasPrefix("Error: ") }
+                .joined(separator: "\n")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            if !help.isEmpty { Console.writeStderr(help + "\n") }
+            var message = Listgate.message(for: error)
+            if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
+            Console.error(message.isEmpty ? "\(error)" : message)
+        }
+        exit(code == .success ? 1 : code.rawValue)
+    }
+}
+
+/// A failure of the command line itself (bad combination of options, unreadable file).
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,179 @@
+// `listgate lists create | list | show`: define lists and look at them.
+import ArgumentParser
+import Foundation
+import ListgateCore
+
+struct ListsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lists",
+        abstract: "Create and inspect mailing lists.",
+        subcommands: [Create.self, List.self, Show.self]
+    )
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a list.",
+            discussion: """
+                Example:
+                  listgate lists create news --name "お知らせ" --from "Example <news@example.org>" --locale ja
+                """
+        )
+
+        @Argument(help: "URL name of the list: a-z, 0-9 and '-', at most 63 characters.")
+        var slug: String
+
+        @Option(help: "Name shown on pages and in mail.")
+        var name: String
+
+        @Option(help: ArgumentHelp("Sender mailbox, e.g. \"Example <news@example.org>\".", valueName: "mailbox"))
+        var from: String
+
+        @Option(help: "Language of pages and mail.")
+        var locale: ListLocale = .ja
+
+        @Option(help: ArgumentHelp("Reply-To address for this list's mail.", valueName: "address"))
+        var replyTo: String?
+
+        @Option(help: ArgumentHelp(
+            "An extra address this list's mail may contain (repeatable); the content guard refuses any other.",
+            valueName: "address"))
+        var allowAddress: [String] = []
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            // Validate everything before touching the database: bad input changes nothing.
+            let newList = try NewList(
+                slug: ListSlug(slug),
+                name: name,
+                from: address("--from") { try Mailbox(from) },
+                replyTo: replyTo.map { text in try address("--reply-to") { try EmailAddress(text) } },
+                locale: locale,
+                allowedAddresses: allowAddress.map { text in try address("--allow-address") { try EmailAddress(text) } })
+            let store = try await database.openMigrated()
+            let list = try await store.createList(newList, source: .cli)
+            if output.json {
+                try Console.printJSON(ListDocument(list, counts: MemberCounts()))
+            } else {
+                print("created list '\(list.slug)' (\(list.name)), from \(list.from.formatted)")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List every list with its member counts.")
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let store = try await database.openMigrated()
+            var documents: [ListDocument] = []
+            for list in try await store.allLists() {
+                documents.append(ListDocument(list, counts: try await store.memberCounts(listID: list.id)))
+            }
+            if output.json {
+                try Console.printJSON(documents)
+            } else if documents.isEmpty {
+                print("no lists yet: create one with `listgate lists create SLUG --name NAME --from MAILBOX`")
+            } else {
+                Console.printTable(
+                    header: ["SLUG", "NAME", "LOCALE", "ACTIVE", "PENDING", "FROM"],
+                    rows: documents.map {
+                        [$0.slug, $0.name, $0.locale, String($0.counts.active), String($0.counts.pending), $0.from]
+                    })
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one list.")
+
+        @Argument(help: "The list's slug.")
+        var slug: String
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let slug = try ListSlug(slug)
+            let store = try await database.openMigrated()
+            guard let list = try await store.list(slug) else { throw DomainError.listNotFound(slug.rawValue) }
+            let document = ListDocument(list, counts: try await store.memberCounts(listID: list.id))
+            if output.json {
+                try Console.printJSON(document)
+            } else {
+                Console.printTable(header: ["FIELD", "VALUE"], rows: [
+                    ["slug", document.slug],
+                    ["name", document.name],
+                    ["from", document.from],
+                    ["reply-to", document.replyTo ?? "-"],
+                    ["locale", document.locale],
+                    ["allowed addresses", document.allowedAddresses.isEmpty ? "-" : document.allowedAddresses.joined(separator: ", ")],
+                    ["created", document.createdAt],
+                    ["members", "\(document.counts.active) active, \(document.counts.pending) pending, "
+                        + "\(document.counts.unsubscribed) unsubscribed, \(document.counts.bounced) bounced, "
+                        + "\(document.counts.complained) complained"],
+                ])
+            }
+        }
+    }
+}
+
+/// The JSON shape of a list in `lists list --json` and `lists show --json`.
+struct ListDocument: Encodable {
+    let slug: String
+    let name: String
+    let from: String
+    let fromEmail: String
+    let replyTo: String?
+    let locale: String
+    let allowedAddresses: [String]
+    let createdAt: String
+    let counts: MemberCounts
+
+    init(_ list: MailingList, counts: MemberCounts) {
+        slug = list.slug.rawValue
+        name = list.name
+        from = list.from.formatted
+        fromEmail = list.from.address.entered
+        replyTo = list.replyTo?.entered
+        locale = list.locale.rawValue
+        allowedAddresses = list.allowedAddresses.map(\.entered)
+        createdAt = Timestamp.string(list.createdAt)
+        self.counts = counts
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case slug, name, from, locale, counts
+        case fromEmail = "from_email"
+        case replyTo = "reply_to"
+        case allowedAddresses = "allowed_addresses"
+        case createdAt = "created_at"
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(slug, forKey: .slug)
+        try container.encode(name, forKey: .name)
+        try container.encode(from, forKey: .from)
+        try container.encode(fromEmail, forKey: .fromEmail)
+        try container.encode(replyTo, forKey: .replyTo)  // null when absent, not omitted
+        try container.encode(locale, forKey: .locale)
+        try container.encode(allowedAddresses, forKey: .allowedAddresses)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(counts, forKey: .counts)
+    }
+}
+
+extension ListLocale: ExpressibleByArgument {}
+
+/// Runs a parser and names the option it came from in the error.
+func address<T>(_ option: String, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as EmailAddressError {
+        throw DomainError.invalidAddress(field: option, reason: error)
+    }
+}

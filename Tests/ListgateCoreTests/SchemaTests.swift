@@ -1,0 +1,211 @@
+// The schema enforces invariants by itself: these tests go around the store and talk
+// SQL directly, as a buggy future caller would, and expect the database to refuse.
+import Foundation
+import GRDB
+import Testing
+@testable import ListgateCore
+
+@Suite("Schema constraints")
+struct SchemaTests {
+    let now = "2026-11-21T00:00:00.000Z"
+    let hash = String(repeating: "a", count: 64)
+
+    func makeListAndEvent() async throws -> MigratedDatabase {
+        let database = try await MigratedDatabase.make()
+        _ = try await database.store.createList(try .sample(), source: .cli)
+        return database
+    }
+
+    // MARK: The event ledger is append-only
+
+    @Test("the ledger refuses UPDATE at the SQL level")
+    func ledgerRefusesUpdate() async throws {
+        let database = try await makeListAndEvent()
+        let db = try database.rawConnection()
+        await #expect(throws: DatabaseError.self) {
+            try await db.write { try $0.execute(sql: "UPDATE events SET source = 'tampered'") }
+        }
+        let sources = try await db.read { try String.fetchAll($0, sql: "SELECT source FROM events") }
+        #expect(sources == ["cli"])
+    }
+
+    @Test("the ledger refuses DELETE at the SQL level")
+    func ledgerRefusesDelete() async throws {
+        let database = try await makeListAndEvent()
+        let db = try database.rawConnection()
+        let error = await #expect(throws: DatabaseError.self) {
+            try await db.write { try $0.execute(sql: "DELETE FROM events") }
+        }
+        #expect(error?.message?.contains("append-only") == true)
+        #expect(try await db.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM events") } == 1)
+    }
+
+    // MARK: The outbox holds one recipient per message
+
+    func insertOutbox(_ recipient: String, into db: DatabaseQueue, messageID: String = "<m1@listgate.test>") async throws {
+        try await db.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO outbox (message_id, list_id, kind, recipient, address_hash, raw_message,
+                                        next_attempt_at, created_at, updated_at)
+                    VALUES (?, (SELECT id FROM lists LIMIT 1), 'confirmation', ?, ?, x'00', ?, ?, ?)
+                    """,
+                arguments: [messageID, recipient, hash, now, now, now])
+        }
+    }
+
+    static let secondRecipientAttempts = [
+        "a@example.org, b@example.org",
+        "a@example.org,b@example.org",
+        "a@example.org; b@example.org",
+        "a@example.org b@example.org",
+        "A <a@example.org>",
+        "<a@example.org>",
+        "a@example.org\r\nBcc: b@example.org",
+        "a@example.org\nCc: b@example.org",
+        "a@example.org\tb@example.org",
+        "a@example.org@b.example.org,",
+        "undisclosed-recipients:;",
+        "a@",
+        "@example.org",
+        "everyone",
+    ]
+
+    @Test("the outbox refuses anything that is not exactly one address", arguments: secondRecipientAttempts)
+    func outboxRefusesSecondRecipient(_ recipient: String) async throws {
+        let database = try await makeListAndEvent()
+        let db = try database.rawConnection()
+        let error = await #expect(throws: DatabaseError.self) { try await insertOutbox(recipient, into: db) }
+        #expect(error?.resultCode == .SQLITE_CONSTRAINT)
+        #expect(try await db.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM outbox") } == 0)
+    }
+
+    @Test("the outbox accepts a single address", arguments: [
+        "a@example.org", "first.last+tag@mail.example.co.jp", "user@xn--r8jz45g.jp", "山田@example.jp",
+    ])
+    func outboxAcceptsOneRecipient(_ recipient: String) async throws {
+        let database = try await makeListAndEvent()
+        let db = try database.rawConnection()
+        try await insertOutbox(recipient, into: db)
+        #expect(try await db.read { try String.fetchOne($0, sql: "SELECT recipient FROM outbox") } == recipient)
+    }
+
+    @Test("the outbox table has no column that could hold a second recipient")
+    func outboxHasOneRecipientColumn() async throws {
+        let database = try await MigratedDatabase.make()
+        let columns = try await database.rawConnection().read { try $0.columns(in: "outbox").map(\.name) }
+        let recipientLike = columns.filter { column in
+            ["recipient", "to", "cc", "bcc", "rcpt"].contains { column.contains($0) }
+        }
+        #expect(recipientLike == ["recipient"])
+    }
+
+    // MARK: States and uniqueness
+
+    func insertAddress(_ db: Database, key: String = "a@example.org") throws -> Int64 {
+        try db.execute(
+            sql: "INSERT INTO addresses (email, identity_key, address_hash, created_at) VALUES (?, ?, ?, ?)",
+            arguments: [key, key, SHA256Hex.of(key), now])
+        return db.lastInsertedRowID
+    }
+
+    func insertSubscription(_ db: Database, addressID: Int64, status: String, subscribedAt: String? = nil) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO subscriptions (list_id, address_id, status, source, created_at, updated_at, subscribed_at)
+                VALUES ((SELECT id FROM lists LIMIT 1), ?, ?, 'admin', ?, ?, ?)
+                """,
+            arguments: [addressID, status, now, now, subscribedAt])
+    }
+
+    @Test("a subscription state outside the state machine is refused", arguments: ["everyone", "all", "", "ACTIVE"])
+    func refusesUnknownState(_ status: String) async throws {
+        let db = try await makeListAndEvent().rawConnection()
+        await #expect(throws: DatabaseError.self) {
+            try await db.write { db in try insertSubscription(db, addressID: try insertAddress(db), status: status, subscribedAt: now) }
+        }
+    }
+
+    @Test("an active subscription needs the time it became active")
+    func activeNeedsSubscribedAt() async throws {
+        let db = try await makeListAndEvent().rawConnection()
+        await #expect(throws: DatabaseError.self) {
+            try await db.write { db in try insertSubscription(db, addressID: try insertAddress(db), status: "active") }
+        }
+    }
+
+    @Test("an address is on a list at most once")
+    func uniquePerListAndAddress() async throws {
+        let db = try await makeListAndEvent().rawConnection()
+        let error = await #expect(throws: DatabaseError.self) {
+            try await db.write { db in
+                let id = try insertAddress(db)
+                try insertSubscription(db, addressID: id, status: "pending")
+                try insertSubscription(db, addressID: id, status: "active", subscribedAt: now)
+            }
+        }
+        #expect(error?.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE)
+    }
+
+    @Test("two address rows cannot share an identity key")
+    func uniqueIdentityKey() async throws {
+        let db = try await makeListAndEvent().rawConnection()
+        await #expect(throws: DatabaseError.self) {
+            try await db.write { db in
+                _ = try insertAddress(db, key: "a@example.org")
+                try db.execute(
+                    sql: "INSERT INTO addresses (email, identity_key, address_hash, created_at) VALUES (?, ?, ?, ?)",
+                    arguments: ["A@Example.org", "a@example.org", hash, now])
+            }
+        }
+    }
+
+    @Test("a global suppression is unique per address even though its list is NULL")
+    func uniqueGlobalSuppression() async throws {
+        let db = try await makeListAndEvent().rawConnection()
+        await #expect(throws: DatabaseError.self) {
+            try await db.write { db in
+                for _ in 0..<2 {
+                    try db.execute(
+                        sql: "INSERT INTO suppressions (list_id, address_hash, reason, created_at) VALUES (NULL, ?, 'admin', ?)",
+                        arguments: [hash, now])
+                }
+            }
+        }
+    }
+
+    @Test("a subscription must belong to an existing list (foreign keys are on)")
+    func foreignKeysEnforced() async throws {
+        let database = try await MigratedDatabase.make()
+        try await database.store.pool.write { db in
+            let id = try insertAddress(db)
+            #expect(throws: DatabaseError.self) {
+                try db.execute(
+                    sql: """
+                        INSERT INTO subscriptions (list_id, address_id, status, source, created_at, updated_at)
+                        VALUES (999, ?, 'pending', 'admin', ?, ?)
+                        """,
+                    arguments: [id, now, now])
+            }
+        }
+    }
+
+    @Test("list slugs are checked by the database too", arguments: ["News", "-news", "news letter", "", String(repeating: "a", count: 64)])
+    func slugCheck(_ slug: String) async throws {
+        let db = try await MigratedDatabase.make().rawConnection()
+        await #expect(throws: DatabaseError.self) {
+            try await db.write {
+                try $0.execute(
+                    sql: "INSERT INTO lists (slug, name, from_email, created_at) VALUES (?, 'x', 'a@example.org', ?)",
+                    arguments: [slug, now])
+            }
+        }
+    }
+
+    @Test("the database runs in WAL mode")
+    func walMode() async throws {
+        let database = try await MigratedDatabase.make()
+        let mode = try await database.store.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
+        #expect(mode == "wal")
+    }
+}

@@ -1,0 +1,111 @@
+// Runs the built `listgate` executable as a user would, capturing exit status,
+// stdout and stderr. Each test works on its own database file in a temp directory.
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+struct CommandResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+
+    /// The contract: a failure's last stderr line is `error: …`.
+    var lastErrorLine: String? {
+        stderr.split(separator: "\n").last.map(String.init)
+    }
+}
+
+enum Binary {
+    /// The `listgate` binary next to the test bundle (SwiftPM builds it because the test
+    /// target depends on it); LISTGATE_BIN overrides.
+    static let url: URL = {
+        if let override = ProcessInfo.processInfo.environment["LISTGATE_BIN"] {
+            return URL(fileURLWithPath: override)
+        }
+        let candidates = [
+            Bundle.main.bundleURL.appendingPathComponent("listgate"),
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("listgate"),
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent(".build/debug/listgate"),
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+    }()
+
+    @discardableResult
+    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil) throws
+        -> CommandResult
+    {
+        let process = Process()
+        process.executableURL = url
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LISTGATE_") }
+        env.merge(environment) { $1 }
+        process.environment = env
+        if let directory { process.currentDirectoryURL = directory }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // Read both pipes before waiting, so a chatty child cannot block on a full pipe.
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CommandResult(
+            status: process.terminationStatus,
+            stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
+
+final class Workspace: @unchecked Sendable {
+    let url: URL
+    var db: String { url.appendingPathComponent("listgate.sqlite3").path }
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("listgate-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    /// `listgate ARGS --db <this workspace's db>`
+    @discardableResult
+    func listgate(_ arguments: String..., environment: [String: String] = [:]) throws -> CommandResult {
+        try Binary.run(arguments + ["--db", db], environment: environment, in: url)
+    }
+
+    func migrated() throws -> Workspace {
+        let result = try listgate("migrate")
+        guard result.status == 0 else { throw WorkspaceError(message: "migrate failed: \(result.stderr)") }
+        return self
+    }
+}
+
+struct WorkspaceError: Error { let message: String }
+
+/// A TCP port that was free a moment ago (the kernel picks it).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw WorkspaceError(message: "could not find a free port") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// GET a URL and return (status, body), or nil while nothing listens there yet.
+func httpGet(_ url: String) async -> (Int, String)? {
+    guard let url = URL(string: url),
+          let (data, response) = try? await URLSession.shared.data(from: url),
+          let http = response as? HTTPURLResponse
+    else { return nil }
+    return (http.statusCode, String(decoding: data, as: UTF8.self))
+}

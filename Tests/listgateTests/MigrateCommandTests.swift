@@ -1,0 +1,100 @@
+// `listgate migrate` and the schema gate on other commands, through the built binary.
+import Foundation
+import Testing
+
+@Suite("listgate migrate")
+struct MigrateCommandTests {
+    @Test("the first run prints every migration it applied")
+    func firstRun() throws {
+        let workspace = try Workspace()
+        let result = try workspace.listgate("migrate")
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("applied 0001_initial.sql"))
+        #expect(FileManager.default.fileExists(atPath: workspace.db))
+    }
+
+    @Test("a second run applies nothing and says so")
+    func secondRun() throws {
+        let workspace = try Workspace().migrated()
+        let result = try workspace.listgate("migrate")
+        #expect(result.status == 0)
+        #expect(!result.stdout.contains("applied 0"))
+        #expect(result.stdout.contains("no migrations applied"))
+    }
+
+    @Test("commands refuse a missing database and do not create one", arguments: [
+        ["lists", "list"], ["lists", "show", "news"], ["serve", "--port", "0"],
+    ])
+    func refusesMissingDatabase(_ command: [String]) throws {
+        let workspace = try Workspace()
+        let result = try Binary.run(command + ["--db", workspace.db])
+        #expect(result.status != 0)
+        #expect(result.lastErrorLine == "error: database needs migration: run listgate migrate")
+        #expect(!FileManager.default.fileExists(atPath: workspace.db))
+    }
+
+    @Test("commands refuse a database with no schema")
+    func refusesUnmigratedDatabase() throws {
+        let workspace = try Workspace()
+        _ = FileManager.default.createFile(atPath: workspace.db, contents: Data())
+        let result = try workspace.listgate("lists", "list")
+        #expect(result.status != 0)
+        #expect(result.lastErrorLine == "error: database needs migration: run listgate migrate")
+    }
+
+    @Test("LISTGATE_DB names the database when --db is absent")
+    func environmentDatabase() throws {
+        let workspace = try Workspace()
+        let path = workspace.url.appendingPathComponent("from-env.sqlite3").path
+        let result = try Binary.run(["migrate"], environment: ["LISTGATE_DB": path])
+        #expect(result.status == 0)
+        #expect(FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test("migrate refuses a file that is not a SQLite database and leaves it alone")
+    func refusesNonDatabase() throws {
+        let workspace = try Workspace()
+        let garbage = Data("this is not a database, it is a shopping list\n".utf8) + Data(repeating: 0x41, count: 4096)
+        _ = FileManager.default.createFile(atPath: workspace.db, contents: garbage)
+        let result = try workspace.listgate("migrate")
+        #expect(result.status != 0)
+        #expect(result.lastErrorLine?.hasPrefix("error: ") == true)
+        #expect(FileManager.default.contents(atPath: workspace.db) == garbage)
+    }
+}
+
+@Suite("listgate serve")
+struct ServeCommandTests {
+    @Test("serves /healthz on a migrated database and stops on SIGTERM")
+    func healthz() async throws {
+        let workspace = try Workspace().migrated()
+        let port = try freePort()
+        let process = Process()
+        process.executableURL = Binary.url
+        process.arguments = ["serve", "--db", workspace.db, "--port", String(port)]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.interrupt(); process.waitUntilExit() } }
+
+        var answer: (Int, String)?
+        for _ in 0..<100 where answer == nil {
+            answer = await httpGet("http://127.0.0.1:\(port)/healthz")
+            if answer == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(answer?.0 == 200)
+        #expect(answer?.1 == "ok\n")
+
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)  // a graceful shutdown, not a crash
+    }
+
+    @Test("an invalid port is an error")
+    func invalidPort() throws {
+        let workspace = try Workspace().migrated()
+        let result = try Binary.run(["serve", "--db", workspace.db], environment: ["LISTGATE_PORT": "http"])
+        #expect(result.status != 0)
+        #expect(result.lastErrorLine == "error: invalid port 'http': use a number from 0 to 65535")
+    }
+}
