@@ -19,7 +19,7 @@ define apt_install
 	fi
 endef
 
-.PHONY: run test build deps test-deps clean
+.PHONY: run test build deps test-deps clean bench
 
 deps:
 	$(call apt_install,$(RUN_PACKAGES))
@@ -43,3 +43,8 @@ test: test-deps
 
 clean:
 	rm -rf .build
+
+## make bench: release build, then every benchmark; figures are ratios against a reference in the same run
+bench: test-deps
+	$(SWIFT) build -c release --product MailBenchmark
+	bench/mail.sh

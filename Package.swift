@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -37,8 +39,12 @@ let package = Package(
             dependencies: [
                 "ListgateCore",
                 "CCurl",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("../../Forms/mail")]
         ),
         .target(
             name: "ListgateServer",
@@ -47,6 +53,7 @@ let package = Package(
                 "ListgateMail",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -59,11 +66,31 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `make bench` runs these release builds; they are not part of the product.
+        .executableTarget(
+            name: "MailBenchmark",
+            dependencies: ["ListgateCore", "ListgateMail", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/MailBenchmark"
+        ),
         .testTarget(
             name: "ListgateCoreTests",
             dependencies: ["ListgateCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "ListgateMailTests", dependencies: ["ListgateMail"]),
+        // Shared by the test targets: the real SMTP server (aiosmtpd) and a strict
+        // mail parser (Python's email package), both run as child processes.
+        .target(
+            name: "ListgateTestSupport",
+            path: "Tests/Support",
+            resources: [.copy("smtp_sink.py"), .copy("inspect_mail.py")]
+        ),
+        .testTarget(
+            name: "ListgateMailTests",
+            dependencies: [
+                "ListgateMail", "ListgateTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "ListgateServerTests",
             dependencies: [
@@ -75,7 +102,10 @@ let package = Package(
         // `swift build --build-tests` build the executable the tests run.
         .testTarget(
             name: "listgateTests",
-            dependencies: ["listgate", "ListgateCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "listgate", "ListgateCore", "ListgateMail", "ListgateTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ]
 )

@@ -198,6 +198,8 @@ CREATE TABLE outbox (
     CHECK (status <> 'sent' OR sent_at IS NOT NULL)
 ) STRICT;
 CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+-- The circuit breaker counts what was queued in the last minute.
+CREATE INDEX outbox_by_created ON outbox (created_at);
 CREATE INDEX outbox_by_address ON outbox (address_hash);
 
 -- Bearer tokens for the newsletter sender. Only the SHA-256 of the token is stored;

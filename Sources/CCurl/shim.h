@@ -5,6 +5,7 @@
 #define LISTGATE_CCURL_SHIM_H
 
 #include <curl/curl.h>
+#include "shim_transport.h"
 
 static inline CURLcode listgate_easy_setopt_long(CURL *handle, CURLoption option, long value) {
     return curl_easy_setopt(handle, option, value);

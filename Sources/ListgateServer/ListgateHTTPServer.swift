@@ -4,18 +4,22 @@
 import Hummingbird
 import ListgateCore
 import Logging
+import ServiceLifecycle
 
 public struct ListgateHTTPServer: Sendable {
     let store: any ListgateStore
     let host: String
     let port: Int
     let logger: Logger
+    /// Background services that live and stop with the server (the outbox worker).
+    let services: [any Service]
 
-    public init(store: any ListgateStore, host: String, port: Int, logger: Logger) {
+    public init(store: any ListgateStore, host: String, port: Int, logger: Logger, services: [any Service] = []) {
         self.store = store
         self.host = host
         self.port = port
         self.logger = logger
+        self.services = services
     }
 
     public func buildApplication() -> some ApplicationProtocol {
@@ -24,9 +28,12 @@ public struct ListgateHTTPServer: Sendable {
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "listgate"),
+            services: services,
             logger: logger)
     }
 
+    /// Runs the server and its services until SIGTERM or SIGINT, then shuts all of
+    /// them down gracefully (the worker finishes the message it is sending).
     public func run() async throws {
         try await buildApplication().runService()
     }

@@ -14,6 +14,6 @@ struct Listgate: AsyncParsableCommand {
             Configuration comes from flags, then environment variables (LISTGATE_DB, \
             LISTGATE_HOST, LISTGATE_PORT, ...), then defaults.
             """,
-        subcommands: [MigrateCommand.self, ServeCommand.self, ListsCommand.self]
+        subcommands: [MigrateCommand.self, ServeCommand.self, ListsCommand.self, OutboxCommand.self]
     )
 }

@@ -326,6 +326,7 @@ extension EmailAddressTests {
         MailboxAccepted("山田\u{3000}太郎\u{3000}<taro@example.jp>", name: "山田\u{3000}太郎", "taro@example.jp"),
         MailboxAccepted("\"Yamada, Taro\" <taro@example.jp>", name: "Yamada, Taro", "taro@example.jp"),
         MailboxAccepted("\"Say \\\"hi\\\"\" <a@example.jp>", name: "Say \"hi\"", "a@example.jp"),
+        MailboxAccepted("\"C:\\\\Temp\" <a@example.jp>", name: "C:\\Temp", "a@example.jp"),
         MailboxAccepted("\"a@b; <c>: d\" <a@example.jp>", name: "a@b; <c>: d", "a@example.jp"),
         MailboxAccepted("=?UTF-8?B?5bGx55Sw?= <a@example.jp>", name: "=?UTF-8?B?5bGx55Sw?=", "a@example.jp"),
         MailboxAccepted("Taro Y. Yamada <t@example.jp>", name: "Taro Y. Yamada", "t@example.jp"),

@@ -6,6 +6,8 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidAddress(field: String, reason: EmailAddressError)
     case duplicateSlug(ListSlug)
     case listNotFound(String)
+    case messageNotFound(Int64)
+    case messageNotInState(Int64, OutboxStatus, allowed: [OutboxStatus])
 
     public var description: String {
         switch self {
@@ -19,6 +21,10 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
             "a list named '\(slug)' already exists"
         case .listNotFound(let slug):
             "no list named '\(slug.printable)'"
+        case .messageNotFound(let id):
+            "no outbox message with id \(id)"
+        case .messageNotInState(let id, let status, let allowed):
+            "message \(id) is \(status.rawValue); only \(allowed.map(\.rawValue).joined(separator: " or ")) messages can be changed this way"
         }
     }
 }

@@ -16,6 +16,20 @@ public struct MailingList: Sendable, Equatable {
     /// Extra addresses the content guard lets this list's mail contain.
     public let allowedAddresses: [EmailAddress]
     public let createdAt: Date
+
+    public init(
+        id: Int64, slug: ListSlug, name: String, from: Mailbox, replyTo: EmailAddress?, locale: ListLocale,
+        allowedAddresses: [EmailAddress], createdAt: Date
+    ) {
+        self.id = id
+        self.slug = slug
+        self.name = name
+        self.from = from
+        self.replyTo = replyTo
+        self.locale = locale
+        self.allowedAddresses = allowedAddresses
+        self.createdAt = createdAt
+    }
 }
 
 /// What an admin asks for with `listgate lists create`; validated on construction.

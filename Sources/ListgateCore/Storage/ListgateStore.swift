@@ -18,6 +18,34 @@ public protocol ListgateStore: Sendable {
     func allLists() async throws -> [MailingList]
     func list(_ slug: ListSlug) async throws -> MailingList?
     func memberCounts(listID: Int64) async throws -> MemberCounts
+    func list(id: Int64) async throws -> MailingList?
+
+    // MARK: Outbox
+
+    /// Queues one rendered auto-reply on its own. Services that change state queue
+    /// their mail inside their own transaction instead.
+    func enqueue(_ message: NewOutboxMessage) async throws -> Int64
+    /// Moves up to `limit` due messages from `queued` to `sending` and returns them.
+    func claimDueMessages(now: Date, limit: Int) async throws -> [OutboxMessage]
+    /// Puts messages left in `sending` (by a crash, or a pause mid-batch) back in the queue.
+    func requeueClaimed(ids: [Int64]?) async throws -> Int
+    func markSent(_ id: Int64, at date: Date) async throws
+    func scheduleRetry(_ id: Int64, error: String, at next: Date) async throws
+    func markFailed(_ id: Int64, error: String) async throws
+    func quarantine(_ id: Int64, reason: String) async throws
+    func outboxSummary() async throws -> OutboxSummary
+    /// A single settings read: the worker asks before every message.
+    func isOutboxPaused() async throws -> Bool
+    func messages(status: OutboxStatus) async throws -> [OutboxMessage]
+    /// How many messages were queued since `date`, for the circuit breaker.
+    func messagesQueued(since date: Date) async throws -> Int
+    /// Pausing is kept in the database so every process sees it at once.
+    func setOutboxPaused(_ paused: Bool, reason: String?, source: EventSource) async throws
+    /// When sending was last resumed by an operator (the breaker counts from then).
+    func outboxResumedAt() async throws -> Date?
+    func discardMessage(_ id: Int64, source: EventSource) async throws
+    /// Returns a quarantined message to the queue after it passed the guard again.
+    func releaseQuarantined(_ id: Int64, source: EventSource) async throws
 }
 
 public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {

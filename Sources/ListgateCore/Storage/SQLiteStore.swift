@@ -146,6 +146,10 @@ public struct SQLiteStore: ListgateStore {
         try await pool.read { db in try Self.fetchList(db, where: "slug = ?", [slug.rawValue]) }
     }
 
+    public func list(id: Int64) async throws -> MailingList? {
+        try await pool.read { db in try Self.fetchList(db, where: "id = ?", [id]) }
+    }
+
     public func memberCounts(listID: Int64) async throws -> MemberCounts {
         try await pool.read { db in
             var counts = MemberCounts()

@@ -1,0 +1,281 @@
+// Content-Transfer-Encodings (RFC 2045 §6): choosing one for a body part, and the
+// quoted-printable and base64 codecs. The encoders serve the MIME renderer; the strict
+// decoders serve the content guard, which must see exactly the text a mail client would
+// show, and must refuse (not guess at) anything it cannot decode.
+
+/// The encodings listgate writes. 8bit and binary are never written: they need the
+/// 8BITMIME extension end to end, and 7bit, QP and base64 always fit.
+public enum ContentTransferEncoding: String, Sendable, Equatable {
+    case sevenBit = "7bit"
+    case quotedPrintable = "quoted-printable"
+    case base64
+
+    /// RFC 5322 §2.1.1: no line may be longer than 998 octets, CRLF excluded.
+    static let maximumLineLength = 998
+
+    /// The encoding for a body that is already in canonical CRLF form.
+    /// 7bit when it is plain ASCII with short lines; otherwise whichever of base64 and QP
+    /// is smaller. QP spends 3 octets on each non-ASCII octet, base64 4/3 on every octet,
+    /// so the two break even when one octet in six is non-ASCII: Japanese text is
+    /// almost all multi-byte and goes base64, English with an accent goes QP.
+    static func choose(for body: [UInt8]) -> ContentTransferEncoding {
+        let nonASCII = body.count { $0 >= 0x80 }
+        // A NUL is legal in no 7bit text (RFC 2045 §2.7), so it forces an encoding too.
+        if nonASCII == 0, !body.contains(0), longestLine(in: body) <= maximumLineLength {
+            return .sevenBit
+        }
+        return nonASCII * 6 > body.count ? .base64 : .quotedPrintable
+    }
+
+    /// Encodes a canonical CRLF body for this transfer encoding.
+    func encode(_ body: [UInt8]) -> [UInt8] {
+        switch self {
+        case .sevenBit: body
+        case .quotedPrintable: QuotedPrintable.encode(body)
+        case .base64: MIMEBase64.encode(body)
+        }
+    }
+
+    /// Octets on the longest CRLF-terminated line (a lone CR or LF counts as content).
+    static func longestLine(in bytes: [UInt8]) -> Int {
+        var longest = 0
+        var current = 0
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == 0x0D, index + 1 < bytes.count, bytes[index + 1] == 0x0A {
+                longest = max(longest, current)
+                current = 0
+                index += 2
+            } else {
+                current += 1
+                index += 1
+            }
+        }
+        return max(longest, current)
+    }
+}
+
+// MARK: - Quoted-printable
+
+/// RFC 2045 §6.7 quoted-printable over octets whose line breaks are CRLF.
+public enum QuotedPrintable {
+    /// Encoded lines are at most 76 characters, soft-break "=" included (rule 5).
+    static let maximumEncodedLine = 76
+
+    /// CRLF pairs stay hard line breaks; every other octet outside printable ASCII
+    /// (a lone CR or LF included) becomes "=XX", as do "=" itself and a space or tab at the
+    /// end of a line, which transports may strip (rule 3).
+    public static func encode(_ bytes: [UInt8]) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count * 3 / 2)
+        let lines = CRLFLines.split(bytes)
+        for (number, line) in lines.enumerated() {
+            if number > 0 { output += [0x0D, 0x0A] }
+            encodeLine(line, into: &output)
+        }
+        return output
+    }
+
+    private static func encodeLine(_ line: ArraySlice<UInt8>, into output: inout [UInt8]) {
+        var lineLength = 0
+        for index in line.indices {
+            let byte = line[index]
+            let isLast = index == line.index(before: line.endIndex)
+            let token = isLiteral(byte, atEndOfLine: isLast) ? [byte] : escaped(byte)
+            // The last token may use column 76; any other must leave room for a soft break.
+            let room = isLast ? maximumEncodedLine : maximumEncodedLine - 1
+            if lineLength + token.count > room {
+                output += [UInt8(ascii: "="), 0x0D, 0x0A]
+                lineLength = 0
+            }
+            output += token
+            lineLength += token.count
+        }
+    }
+
+    private static func isLiteral(_ byte: UInt8, atEndOfLine: Bool) -> Bool {
+        switch byte {
+        case 0x21...0x3C, 0x3E...0x7E: true
+        case 0x20, 0x09: !atEndOfLine
+        default: false
+        }
+    }
+
+    private static func escaped(_ byte: UInt8) -> [UInt8] {
+        [UInt8(ascii: "="), MIMEHex.digit(byte >> 4), MIMEHex.digit(byte & 0x0F)]
+    }
+
+    /// Strict decoding: nil for a lone CR or LF, an "=" that is neither a soft break nor
+    /// followed by two hex digits, or a raw octet outside printable ASCII, space and tab.
+    /// Trailing blanks on a line are dropped as rule 3 requires (a transport may add them).
+    public static func decode(_ encoded: [UInt8]) -> [UInt8]? {
+        guard !CRLFLines.containsLoneBreak(encoded) else { return nil }
+        var output: [UInt8] = []
+        let lines = CRLFLines.split(encoded)
+        for (number, rawLine) in lines.enumerated() {
+            var line = rawLine
+            while let last = line.last, last == 0x20 || last == 0x09 { line = line.dropLast() }
+            let isSoftBreak = line.last == UInt8(ascii: "=")
+            if isSoftBreak { line = line.dropLast() }
+            guard decodeLine(line, into: &output) else { return nil }
+            if !isSoftBreak, number < lines.count - 1 { output += [0x0D, 0x0A] }
+        }
+        return output
+    }
+
+    private static func decodeLine(_ line: ArraySlice<UInt8>, into output: inout [UInt8]) -> Bool {
+        var index = line.startIndex
+        while index < line.endIndex {
+            let byte = line[index]
+            if byte == UInt8(ascii: "=") {
+                guard index + 2 < line.endIndex,
+                      let high = MIMEHex.value(line[index + 1]), let low = MIMEHex.value(line[index + 2]) else { return false }
+                output.append(high << 4 | low)
+                index += 3
+            } else {
+                guard (0x20...0x7E).contains(byte) || byte == 0x09 else { return false }
+                output.append(byte)
+                index += 1
+            }
+        }
+        return true
+    }
+}
+
+// MARK: - Base64
+
+/// RFC 2045 §6.8 base64 in lines of 76 characters.
+public enum MIMEBase64 {
+    static let lineLength = 76
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    /// Padded base64, lines joined by CRLF, no CRLF after the last line.
+    public static func encode(_ bytes: [UInt8]) -> [UInt8] {
+        let flat = encodeUnwrapped(bytes)
+        var output: [UInt8] = []
+        output.reserveCapacity(flat.count + flat.count / lineLength * 2)
+        var start = 0
+        while start < flat.count {
+            if start > 0 { output += [0x0D, 0x0A] }
+            let end = min(start + lineLength, flat.count)
+            output += flat[start..<end]
+            start = end
+        }
+        return output
+    }
+
+    /// Padded base64 on one line, as encoded-words need it.
+    static func encodeUnwrapped(_ bytes: [UInt8]) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let chunk = bytes[index..<min(index + 3, bytes.count)]
+            let b0 = chunk[chunk.startIndex]
+            let b1 = chunk.count > 1 ? chunk[chunk.startIndex + 1] : 0
+            let b2 = chunk.count > 2 ? chunk[chunk.startIndex + 2] : 0
+            output.append(alphabet[Int(b0 >> 2)])
+            output.append(alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)])
+            output.append(chunk.count > 1 ? alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "="))
+            output.append(chunk.count > 2 ? alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "="))
+            index += 3
+        }
+        return output
+    }
+
+    /// Strict decoding: line breaks must be CRLF; otherwise only alphabet characters, with
+    /// "=" padding only at the very end and a total that is a multiple of four. A
+    /// decoder that skipped stray characters could show a client's reading we never saw.
+    public static func decode(_ encoded: [UInt8]) -> [UInt8]? {
+        guard !CRLFLines.containsLoneBreak(encoded) else { return nil }
+        let symbols = encoded.filter { $0 != 0x0D && $0 != 0x0A }
+        return decodeUnwrapped(symbols)
+    }
+
+    static func decodeUnwrapped(_ symbols: [UInt8]) -> [UInt8]? {
+        guard symbols.count % 4 == 0 else { return nil }
+        let padding = symbols.reversed().prefix { $0 == UInt8(ascii: "=") }.count
+        guard padding <= 2 else { return nil }
+        var values: [UInt8] = []
+        values.reserveCapacity(symbols.count)
+        for symbol in symbols.dropLast(padding) {
+            guard let value = sextet(symbol) else { return nil }
+            values.append(value)
+        }
+        var output: [UInt8] = []
+        output.reserveCapacity(values.count * 3 / 4)
+        var index = 0
+        while index < values.count {
+            let group = values[index..<min(index + 4, values.count)]
+            let v = Array(group) + Array(repeating: 0, count: 4 - group.count)
+            output.append(v[0] << 2 | v[1] >> 4)
+            if group.count > 2 { output.append(v[1] << 4 | v[2] >> 2) }
+            if group.count > 3 { output.append(v[2] << 6 | v[3]) }
+            index += 4
+        }
+        return output
+    }
+
+    private static func sextet(_ symbol: UInt8) -> UInt8? {
+        switch symbol {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): symbol - UInt8(ascii: "A")
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): symbol - UInt8(ascii: "a") + 26
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): symbol - UInt8(ascii: "0") + 52
+        case UInt8(ascii: "+"): 62
+        case UInt8(ascii: "/"): 63
+        default: nil
+        }
+    }
+}
+
+// MARK: - Shared octet helpers
+
+enum MIMEHex {
+    static func digit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "A") + nibble - 10
+    }
+
+    /// Accepts lower case too: RFC 2045 asks encoders for upper case, but a guard must
+    /// read what a lenient client would read.
+    static func value(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        default: nil
+        }
+    }
+}
+
+/// Line handling shared by the codecs and the content guard: only CRLF ends a line.
+enum CRLFLines {
+    /// The lines of `bytes` split on CRLF pairs only; n pairs give n + 1 lines.
+    static func split(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+        var lines: [ArraySlice<UInt8>] = []
+        var start = 0
+        var index = 0
+        while index + 1 < bytes.count {
+            if bytes[index] == 0x0D, bytes[index + 1] == 0x0A {
+                lines.append(bytes[start..<index])
+                index += 2
+                start = index
+            } else {
+                index += 1
+            }
+        }
+        lines.append(bytes[start..<bytes.count])
+        return lines
+    }
+
+    /// True if a CR is not followed by LF or an LF is not preceded by CR.
+    static func containsLoneBreak(_ bytes: [UInt8]) -> Bool {
+        for index in bytes.indices {
+            switch bytes[index] {
+            case 0x0D where index + 1 >= bytes.count || bytes[index + 1] != 0x0A: return true
+            case 0x0A where index == 0 || bytes[index - 1] != 0x0D: return true
+            default: continue
+            }
+        }
+        return false
+    }
+}

@@ -1,0 +1,129 @@
+// The outbox worker: a service in the server process that claims due messages, checks
+// each with the content guard, hands it to the transport, and records the outcome.
+//
+// Delivery is at-least-once. A message is marked `sent` after the SMTP server accepted
+// it; a crash between the two leaves it in `sending`, and the next start puts it back
+// in the queue, so it may be delivered twice — with the same Message-ID, which lets
+// mail systems drop the duplicate. No crash can lose a queued message.
+import Foundation
+import ListgateCore
+import Logging
+import ServiceLifecycle
+
+public struct OutboxWorker: Service {
+    let store: any ListgateStore
+    let transport: any MailTransport
+    let policy: OutboxPolicy
+    let logger: Logger
+
+    public init(store: any ListgateStore, transport: any MailTransport, policy: OutboxPolicy = OutboxPolicy(), logger: Logger) {
+        self.store = store
+        self.transport = transport
+        self.policy = policy
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let interrupted = try await store.requeueClaimed(ids: nil)
+        if interrupted > 0 {
+            logger.warning("requeued messages interrupted by a previous stop", metadata: ["count": "\(interrupted)"])
+        }
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let handled: Int
+                do {
+                    handled = try await runOnce()
+                } catch is CancellationError {
+                    return
+                } catch {
+                    // A database hiccup must not kill the worker; the messages stay queued.
+                    logger.error("outbox pass failed", metadata: ["error": "\(error)"])
+                    handled = 0
+                }
+                if handled == 0 { try? await Task.sleep(for: policy.pollInterval) }
+            }
+        }
+    }
+
+    /// One pass: trips the breaker if needed, then sends one batch. Returns how many
+    /// messages it handled (0 when paused or idle).
+    @discardableResult
+    public func runOnce(now: Date = Date()) async throws -> Int {
+        if try await store.isOutboxPaused() { return 0 }
+        if try await tripBreakerIfNeeded(now: now) { return 0 }
+        let batch = try await store.claimDueMessages(now: now, limit: policy.batchSize)
+        var lists: [Int64: MailingList] = [:]
+        for (index, message) in batch.enumerated() {
+            // Pause takes effect between messages: hand the rest of the batch back.
+            if index > 0, try await store.isOutboxPaused() {
+                _ = try await store.requeueClaimed(ids: batch[index...].map(\.id))
+                return index
+            }
+            if lists[message.listID] == nil { lists[message.listID] = try await store.list(id: message.listID) }
+            try await deliver(message, list: lists[message.listID], now: now)
+        }
+        return batch.count
+    }
+
+    /// Sends everything that is due, pass after pass, until nothing is left or sending
+    /// is paused. For tests and benchmarks; the service uses `run()`.
+    public func drain(now: @Sendable () -> Date = { Date() }) async throws {
+        while try await runOnce(now: now()) > 0 {}
+    }
+
+    func deliver(_ message: OutboxMessage, list: MailingList?, now: Date) async throws {
+        let metadata: Logger.Metadata = ["outbox_id": "\(message.id)", "kind": "\(message.kind.rawValue)"]
+        guard let list else {
+            try await store.quarantine(message.id, reason: "the message's list no longer exists")
+            return
+        }
+        let recipient: Recipient
+        do {
+            recipient = try Recipient(EmailAddress(message.recipient))
+        } catch {
+            try await store.quarantine(message.id, reason: "the stored recipient is not one deliverable address")
+            return
+        }
+        let allowed = [list.from.address] + (list.replyTo.map { [$0] } ?? []) + list.allowedAddresses
+        if case .fail(let reason) = ContentGuard(recipient: recipient.address, allowed: allowed).check(message.raw) {
+            logger.error("content guard quarantined a message", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
+            try await store.quarantine(message.id, reason: reason)
+            return
+        }
+        if now.timeIntervalSince(message.createdAt) > policy.maxAge.seconds {
+            try await store.markFailed(message.id, error: "expired: not delivered within \(Int(policy.maxAge.seconds / 3600)) hours")
+            return
+        }
+        do {
+            try await transport.send(message.raw, from: list.from.address, to: recipient)
+            try await store.markSent(message.id, at: Date())
+        } catch let error as DeliveryError {
+            switch error {
+            case .permanent(let reason):
+                logger.warning("message refused permanently", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
+                try await store.markFailed(message.id, error: reason)
+            case .transient(let reason):
+                let next = now.addingTimeInterval(policy.retryDelay(afterAttempt: message.attempts + 1).seconds)
+                if next.timeIntervalSince(message.createdAt) > policy.maxAge.seconds {
+                    try await store.markFailed(message.id, error: "gave up after \(message.attempts + 1) attempts: \(reason)")
+                } else {
+                    logger.info("delivery deferred", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
+                    try await store.scheduleRetry(message.id, error: reason, at: next)
+                }
+            }
+        }
+    }
+
+    /// Pauses sending when more messages were queued in the last minute (since the
+    /// last resume) than the policy allows. An operator resumes with `listgate outbox resume`.
+    func tripBreakerIfNeeded(now: Date) async throws -> Bool {
+        var windowStart = now.addingTimeInterval(-60)
+        if let resumed = try await store.outboxResumedAt(), resumed > windowStart { windowStart = resumed }
+        let queued = try await store.messagesQueued(since: windowStart)
+        guard queued > policy.ceilingPerMinute else { return false }
+        let reason = "circuit breaker: \(queued) messages queued within a minute (ceiling \(policy.ceilingPerMinute))"
+        logger.error("outbox paused by the circuit breaker", metadata: ["queued": "\(queued)", "ceiling": "\(policy.ceilingPerMinute)"])
+        try await store.setOutboxPaused(true, reason: reason, source: EventSource("outbox-worker"))
+        return true
+    }
+}

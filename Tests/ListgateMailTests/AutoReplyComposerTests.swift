@@ -1,0 +1,102 @@
+// Specification of the auto-reply templates: each kind in each language renders the
+// one link it needs, escapes list data in HTML, and passes the content guard.
+import Foundation
+import ListgateCore
+import ListgateMail
+import ListgateTestSupport
+import Testing
+
+@Suite("Auto-reply templates")
+struct AutoReplyComposerTests {
+    static let cases: [(AutoReplyKind, ListLocale)] = AutoReplyKind.allCases.flatMap { kind in
+        ListLocale.allCases.map { (kind, $0) }
+    }
+
+    func list(locale: ListLocale, name: String = "週刊お知らせ") throws -> MailingList {
+        MailingList(
+            id: 1, slug: try ListSlug("news"), name: name, from: try Mailbox("編集部 <news@example.org>"),
+            replyTo: nil, locale: locale, allowedAddresses: [], createdAt: Date())
+    }
+
+    let links = AutoReply.Links(
+        confirm: "https://lists.example.org/confirm/CONFIRMTOKEN", block: "https://lists.example.org/block/BLOCKTOKEN",
+        unsubscribe: "https://lists.example.org/unsubscribe/UNSUBTOKEN",
+        resubscribe: "https://lists.example.org/lists/news/subscribe")
+
+    func expectedLink(_ kind: AutoReplyKind) -> String {
+        switch kind {
+        case .confirmation: links.confirm!
+        case .unsubscribeLink: links.unsubscribe!
+        case .receipt: links.resubscribe!
+        }
+    }
+
+    @Test("every kind renders in every language as well-formed mail with its one link in each part", arguments: cases)
+    func renders(_ kind: AutoReplyKind, _ locale: ListLocale) async throws {
+        let composer = try await AutoReplyComposer.bundled()
+        let reply = AutoReply(
+            kind: kind, list: try list(locale: locale), recipient: try Recipient(EmailAddress("taro@example.jp")),
+            links: links)
+        let raw = try MIMERenderer.render(try composer.compose(reply))
+        let mail = try MailInspector.inspect(raw)
+        #expect(mail.defects.isEmpty)
+        #expect(mail.to == ["taro@example.jp"])
+        #expect(mail.subject?.contains("週刊お知らせ") == true)
+        #expect(mail.subject?.contains("\n") == false)
+        let link = expectedLink(kind)
+        #expect(mail.text?.components(separatedBy: link).count == 2, "one link in the text part")
+        #expect(mail.html?.components(separatedBy: "href=\"\(link)\"").count == 2, "one link in the HTML part")
+        #expect(ContentGuard(recipient: try EmailAddress("taro@example.jp"), allowed: [reply.list.from.address]).check(raw) == .pass)
+    }
+
+    @Test("Japanese mail is in Japanese and English mail in English")
+    func languages() async throws {
+        let composer = try await AutoReplyComposer.bundled()
+        let recipient = try Recipient(EmailAddress("taro@example.jp"))
+        let ja = try composer.compose(AutoReply(kind: .confirmation, list: try list(locale: .ja), recipient: recipient, links: links))
+        let en = try composer.compose(AutoReply(kind: .confirmation, list: try list(locale: .en), recipient: recipient, links: links))
+        #expect(ja.textBody.contains("登録を確定する"))
+        #expect(en.textBody.contains("Confirm subscription"))
+        #expect(!en.textBody.contains("登録"))
+    }
+
+    @Test("a confirmation mail carries a \"not me\" link to block further mail")
+    func confirmationHasBlockLink() async throws {
+        let composer = try await AutoReplyComposer.bundled()
+        let message = try composer.compose(AutoReply(
+            kind: .confirmation, list: try list(locale: .ja), recipient: try Recipient(EmailAddress("taro@example.jp")),
+            links: links))
+        #expect(message.textBody.contains(links.block!))
+        #expect(message.htmlBody.contains("href=\"\(links.block!)\""))
+    }
+
+    @Test("list data is HTML-escaped in the HTML part and left as is in the text part")
+    func escaping() async throws {
+        let composer = try await AutoReplyComposer.bundled()
+        let message = try composer.compose(AutoReply(
+            kind: .receipt, list: try list(locale: .en, name: "A & B <script>"),
+            recipient: try Recipient(EmailAddress("taro@example.jp")), links: links))
+        #expect(message.htmlBody.contains("A &amp; B &lt;script&gt;"))
+        #expect(!message.htmlBody.contains("<script>"))
+        #expect(message.textBody.contains("A & B <script>"))
+    }
+
+    @Test("a reply without the link its kind needs is refused, never sent with a hole", arguments: AutoReplyKind.allCases)
+    func missingLink(_ kind: AutoReplyKind) async throws {
+        let composer = try await AutoReplyComposer.bundled()
+        let reply = AutoReply(
+            kind: kind, list: try list(locale: .ja), recipient: try Recipient(EmailAddress("taro@example.jp")),
+            links: .init())
+        #expect(throws: ComposeError.self) { try composer.compose(reply) }
+    }
+
+    @Test("the consent wording version is stable and differs between kinds and languages")
+    func consentVersion() async throws {
+        let composer = try await AutoReplyComposer.bundled()
+        let again = try await AutoReplyComposer.bundled()
+        let versions = Self.cases.map { composer.consentVersion(for: $0.0, locale: $0.1) }
+        #expect(Set(versions).count == versions.count)
+        #expect(versions == Self.cases.map { again.consentVersion(for: $0.0, locale: $0.1) })
+        #expect(versions.allSatisfy { $0.count == 16 })
+    }
+}
