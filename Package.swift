@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(
             name: "ListgateMailTests",
             dependencies: [
-                "ListgateMail", "ListgateTestSupport",
+                "ListgateCore", "ListgateMail", "ListgateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]

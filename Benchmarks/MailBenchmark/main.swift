@@ -34,7 +34,19 @@ policy.ceilingPerMinute = count + 1  // the breaker is tested elsewhere; here it
 policy.batchSize = 100
 var logger = Logger(label: "bench")
 logger.logLevel = .error
-let worker = OutboxWorker(store: store, transport: try CurlSMTPTransport(url: url), policy: policy, logger: logger)
+if ProcessInfo.processInfo.environment["BENCH_TRANSPORT_ONLY"] != nil {
+    // Diagnosis: the same messages straight through the transport, no outbox.
+    let transport = try CurlSMTPTransport(url: url)
+    let start = ContinuousClock.now
+    for message in try await store.claimDueMessages(now: Date(), limit: count) {
+        try await transport.send(message.raw, from: list.from.address, to: Recipient(EmailAddress(message.recipient)))
+    }
+    let seconds = (ContinuousClock.now - start).seconds
+    print(String(format: "transport only: %d in %.2f s = %.0f messages/s", count, seconds, Double(count) / seconds))
+    exit(0)
+}
+let transport = try TransportConfiguration.make(url: url, username: nil, password: nil)  // what `serve` uses
+let worker = OutboxWorker(store: store, transport: transport, policy: policy, logger: logger)
 let sendStart = ContinuousClock.now
 try await worker.drain()
 let sendSeconds = (ContinuousClock.now - sendStart).seconds

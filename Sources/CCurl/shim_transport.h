@@ -17,6 +17,12 @@ static inline CURLcode listgate_easy_setopt_off_t(CURL *handle, CURLoption optio
     return curl_easy_setopt(handle, option, value);
 }
 
+/* CURLINFO_ACTIVESOCKET: after a failed transfer the transport shuts the socket down, so
+   that libcurl drops the connection instead of reusing it or politely QUITting it. */
+static inline CURLcode listgate_easy_getinfo_socket(CURL *handle, CURLINFO info, curl_socket_t *value) {
+    return curl_easy_getinfo(handle, info, value);
+}
+
 /* CURL_GLOBAL_DEFAULT is a macro expression Swift does not import. */
 static inline CURLcode listgate_curl_global_init_default(void) {
     return curl_global_init(CURL_GLOBAL_DEFAULT);

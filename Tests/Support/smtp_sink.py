@@ -38,7 +38,7 @@ name and password. Without it no AUTH is offered.
 
 --ready-file F is written (atomically, containing the port number) once the server
 is listening. SIGTERM or SIGINT closes the listening socket and every open client
-connection, then exits with status 0.
+connection, then exits with status 0; so does the death of the parent process.
 """
 
 import argparse
@@ -172,7 +172,17 @@ async def serve(arguments):
     if arguments.ready_file:
         write_atomically(os.path.abspath(arguments.ready_file), str(port).encode("ascii"))
 
+    # A test process that dies without stopping its sink must not leave it running.
+    parent = os.getppid()
+
+    async def watch_parent():
+        while os.getppid() == parent:
+            await asyncio.sleep(1)
+        stopping.set()
+
+    watcher = asyncio.create_task(watch_parent())
     await stopping.wait()
+    watcher.cancel()
     server.close()
     for protocol in connections:
         if protocol.transport is not None:

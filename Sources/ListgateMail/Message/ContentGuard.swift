@@ -563,11 +563,19 @@ private enum AddressScanner {
 /// commercial at, HTML character references, and URL percent-encoding.
 private enum Deobfuscation {
     static func apply(_ text: String) -> String {
-        var widened = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
-            widened.append(scalar == "\u{FF20}" || scalar == "\u{FE6B}" ? "@" : scalar)
+        // Each pass runs only when its trigger is present: most mail has no `&`, `%`
+        // or wide at sign, and this runs on every message before it is sent.
+        var result = text
+        if result.unicodeScalars.contains(where: { $0 == "\u{FF20}" || $0 == "\u{FE6B}" }) {
+            var widened = String.UnicodeScalarView()
+            for scalar in result.unicodeScalars {
+                widened.append(scalar == "\u{FF20}" || scalar == "\u{FE6B}" ? "@" : scalar)
+            }
+            result = String(widened)
         }
-        return percentDecoded(characterReferencesDecoded(String(widened)))
+        if result.utf8.contains(UInt8(ascii: "&")) { result = characterReferencesDecoded(result) }
+        if result.utf8.contains(UInt8(ascii: "%")) { result = percentDecoded(result) }
+        return result
     }
 
     private static let namedReferences: [String: Unicode.Scalar] = [

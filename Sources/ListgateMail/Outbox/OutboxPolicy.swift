@@ -4,6 +4,9 @@ import Foundation
 public struct OutboxPolicy: Sendable {
     /// Messages claimed per database round trip.
     public var batchSize = 20
+    /// Messages in flight at once. The transport opens a connection per concurrent
+    /// delivery (up to its own limit); each message still has exactly one recipient.
+    public var concurrentDeliveries = 2
     /// How long an idle worker waits before looking for due messages again.
     public var pollInterval: Duration = .milliseconds(200)
     /// First retry delay; doubles with each attempt, up to `retryCap`, with jitter.

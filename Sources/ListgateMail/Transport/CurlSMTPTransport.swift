@@ -1,43 +1,62 @@
-// SMTP delivery through libcurl, one message per transfer, one kept-open connection
-// per transport.
+// SMTP delivery through libcurl, one message per transfer, over a small fixed number
+// of kept-open connections (one by default).
 //
-// Threading: the easy handle belongs to a CurlSMTPConnection that is only ever touched
-// on the transport's own serial DispatchQueue, so `curl_easy_perform` (which blocks for
+// Threading: each easy handle belongs to a CurlSMTPConnection that is only ever touched
+// on its own serial DispatchQueue (a "lane"), so `curl_easy_perform` (which blocks for
 // the whole SMTP dialogue) never runs on Swift's cooperative pool, and concurrent
-// `send` calls queue up on the one connection instead of racing for the handle.
+// `send` calls queue up on a lane instead of racing for a handle. Lanes are taken in
+// turn; whatever the number of lanes, every transfer has exactly one RCPT TO.
 import CCurl
 import Dispatch
 import ListgateCore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 public final class CurlSMTPTransport: MailTransport {
     public let endpoint: SMTPEndpoint
     public let connectTimeout: Duration
     public let timeout: Duration
-    private let connection: CurlSMTPConnection
-    private let queue: DispatchQueue
+    private let lanes: [Lane]
+    private let nextLane = Mutex(0)
+
+    /// One connection and the serial queue it is used on.
+    private struct Lane {
+        let connection: CurlSMTPConnection
+        let queue: DispatchQueue
+    }
 
     /// - Parameters:
     ///   - username, password: for SMTP AUTH; nil or empty means no AUTH.
     ///   - connectTimeout: how long establishing the TCP (and TLS) connection may take.
     ///   - timeout: how long one whole delivery may take, connection included.
+    ///   - connections: how many SMTP connections may be open at once (at least 1).
     public init(
         endpoint: SMTPEndpoint,
         username: String? = nil,
         password: String? = nil,
         connectTimeout: Duration = .seconds(10),
-        timeout: Duration = .seconds(60)
+        timeout: Duration = .seconds(60),
+        connections: Int = 1
     ) throws(TransportConfigurationError) {
         self.endpoint = endpoint
         self.connectTimeout = connectTimeout
         self.timeout = timeout
-        self.connection = try CurlSMTPConnection(
-            endpoint: endpoint,
-            username: username.flatMap { $0.isEmpty ? nil : $0 },
-            password: password.flatMap { $0.isEmpty ? nil : $0 },
-            connectTimeoutMilliseconds: Self.milliseconds(connectTimeout),
-            timeoutMilliseconds: Self.milliseconds(timeout)
-        )
-        self.queue = DispatchQueue(label: "listgate.smtp.\(endpoint.host):\(endpoint.port)")
+        var lanes: [Lane] = []
+        for index in 0..<max(1, connections) {
+            lanes.append(Lane(
+                connection: try CurlSMTPConnection(
+                    endpoint: endpoint,
+                    username: username.flatMap { $0.isEmpty ? nil : $0 },
+                    password: password.flatMap { $0.isEmpty ? nil : $0 },
+                    connectTimeoutMilliseconds: Self.milliseconds(connectTimeout),
+                    timeoutMilliseconds: Self.milliseconds(timeout)),
+                queue: DispatchQueue(label: "listgate.smtp.\(endpoint.host):\(endpoint.port).\(index)")))
+        }
+        self.lanes = lanes
     }
 
     /// `url` must be an `smtp://` or `smtps://` URL (see `TransportConfiguration`).
@@ -46,29 +65,36 @@ public final class CurlSMTPTransport: MailTransport {
         username: String? = nil,
         password: String? = nil,
         connectTimeout: Duration = .seconds(10),
-        timeout: Duration = .seconds(60)
+        timeout: Duration = .seconds(60),
+        connections: Int = 1
     ) throws(TransportConfigurationError) {
         guard case .smtp(let endpoint) = try TransportConfiguration(url: url) else {
             throw TransportConfigurationError(url: url, reason: "an SMTP transport needs an smtp:// or smtps:// URL")
         }
         try self.init(endpoint: endpoint, username: username, password: password,
-                      connectTimeout: connectTimeout, timeout: timeout)
+                      connectTimeout: connectTimeout, timeout: timeout, connections: connections)
     }
 
     deinit {
         // curl_easy_cleanup says QUIT and waits for the reply: let it happen on the
         // transport's queue (after any queued delivery), not on whichever thread,
         // possibly a cooperative one, drops the last reference.
-        let connection = self.connection
-        queue.async { withExtendedLifetime(connection) {} }
+        for lane in lanes {
+            let connection = lane.connection
+            lane.queue.async { withExtendedLifetime(connection) {} }
+        }
     }
 
     public func send(_ message: [UInt8], from sender: EmailAddress, to recipient: Recipient) async throws(DeliveryError) {
-        let connection = self.connection
+        let lane = lanes[nextLane.withLock { next in
+            defer { next = (next + 1) % lanes.count }
+            return next
+        }]
+        let connection = lane.connection
         let reversePath = sender.smtpPath
         let forwardPath = recipient.path
         let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, DeliveryError>, Never>) in
-            queue.async {
+            lane.queue.async {
                 continuation.resume(returning: connection.deliver(message, from: reversePath, to: forwardPath))
             }
         }
@@ -225,8 +251,29 @@ private final class CurlSMTPConnection: @unchecked Sendable {
         // The list is freed on return: the handle must not keep pointing at it.
         _ = listgate_easy_setopt_slist(handle, CURLOPT_MAIL_RCPT, nil)
         if fresh { _ = listgate_easy_setopt_long(handle, CURLOPT_FRESH_CONNECT, 0) }
-        needsFreshConnection = result != CURLE_OK
-        return result == CURLE_OK ? .success(()) : .failure(classify(result))
+        guard result != CURLE_OK else {
+            needsFreshConnection = false
+            return .success(())
+        }
+        let error = classify(result)
+        abandonConnection()
+        needsFreshConnection = true
+        return .failure(error)
+    }
+
+    /// After a failure, make sure the connection is never used again and is dropped
+    /// without ceremony. libcurl 7.88 closes it itself after an SMTP error reply, but
+    /// keeps it cached after a timeout waiting for the reply to the final "."; reusing
+    /// it would read that late reply as the answer to the next MAIL FROM, and replacing
+    /// it makes libcurl send QUIT and wait for the still-busy server. A shut-down socket
+    /// is one libcurl sees as dead and discards at once.
+    private func abandonConnection() {
+        var socket = curl_socket_t(-1)  // CURL_SOCKET_BAD
+        // ACTIVESOCKET answers -1 once libcurl has closed the connection, so this never
+        // touches a descriptor number that has been reused for something else.
+        guard listgate_easy_getinfo_socket(handle, CURLINFO_ACTIVESOCKET, &socket) == CURLE_OK,
+              socket >= 0 else { return }
+        _ = shutdown(socket, Int32(SHUT_RDWR))
     }
 
     /// 5xx → permanent, everything else (4xx, network, TLS, timeouts, unknown) → transient.
