@@ -16,6 +16,11 @@ public struct SQLiteStore: ListgateStore {
         configuration.prepareDatabase { db in
             // Deleted personal data is overwritten, not just unlinked (`subscribers forget`).
             try db.execute(sql: "PRAGMA secure_delete = ON")
+            // In WAL mode, NORMAL makes every commit durable against a crash of the
+            // process (kill -9 included) without an fsync per commit; only a power loss
+            // or kernel crash can roll back the last commits. Stated here rather than
+            // left to how the system's SQLite was compiled.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         self.migrations = try migrations ?? Migration.bundled()
