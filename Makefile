@@ -33,8 +33,7 @@ build: deps
 ## make run: build, migrate ./listgate.sqlite3 and serve on http://127.0.0.1:8080
 run: build
 	.build/debug/listgate migrate --db $(DB)
-	.build/debug/listgate lists list --db $(DB)
-	.build/debug/listgate serve --db $(DB)
+	.build/debug/listgate serve --db $(DB) --demo
 
 ## make test: build everything and run every test (Swift Testing)
 test: test-deps

@@ -4,30 +4,66 @@
 import Hummingbird
 import ListgateCore
 import Logging
+import Prometheus
 import ServiceLifecycle
+
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Used in links in mail; defaults to http://HOST:PORT.
+    public var baseURL: String?
+    public var rateLimits = RateLimits.defaults
+    /// LISTGATE_SECRET_KEY; nil uses the key `migrate` generated.
+    public var secretKey: String?
+
+    public init() {}
+
+    public var resolvedBaseURL: String { baseURL ?? "http://\(host):\(port)" }
+}
 
 public struct ListgateHTTPServer: Sendable {
     let store: any ListgateStore
-    let host: String
-    let port: Int
+    let configuration: ServerConfiguration
+    let renderer: any AutoReplyRendering
+    let registry: PrometheusCollectorRegistry
     let logger: Logger
     /// Background services that live and stop with the server (the outbox worker).
     let services: [any Service]
 
-    public init(store: any ListgateStore, host: String, port: Int, logger: Logger, services: [any Service] = []) {
+    public init(
+        store: any ListgateStore, configuration: ServerConfiguration, renderer: any AutoReplyRendering,
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger, services: [any Service] = []
+    ) {
         self.store = store
-        self.host = host
-        self.port = port
+        self.configuration = configuration
+        self.renderer = renderer
+        self.registry = registry
         self.logger = logger
         self.services = services
     }
 
-    public func buildApplication() -> some ApplicationProtocol {
-        let router = Router()
+    public func buildApplication() async throws -> some ApplicationProtocol {
+        var policy = IntakePolicy()
+        policy.mailsPerAddressPerDay = configuration.rateLimits.perAddress.map {
+            Int((Double($0.count) * 86_400 / $0.seconds).rounded(.up))
+        }
+        let secret: String
+        if let configured = configuration.secretKey { secret = configured } else { secret = try await store.secretKey() }
+        let intake = Intake(
+            store: store, renderer: renderer, signer: TokenSigner(secret: secret),
+            baseURL: configuration.resolvedBaseURL, policy: policy)
+
+        let router = Router(context: AppRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware())
         HealthRoutes(store: store).addRoutes(to: router)
+        MetricsRoutes(store: store, registry: registry).addRoutes(to: router)
+        FormRoutes(
+            intake: intake, pages: try await Pages.bundled(),
+            ipLimiter: configuration.rateLimits.perIP.map(RateLimiter.init)
+        ).addRoutes(to: router)
         return Application(
             router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "listgate"),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "listgate"),
             services: services,
             logger: logger)
     }
@@ -43,7 +79,7 @@ public struct ListgateHTTPServer: Sendable {
 struct HealthRoutes: Sendable {
     let store: any ListgateStore
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
+    func addRoutes(to router: Router<AppRequestContext>) {
         router.get("healthz") { _, _ -> Response in
             guard await store.isHealthy() else {
                 return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "unavailable\n")))

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import ListgateCore
+import ListgateServer
 
 struct ListsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -93,6 +94,13 @@ struct ListsCommand: AsyncParsableCommand {
         @Argument(help: "The list's slug.")
         var slug: String
 
+        @Flag(help: "Print an HTML form to paste into another website instead.")
+        var embed = false
+
+        @Option(help: ArgumentHelp(
+            "With --embed: the server's public URL (env LISTGATE_BASE_URL; default http://127.0.0.1:8080).", valueName: "url"))
+        var baseURL: String?
+
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var output: OutputOptions
 
@@ -100,6 +108,12 @@ struct ListsCommand: AsyncParsableCommand {
             let slug = try ListSlug(slug)
             let store = try await database.openMigrated()
             guard let list = try await store.list(slug) else { throw DomainError.listNotFound(slug.rawValue) }
+            if embed {
+                let base = try ServeCommand.validBaseURL(
+                    baseURL ?? ProcessInfo.processInfo.environment["LISTGATE_BASE_URL"] ?? "http://127.0.0.1:8080")
+                print(try await EmbedSnippet.html(for: list, baseURL: base))
+                return
+            }
             let document = ListDocument(list, counts: try await store.memberCounts(listID: list.id))
             if output.json {
                 try Console.printJSON(document)

@@ -6,6 +6,8 @@ import ListgateCore
 import ListgateMail
 import ListgateServer
 import Logging
+import Metrics
+import Prometheus
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,6 +34,14 @@ struct ServeCommand: AsyncParsableCommand {
     var smtpURL: String?
 
     @Option(help: ArgumentHelp(
+        "Public URL of this server, used in links in mail (env LISTGATE_BASE_URL; default http://HOST:PORT).",
+        valueName: "url"))
+    var baseURL: String?
+
+    @Flag(help: "Create a `demo` list first if there are no lists yet (used by `make run`).")
+    var demo = false
+
+    @Option(help: ArgumentHelp(
         "Circuit breaker: pause sending when more auto-replies than this are queued in a minute (env LISTGATE_MAIL_CEILING; default 300).",
         valueName: "count"))
     var mailCeiling: Int?
@@ -52,13 +62,44 @@ struct ServeCommand: AsyncParsableCommand {
             throw CLIError("invalid SMTP URL: \(error)")
         }
 
+        var configuration = ServerConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.baseURL = try (baseURL ?? environment["LISTGATE_BASE_URL"]).map(Self.validBaseURL)
+        configuration.secretKey = environment["LISTGATE_SECRET_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        if let limits = environment["LISTGATE_RATE_LIMITS"] {
+            do { configuration.rateLimits = try RateLimits(parsing: limits) } catch { throw CLIError(error.description) }
+        }
+
         let store = try await database.openMigrated()
         var logger = Logger(label: "listgate")
         logger.logLevel = .info
-        logger.info("mail goes to \(smtpURL.map(Self.redacted) ?? "./mail-outbox/ (.eml files)")")
+        if demo, try await store.allLists().isEmpty {
+            _ = try await store.createList(
+                NewList(slug: ListSlug("demo"), name: "デモ・ニュースレター", from: Mailbox("listgate demo <demo@example.org>")),
+                source: .cli)
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let composer = try await AutoReplyComposer.bundled()
         let worker = OutboxWorker(store: store, transport: transport, policy: policy, logger: logger)
-        let server = ListgateHTTPServer(store: store, host: host, port: port, logger: logger, services: [worker])
-        try await server.run()
+        let server = ListgateHTTPServer(
+            store: store, configuration: configuration, renderer: composer, registry: registry, logger: logger,
+            services: [worker])
+        let application = try await server.buildApplication()
+        print("listgate is serving on http://\(host):\(port)")
+        for list in try await store.allLists() {
+            print("  subscribe page for '\(list.slug)': \(configuration.resolvedBaseURL)/lists/\(list.slug)/subscribe")
+        }
+        print("  mail goes to: \(smtpURL.map(Self.redacted) ?? "./mail-outbox/ (one .eml file per message)")")
+        try await application.runService()
+    }
+
+    static func validBaseURL(_ text: String) throws -> String {
+        guard let url = URLComponents(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false,
+              url.query == nil, url.fragment == nil
+        else { throw CLIError("invalid base URL '\(text)': use e.g. https://lists.example.org") }
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
     }
 
     static func number(_ name: String, _ text: String, in range: ClosedRange<Int>) throws -> Int {

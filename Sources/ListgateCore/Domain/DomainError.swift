@@ -7,6 +7,8 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
     case duplicateSlug(ListSlug)
     case listNotFound(String)
     case messageNotFound(Int64)
+    case invalidName(String)
+    case undeliverableAddress
     case messageNotInState(Int64, OutboxStatus, allowed: [OutboxStatus])
 
     public var description: String {
@@ -21,6 +23,10 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
             "a list named '\(slug)' already exists"
         case .listNotFound(let slug):
             "no list named '\(slug.printable)'"
+        case .invalidName(let reason):
+            "invalid name: \(reason)"
+        case .undeliverableAddress:
+            "listgate cannot send mail to this address"
         case .messageNotFound(let id):
             "no outbox message with id \(id)"
         case .messageNotInState(let id, let status, let allowed):

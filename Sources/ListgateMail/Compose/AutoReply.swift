@@ -9,25 +9,7 @@ public struct AutoReply: Sendable {
     public let recipient: Recipient
     public let links: Links
 
-    public struct Links: Sendable, Equatable {
-        public var confirm: String?
-        public var block: String?
-        public var unsubscribe: String?
-        public var resubscribe: String?
-        /// How long a confirmation link stays valid, shown in the mail.
-        public var expiresHours: Int
-
-        public init(
-            confirm: String? = nil, block: String? = nil, unsubscribe: String? = nil, resubscribe: String? = nil,
-            expiresHours: Int = 48
-        ) {
-            self.confirm = confirm
-            self.block = block
-            self.unsubscribe = unsubscribe
-            self.resubscribe = resubscribe
-            self.expiresHours = expiresHours
-        }
-    }
+    public typealias Links = AutoReplyLinks
 
     public init(kind: AutoReplyKind, list: MailingList, recipient: Recipient, links: Links) {
         self.kind = kind

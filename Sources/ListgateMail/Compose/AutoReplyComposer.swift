@@ -5,7 +5,7 @@ import Foundation
 import ListgateCore
 import Mustache
 
-public struct AutoReplyComposer: Sendable {
+public struct AutoReplyComposer: AutoReplyRendering {
     let templates: MustacheLibrary
 
     public init(templates: MustacheLibrary) {
@@ -50,6 +50,12 @@ public struct AutoReplyComposer: Sendable {
         return NewOutboxMessage(
             messageID: message.messageID.value, listID: reply.list.id, kind: reply.kind,
             recipient: reply.recipient.address, raw: raw)
+    }
+
+    public func render(_ kind: AutoReplyKind, list: MailingList, to recipient: EmailAddress, links: AutoReplyLinks) throws
+        -> NewOutboxMessage
+    {
+        try outboxMessage(AutoReply(kind: kind, list: list, recipient: Recipient(recipient), links: links))
     }
 
     /// A short hash of the wording a person saw (subject, text and HTML templates),

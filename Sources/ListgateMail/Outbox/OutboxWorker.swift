@@ -5,6 +5,7 @@
 // it; a crash between the two leaves it in `sending`, and the next start puts it back
 // in the queue, so it may be delivered twice — with the same Message-ID, which lets
 // mail systems drop the duplicate. No crash can lose a queued message.
+import CoreMetrics
 import Foundation
 import ListgateCore
 import Logging
@@ -102,21 +103,26 @@ public struct OutboxWorker: Service {
         if case .fail(let reason) = ContentGuard(recipient: recipient.address, allowed: allowed).check(message.raw) {
             logger.error("content guard quarantined a message", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
             try await store.quarantine(message.id, reason: reason)
+            Self.count("quarantined")
             return
         }
         if now.timeIntervalSince(message.createdAt) > policy.maxAge.seconds {
             try await store.markFailed(message.id, error: "expired: not delivered within \(Int(policy.maxAge.seconds / 3600)) hours")
+            Self.count("expired")
             return
         }
         do {
             try await transport.send(message.raw, from: list.from.address, to: recipient)
             try await store.markSent(message.id, at: Date())
+            Self.count("sent")
         } catch let error as DeliveryError {
             switch error {
             case .permanent(let reason):
                 logger.warning("message refused permanently", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
                 try await store.markFailed(message.id, error: reason)
+                Self.count("failed")
             case .transient(let reason):
+                Self.count("deferred")
                 let next = now.addingTimeInterval(policy.retryDelay(afterAttempt: message.attempts + 1).seconds)
                 if next.timeIntervalSince(message.createdAt) > policy.maxAge.seconds {
                     try await store.markFailed(message.id, error: "gave up after \(message.attempts + 1) attempts: \(reason)")
@@ -126,6 +132,10 @@ public struct OutboxWorker: Service {
                 }
             }
         }
+    }
+
+    static func count(_ result: String) {
+        Counter(label: "listgate_mail_deliveries_total", dimensions: [("result", result)]).increment()
     }
 
     /// Pauses sending when more messages were queued in the last minute (since the

@@ -1,0 +1,103 @@
+// The front door's rules, shared by the HTTP routes and anything else that takes
+// subscribe requests: validate, sign links, render the one confirmation mail, and let
+// the store decide atomically whether it is sent.
+import Foundation
+
+public struct Intake: Sendable {
+    let store: any IntakeStore
+    let renderer: any AutoReplyRendering
+    let signer: TokenSigner
+    let baseURL: String
+    let policy: IntakePolicy
+
+    public init(store: any IntakeStore, renderer: any AutoReplyRendering, signer: TokenSigner, baseURL: String,
+                policy: IntakePolicy = IntakePolicy()) {
+        self.store = store
+        self.renderer = renderer
+        self.signer = signer
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.policy = policy
+    }
+
+    /// The list a form posts to, or `listNotFound` (fail closed: never a default list).
+    public func list(_ slugText: String) async throws -> MailingList {
+        guard let slug = try? ListSlug(slugText), let list = try await store.list(slug) else {
+            throw DomainError.listNotFound(slugText)
+        }
+        return list
+    }
+
+    public func requestSubscription(
+        list: MailingList, email: String, name: String?, origin: RequestOrigin, now: Date = Date()
+    ) async throws -> SubscribeOutcome {
+        let address: EmailAddress
+        do { address = try EmailAddress(email) } catch { throw DomainError.invalidAddress(field: "email", reason: error) }
+        let name = try Self.validName(name)
+        let publicID = TokenSigner.newID()
+        let expires = now.addingTimeInterval(policy.confirmationLifetime)
+        let links = AutoReplyLinks(
+            confirm: "\(baseURL)/confirm/\(signer.sign(.confirm, id: publicID, expires: expires))",
+            block: "\(baseURL)/block/\(signer.sign(.block, id: publicID, expires: now.addingTimeInterval(policy.blockLifetime)))",
+            expiresHours: Int(policy.confirmationLifetime / 3600))
+        let mail: NewOutboxMessage
+        do {
+            mail = try renderer.render(.confirmation, list: list, to: address, links: links)
+        } catch {
+            throw DomainError.undeliverableAddress
+        }
+        let submission = NewSubmission(
+            publicID: publicID, list: list, address: address, name: name, origin: origin,
+            consentVersion: renderer.consentVersion(for: .confirmation, locale: list.locale),
+            requestedAt: now, expiresAt: expires)
+        return try await store.recordSubscribeRequest(submission, mail: mail, policy: policy)
+    }
+
+    public func confirm(token: String, origin: RequestOrigin, now: Date = Date()) async throws -> ConfirmOutcome {
+        switch signer.check(token, purpose: .confirm, now: now) {
+        case .invalid:
+            return .invalid
+        case .expired(let id):
+            switch try await store.tokenPage(publicID: id, expired: true) {
+            case .expired(let slug, let name, _), .ready(let slug, let name, _): return .expired(listSlug: slug, listName: name)
+            case .used(let slug, let name, _): return .used(listSlug: slug, listName: name)
+            case .invalid: return .invalid
+            }
+        case .valid(let id):
+            return try await store.confirmSubmission(publicID: id, at: now, origin: origin)
+        }
+    }
+
+    public func block(token: String, origin: RequestOrigin, now: Date = Date()) async throws -> BlockOutcome {
+        guard case .valid(let id) = signer.check(token, purpose: .block, now: now) else { return .invalid }
+        return try await store.blockSubmission(publicID: id, at: now, origin: origin)
+    }
+
+    /// What the GET page for a confirm or block link shows; changes nothing.
+    public func page(for token: String, purpose: TokenPurpose, now: Date = Date()) async throws -> TokenPage {
+        switch signer.check(token, purpose: purpose, now: now) {
+        case .invalid: return .invalid
+        case .expired(let id): return try await store.tokenPage(publicID: id, expired: true)
+        case .valid(let id):
+            let page = try await store.tokenPage(publicID: id, expired: false)
+            // A block link stays usable after the confirmation link expired or was used.
+            if purpose == .block, case .expired(let slug, let name, let locale) = page {
+                return .ready(listSlug: slug, listName: name, locale: locale)
+            }
+            if purpose == .block, case .used(let slug, let name, let locale) = page {
+                return .ready(listSlug: slug, listName: name, locale: locale)
+            }
+            return page
+        }
+    }
+
+    public func subscribeURL(_ slug: ListSlug) -> String { "\(baseURL)/lists/\(slug)/subscribe" }
+
+    /// Names are optional, single-line and at most 200 characters; never mailed.
+    static func validName(_ text: String?) throws(DomainError) -> String? {
+        guard let trimmed = text?.trimmingCharacters(in: .whitespaces), !trimmed.isEmpty else { return nil }
+        guard trimmed.count <= 200 else { throw .invalidName("longer than 200 characters") }
+        guard !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == "\u{2028}" || $0 == "\u{2029}" })
+        else { throw .invalidName("it contains a control character (e.g. a line break)") }
+        return trimmed
+    }
+}

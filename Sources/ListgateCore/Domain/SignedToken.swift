@@ -1,0 +1,87 @@
+// Tokens in links listgate mails: `ID.EXPIRY.MAC`, where MAC is HMAC-SHA256 over the
+// purpose, the id and the expiry with the secret key. A token for one purpose (confirm)
+// can never be used for another (block), an edited expiry breaks the MAC, and the MAC
+// is compared in constant time. The id is random and refers to a database row; the
+// token itself is never stored.
+import Crypto
+import Foundation
+
+public enum TokenPurpose: String, Sendable {
+    case confirm, block, unsubscribe, preferences
+}
+
+public enum TokenCheck: Sendable, Equatable {
+    case valid(id: String)
+    /// Correctly signed but past its expiry: worth a "request a new mail" page.
+    case expired(id: String)
+    /// Malformed, forged, or for another purpose.
+    case invalid
+}
+
+public struct TokenSigner: Sendable {
+    /// Key bytes (SymmetricKey itself is not Sendable); derived from the secret so any
+    /// length of secret gives a full-strength 256-bit key.
+    private let keyBytes: [UInt8]
+    private var key: SymmetricKey { SymmetricKey(data: keyBytes) }
+
+    public init(secret: String) {
+        keyBytes = Array(SHA256.hash(data: Data(secret.utf8)))
+    }
+
+    /// A random, URL-safe id (128 bits) for a row that a token will point to.
+    public static func newID() -> String {
+        Base64URL.encode(RandomToken.bytes(16))
+    }
+
+    public func sign(_ purpose: TokenPurpose, id: String, expires: Date?) -> String {
+        let expiry = expires.map { String(Int64($0.timeIntervalSince1970)) } ?? "0"
+        return "\(id).\(expiry).\(Base64URL.encode(Array(mac(purpose, id, expiry))))"
+    }
+
+    public func check(_ token: String, purpose: TokenPurpose, now: Date = Date()) -> TokenCheck {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard token.utf8.count <= 200, parts.count == 3,
+              let id = Optional(String(parts[0])), !id.isEmpty, id.utf8.allSatisfy(Base64URL.isAlphabet),
+              let expiry = Int64(parts[1]), expiry >= 0, String(expiry) == parts[1],
+              let mac = Base64URL.decode(String(parts[2])), mac.count == 32
+        else { return .invalid }
+        guard HMAC<SHA256>.isValidAuthenticationCode(
+            mac, authenticating: Data(Self.message(purpose, id, String(expiry)).utf8), using: key)
+        else { return .invalid }
+        if expiry != 0, Double(expiry) < now.timeIntervalSince1970 { return .expired(id: id) }
+        return .valid(id: id)
+    }
+
+    private func mac(_ purpose: TokenPurpose, _ id: String, _ expiry: String) -> HashedAuthenticationCode<SHA256> {
+        HMAC<SHA256>.authenticationCode(for: Data(Self.message(purpose, id, expiry).utf8), using: key)
+    }
+
+    private static func message(_ purpose: TokenPurpose, _ id: String, _ expiry: String) -> String {
+        "listgate/\(purpose.rawValue)/\(id)/\(expiry)"
+    }
+}
+
+/// Base64 with the URL-safe alphabet and no padding (RFC 4648 §5).
+enum Base64URL {
+    static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+        Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decode(_ text: String) -> [UInt8]? {
+        guard text.utf8.allSatisfy(isAlphabet) else { return nil }
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
+        return Data(base64Encoded: base64).map { [UInt8]($0) }
+    }
+
+    static func isAlphabet(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+            true
+        default: false
+        }
+    }
+}

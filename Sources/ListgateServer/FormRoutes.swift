@@ -1,0 +1,219 @@
+// The public form routes: subscribe, confirm and "not me" (block). Thin: decode,
+// call the Intake, render. They hold an Intake and nothing else from the core, so no
+// route here can read the subscriber list or mail anyone but the submitted address.
+//
+// No enumeration (DESIGN.md invariant 7): a valid subscribe post gets the same answer
+// whether the address is new, pending, active, unsubscribed or suppressed, and whether
+// or not a mail was sent.
+import CoreMetrics
+import Foundation
+import Hummingbird
+import ListgateCore
+import Logging
+
+struct FormRoutes: Sendable {
+    let intake: Intake
+    let pages: Pages
+    let ipLimiter: RateLimiter?
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("lists/:slug/subscribe") { request, context in try await subscribePage(request, context) }
+        router.post("lists/:slug/subscribe") { request, context in try await subscribe(request, context) }
+        router.get("confirm/:token") { request, context in try await tokenPage(request, context, purpose: .confirm) }
+        router.post("confirm/:token") { request, context in try await confirm(request, context) }
+        router.get("block/:token") { request, context in try await tokenPage(request, context, purpose: .block) }
+        router.post("block/:token") { request, context in try await block(request, context) }
+    }
+
+    // MARK: Subscribe
+
+    func subscribePage(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        guard let list = try? await intake.list(context.parameters.require("slug")) else {
+            return problem(.listNotFound, request)
+        }
+        return pages.render("subscribe", locale: list.locale, ["list_name": list.name, "action_url": request.uri.path])
+    }
+
+    func subscribe(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        if let limiter = ipLimiter, let retry = limiter.retryAfter(for: context.clientIP ?? "unknown") {
+            var response = problem(.tooManyRequests, request)
+            response.headers[.retryAfter] = String(retry)
+            return response
+        }
+        guard let list = try? await intake.list(context.parameters.require("slug")) else {
+            return problem(.listNotFound, request)
+        }
+        let form: SubscribeForm
+        switch await SubscribeForm.decode(request) {
+        case .success(let decoded): form = decoded
+        case .failure(let failure): return problem(failure, request, locale: list.locale)
+        }
+        // A filled honeypot is a bot: answer exactly as for a person, do nothing.
+        if let trap = form.website, !trap.isEmpty {
+            Counter(label: "listgate_subscribe_requests_total", dimensions: [("outcome", "honeypot")]).increment()
+            return accepted(request, list: list)
+        }
+        let origin = RequestOrigin(
+            route: "form:/lists/\(list.slug)/subscribe", clientIP: context.clientIP,
+            userAgent: request.headers[.userAgent])
+        do {
+            let outcome = try await intake.requestSubscription(
+                list: list, email: form.email ?? "", name: form.name, origin: origin)
+            Counter(label: "listgate_subscribe_requests_total", dimensions: [("outcome", outcome.rawValue)]).increment()
+            return accepted(request, list: list)
+        } catch let error as DomainError {
+            Counter(label: "listgate_subscribe_requests_total", dimensions: [("outcome", "invalid")]).increment()
+            return invalidForm(request, list: list, form: form, error: error)
+        }
+    }
+
+    /// The one answer to every acceptable subscribe post.
+    func accepted(_ request: Request, list: MailingList) -> Response {
+        request.wantsJSON
+            ? JSONAnswer.status("pending", code: .accepted)
+            : pages.render("check_inbox", locale: list.locale, ["list_name": list.name])
+    }
+
+    func invalidForm(_ request: Request, list: MailingList, form: SubscribeForm, error: DomainError) -> Response {
+        let (code, message) = Self.explain(error, locale: list.locale)
+        if request.wantsJSON { return JSONAnswer.error(code, message, status: .unprocessableContent) }
+        return pages.render(
+            "subscribe", locale: list.locale,
+            [
+                "list_name": list.name, "action_url": request.uri.path, "error": message,
+                "email": String((form.email ?? "").prefix(254)), "name": String((form.name ?? "").prefix(200)),
+            ],
+            status: .unprocessableContent)
+    }
+
+    static func explain(_ error: DomainError, locale: ListLocale) -> (code: String, message: String) {
+        switch (error, locale) {
+        case (.invalidName, .ja): ("invalid_name", "お名前は改行を含まない200文字以内で入力してください。")
+        case (.invalidName, .en): ("invalid_name", "Please enter a name of at most 200 characters on one line.")
+        case (.undeliverableAddress, .ja): ("invalid_email", "このメールアドレスにはお送りできません。別のアドレスをお試しください。")
+        case (.undeliverableAddress, .en): ("invalid_email", "We cannot send mail to this address. Please try another one.")
+        case (.invalidAddress(_, .fullWidthAt), .ja), (.invalidAddress(_, .fullWidthCharacter), .ja):
+            ("invalid_email", "メールアドレスは半角で入力してください（全角の「＠」などは使えません）。")
+        case (_, .ja): ("invalid_email", "メールアドレスの形式が正しくありません。ご確認のうえ、もう一度入力してください。")
+        case (_, .en): ("invalid_email", "This does not look like a valid email address. Please check it and try again.")
+        }
+    }
+
+    // MARK: Confirm and block
+
+    func tokenPage(_ request: Request, _ context: AppRequestContext, purpose: TokenPurpose) async throws -> Response {
+        let token = try context.parameters.require("token")
+        let page = try await intake.page(for: token, purpose: purpose)
+        switch page {
+        case .ready(_, let name, let locale):
+            // GET never changes anything: link scanners open links, people press buttons.
+            return pages.render(purpose == .confirm ? "confirm" : "block", locale: locale,
+                                ["list_name": name, "action_url": request.uri.path])
+        case .used(let slug, let name, let locale), .expired(let slug, let name, let locale):
+            return expired(request, slug: slug, name: name, locale: locale)
+        case .invalid:
+            return invalidLink(request)
+        }
+    }
+
+    func confirm(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let origin = RequestOrigin(route: "form:/confirm", clientIP: context.clientIP, userAgent: request.headers[.userAgent])
+        let outcome = try await intake.confirm(token: context.parameters.require("token"), origin: origin)
+        let label: String
+        let response: Response
+        switch outcome {
+        case .confirmed(let name):
+            label = "confirmed"
+            response = request.wantsJSON
+                ? JSONAnswer.status("subscribed")
+                : pages.render("confirmed", locale: try await locale(of: request, context), ["list_name": name])
+        case .used(let slug, let name), .expired(let slug, let name):
+            label = "expired"
+            response = expired(request, slug: slug, name: name, locale: try await locale(of: request, context))
+        case .invalid:
+            label = "invalid"
+            response = invalidLink(request)
+        }
+        Counter(label: "listgate_confirmations_total", dimensions: [("outcome", label)]).increment()
+        return response
+    }
+
+    func block(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let origin = RequestOrigin(route: "form:/block", clientIP: context.clientIP, userAgent: request.headers[.userAgent])
+        switch try await intake.block(token: context.parameters.require("token"), origin: origin) {
+        case .blocked(let name):
+            return request.wantsJSON
+                ? JSONAnswer.status("blocked")
+                : pages.render("blocked", locale: try await locale(of: request, context), ["list_name": name])
+        case .invalid:
+            return invalidLink(request)
+        }
+    }
+
+    /// The list's language for a token's pages (read before the token was used).
+    func locale(of request: Request, _ context: AppRequestContext) async throws -> ListLocale {
+        let token = try context.parameters.require("token")
+        for purpose in [TokenPurpose.confirm, .block] {
+            switch try await intake.page(for: token, purpose: purpose) {
+            case .ready(_, _, let locale), .used(_, _, let locale), .expired(_, _, let locale): return locale
+            case .invalid: continue
+            }
+        }
+        return request.preferredLocale
+    }
+
+    func expired(_ request: Request, slug: String, name: String, locale: ListLocale) -> Response {
+        if request.wantsJSON {
+            return JSONAnswer.error("link_expired", "this link has expired or was already used; request a new mail", status: .gone)
+        }
+        let subscribeURL = (try? ListSlug(slug)).map { intake.subscribeURL($0) } ?? "/"
+        return pages.render("expired", locale: locale, ["list_name": name, "subscribe_url": subscribeURL], status: .gone)
+    }
+
+    func invalidLink(_ request: Request) -> Response {
+        request.wantsJSON
+            ? JSONAnswer.error("invalid_link", "this link is not valid; copy the whole link from the mail", status: .badRequest)
+            : pages.render("invalid", locale: request.preferredLocale, [:], status: .badRequest)
+    }
+
+    func problem(_ problem: Problem, _ request: Request, locale: ListLocale? = nil) -> Response {
+        let locale = locale ?? request.preferredLocale
+        return request.wantsJSON
+            ? JSONAnswer.error(problem.code, problem.text(.en).message, status: problem.status)
+            : pages.error(problem, locale: locale)
+    }
+}
+
+/// The subscribe form's fields, from a URL-encoded or JSON body.
+struct SubscribeForm: Decodable, Sendable {
+    var email: String?
+    var name: String?
+    /// The honeypot: hidden from people, filled by bots.
+    var website: String?
+
+    static func decode(_ request: Request) async -> Result<SubscribeForm, Problem> {
+        var request = request
+        let buffer: ByteBuffer
+        do { buffer = try await request.collectBody(upTo: FormLimits.bodyBytes) } catch { return .failure(.bodyTooLarge) }
+        // Invalid UTF-8 is refused, not repaired: a repaired address is not what was typed.
+        guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else { return .failure(.malformedBody) }
+        let type = request.headers[.contentType]?.lowercased() ?? ""
+        let form: SubscribeForm
+        do {
+            if type.hasPrefix("application/json") {
+                form = try JSONDecoder().decode(SubscribeForm.self, from: Data(text.utf8))
+            } else if type.hasPrefix("application/x-www-form-urlencoded") || type.isEmpty {
+                form = try URLEncodedFormDecoder().decode(SubscribeForm.self, from: text)
+            } else {
+                return .failure(.unsupportedMediaType)
+            }
+        } catch {
+            return .failure(.malformedBody)
+        }
+        // Percent-escapes can still smuggle invalid UTF-8 (decoded as U+FFFD).
+        let fields = [form.email, form.name, form.website].compactMap { $0 }
+        if fields.contains(where: { $0.unicodeScalars.contains("\u{FFFD}") }) { return .failure(.malformedBody) }
+        if fields.contains(where: { $0.utf8.count > 4096 }) { return .failure(.bodyTooLarge) }
+        return .success(form)
+    }
+}

@@ -1,0 +1,116 @@
+// Hosted pages from Forms/pages (Mustache; `{{value}}` is HTML-escaped), and the small
+// amount of text the server itself supplies for error pages, in Japanese and English.
+import Foundation
+import Hummingbird
+import ListgateCore
+import Mustache
+
+struct Pages: Sendable {
+    let library: MustacheLibrary
+
+    static func bundled() async throws -> Pages {
+        guard let directory = Bundle.module.url(forResource: "pages", withExtension: nil) else {
+            throw DomainError.listNotFound("Forms/pages (missing from the build)")
+        }
+        return Pages(library: try await MustacheLibrary(directory: directory.path))
+    }
+
+    func render(_ page: String, locale: ListLocale, _ values: [String: String] = [:], status: HTTPResponse.Status = .ok)
+        -> Response
+    {
+        let html = library.render(values, withTemplate: "\(page).\(locale.rawValue)") ?? "<!DOCTYPE html><title>listgate</title>"
+        return Response(
+            status: status,
+            headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// The generic error page, in the given language.
+    func error(_ problem: Problem, locale: ListLocale) -> Response {
+        let text = problem.text(locale)
+        return render("error", locale: locale, ["title": text.title, "message": text.message], status: problem.status)
+    }
+}
+
+/// Errors a visitor can meet, with what the page and the JSON answer say.
+enum Problem: Error {
+    case listNotFound, tooManyRequests, bodyTooLarge, unsupportedMediaType, malformedBody
+
+    var status: HTTPResponse.Status {
+        switch self {
+        case .listNotFound: .notFound
+        case .tooManyRequests: .tooManyRequests
+        case .bodyTooLarge: .contentTooLarge
+        case .unsupportedMediaType: .unsupportedMediaType
+        case .malformedBody: .badRequest
+        }
+    }
+
+    var code: String {
+        switch self {
+        case .listNotFound: "list_not_found"
+        case .tooManyRequests: "rate_limited"
+        case .bodyTooLarge: "body_too_large"
+        case .unsupportedMediaType: "unsupported_media_type"
+        case .malformedBody: "malformed_body"
+        }
+    }
+
+    func text(_ locale: ListLocale) -> (title: String, message: String) {
+        switch (self, locale) {
+        case (.listNotFound, .ja): ("リストが見つかりません", "お探しのメーリングリストは存在しません。URLをご確認ください。")
+        case (.listNotFound, .en): ("List not found", "There is no mailing list at this address. Please check the URL.")
+        case (.tooManyRequests, .ja): ("しばらくお待ちください", "短時間に多くの送信がありました。少し時間をおいてから、もう一度お試しください。")
+        case (.tooManyRequests, .en): ("Please wait a moment", "Too many requests in a short time. Please try again in a little while.")
+        case (.bodyTooLarge, .ja): ("送信内容が大きすぎます", "フォームの内容が大きすぎるため受け付けられませんでした。")
+        case (.bodyTooLarge, .en): ("Request too large", "The form data was too large to accept.")
+        case (.unsupportedMediaType, .ja): ("送信形式に対応していません", "フォームから送信するか、JSON でお送りください。")
+        case (.unsupportedMediaType, .en): ("Unsupported format", "Send the form as a web form or as JSON.")
+        case (.malformedBody, .ja): ("送信内容を読み取れません", "フォームの内容を読み取れませんでした。もう一度お試しください。")
+        case (.malformedBody, .en): ("Unreadable request", "The form data could not be read. Please try again.")
+        }
+    }
+}
+
+extension Request {
+    /// JSON when the client asks for it; HTML otherwise (browsers, form posts).
+    var wantsJSON: Bool {
+        headers[.accept]?.lowercased().contains("application/json") ?? false
+    }
+
+    /// For pages that belong to no list: English if the browser prefers it, else Japanese.
+    var preferredLocale: ListLocale {
+        let first = headers[.acceptLanguage]?.split(separator: ",").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        return first?.hasPrefix("en") == true ? .en : .ja
+    }
+}
+
+/// JSON answers: `{"status": …}` on success, `{"error": {"code", "message"}}` on failure.
+enum JSONAnswer {
+    static func status(_ status: String, code: HTTPResponse.Status = .ok) -> Response {
+        body(["status": status], code: code)
+    }
+
+    static func error(_ code: String, _ message: String, status: HTTPResponse.Status) -> Response {
+        body(["error": ["code": code, "message": message]], code: status)
+    }
+
+    static func body(_ object: Any, code: HTTPResponse.Status) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return Response(
+            status: code, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// The copy-paste HTML form for embedding a list's subscribe form on another site
+/// (`listgate lists show SLUG --embed`).
+public enum EmbedSnippet {
+    public static func html(for list: MailingList, baseURL: String) async throws -> String {
+        let pages = try await Pages.bundled()
+        let base = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        return pages.library.render(
+            ["list_name": list.name, "action_url": "\(base)/lists/\(list.slug)/subscribe"],
+            withTemplate: "embed.\(list.locale.rawValue)") ?? ""
+    }
+}
