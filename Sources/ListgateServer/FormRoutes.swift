@@ -43,6 +43,12 @@ struct FormRoutes: Sendable {
         guard let list = try? await intake.list(context.parameters.require("slug")) else {
             return problem(.listNotFound, request)
         }
+        // A list that names its websites takes posts from them only (browsers always
+        // send Origin on a cross-site form post; its absence means a non-browser client).
+        if !list.allowedOrigins.isEmpty, let origin = request.headers[.origin]?.lowercased(),
+           !list.allowedOrigins.contains(origin) {
+            return problem(.originNotAllowed, request, locale: list.locale)
+        }
         let form: SubscribeForm
         switch await SubscribeForm.decode(request) {
         case .success(let decoded): form = decoded

@@ -34,7 +34,7 @@ struct Pages: Sendable {
 
 /// Errors a visitor can meet, with what the page and the JSON answer say.
 enum Problem: Error {
-    case listNotFound, tooManyRequests, bodyTooLarge, unsupportedMediaType, malformedBody
+    case listNotFound, tooManyRequests, bodyTooLarge, unsupportedMediaType, malformedBody, originNotAllowed
 
     var status: HTTPResponse.Status {
         switch self {
@@ -43,6 +43,7 @@ enum Problem: Error {
         case .bodyTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case .malformedBody: .badRequest
+        case .originNotAllowed: .forbidden
         }
     }
 
@@ -53,6 +54,7 @@ enum Problem: Error {
         case .bodyTooLarge: "body_too_large"
         case .unsupportedMediaType: "unsupported_media_type"
         case .malformedBody: "malformed_body"
+        case .originNotAllowed: "origin_not_allowed"
         }
     }
 
@@ -68,6 +70,8 @@ enum Problem: Error {
         case (.unsupportedMediaType, .en): ("Unsupported format", "Send the form as a web form or as JSON.")
         case (.malformedBody, .ja): ("送信内容を読み取れません", "フォームの内容を読み取れませんでした。もう一度お試しください。")
         case (.malformedBody, .en): ("Unreadable request", "The form data could not be read. Please try again.")
+        case (.originNotAllowed, .ja): ("このサイトからは登録できません", "このリストは、このウェブサイトのフォームからの登録を受け付けていません。")
+        case (.originNotAllowed, .en): ("Not accepted from this site", "This list does not accept sign-ups from this website's form.")
         }
     }
 }

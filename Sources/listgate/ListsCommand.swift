@@ -40,6 +40,11 @@ struct ListsCommand: AsyncParsableCommand {
             valueName: "address"))
         var allowAddress: [String] = []
 
+        @Option(help: ArgumentHelp(
+            "A website origin allowed to post this list's form, e.g. https://www.example.org (repeatable; none = any).",
+            valueName: "origin"))
+        var allowOrigin: [String] = []
+
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var output: OutputOptions
 
@@ -51,7 +56,8 @@ struct ListsCommand: AsyncParsableCommand {
                 from: address("--from") { try Mailbox(from) },
                 replyTo: replyTo.map { text in try address("--reply-to") { try EmailAddress(text) } },
                 locale: locale,
-                allowedAddresses: allowAddress.map { text in try address("--allow-address") { try EmailAddress(text) } })
+                allowedAddresses: allowAddress.map { text in try address("--allow-address") { try EmailAddress(text) } },
+                allowedOrigins: allowOrigin)
             let store = try await database.openMigrated()
             let list = try await store.createList(newList, source: .cli)
             if output.json {
@@ -125,6 +131,7 @@ struct ListsCommand: AsyncParsableCommand {
                     ["reply-to", document.replyTo ?? "-"],
                     ["locale", document.locale],
                     ["allowed addresses", document.allowedAddresses.isEmpty ? "-" : document.allowedAddresses.joined(separator: ", ")],
+                    ["allowed origins", document.allowedOrigins.isEmpty ? "any" : document.allowedOrigins.joined(separator: ", ")],
                     ["created", document.createdAt],
                     ["members", "\(document.counts.active) active, \(document.counts.pending) pending, "
                         + "\(document.counts.unsubscribed) unsubscribed, \(document.counts.bounced) bounced, "
@@ -144,6 +151,7 @@ struct ListDocument: Encodable {
     let replyTo: String?
     let locale: String
     let allowedAddresses: [String]
+    let allowedOrigins: [String]
     let createdAt: String
     let counts: MemberCounts
 
@@ -155,6 +163,7 @@ struct ListDocument: Encodable {
         replyTo = list.replyTo?.entered
         locale = list.locale.rawValue
         allowedAddresses = list.allowedAddresses.map(\.entered)
+        allowedOrigins = list.allowedOrigins
         createdAt = Timestamp.string(list.createdAt)
         self.counts = counts
     }
@@ -164,6 +173,7 @@ struct ListDocument: Encodable {
         case fromEmail = "from_email"
         case replyTo = "reply_to"
         case allowedAddresses = "allowed_addresses"
+        case allowedOrigins = "allowed_origins"
         case createdAt = "created_at"
     }
 
@@ -176,6 +186,7 @@ struct ListDocument: Encodable {
         try container.encode(replyTo, forKey: .replyTo)  // null when absent, not omitted
         try container.encode(locale, forKey: .locale)
         try container.encode(allowedAddresses, forKey: .allowedAddresses)
+        try container.encode(allowedOrigins, forKey: .allowedOrigins)
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(counts, forKey: .counts)
     }

@@ -93,11 +93,20 @@ struct SubscribeRoutesTests {
         _ = try await intake.requestSubscription(list: list, email: "blocked@example.net", name: nil, origin: origin)
         let blockLinks = try fixture.links(in: try await fixture.queuedMessages().last!)
         #expect(try await intake.block(token: String(blockLinks.block.dropFirst("/block/".count)), origin: origin) == .blocked(listName: "週刊お知らせ"))
+        _ = try await intake.requestSubscription(list: list, email: "left@example.net", name: nil, origin: origin)
+        let leftLinks = try fixture.links(in: try await fixture.queuedMessages().last!)
+        _ = try await intake.confirm(token: String(leftLinks.confirm.dropFirst("/confirm/".count)), origin: origin)
+        try await fixture.store.pool.write { db in  // until the unsubscribe routes exist: leave by SQL
+            try db.execute(sql: """
+                UPDATE subscriptions SET status = 'unsubscribed', unsubscribed_at = '2026-01-01T00:00:00.000Z'
+                WHERE address_id = (SELECT id FROM addresses WHERE identity_key = 'left@example.net')
+                """)
+        }
         let mailsBefore = try await fixture.count("outbox")
 
         try await fixture.test { client in
             var html: Set<String> = [], json: Set<String> = [], statuses: Set<Int> = []
-            for email in ["new@example.net", "pending@example.net", "active@example.net", "blocked@example.net"] {
+            for email in ["new@example.net", "pending@example.net", "active@example.net", "blocked@example.net", "left@example.net"] {
                 let page = try await client.post("/lists/news/subscribe", form: ["email": email])
                 let api = try await client.post("/lists/news/subscribe", form: ["email": email], json: true)
                 html.insert(page.text)
@@ -108,9 +117,28 @@ struct SubscribeRoutesTests {
             #expect(json.count == 1, "one JSON answer for every state")
             #expect(statuses == [200, 202])
         }
-        // Only the new address got a mail; the others got the same answer and nothing else.
-        #expect(try await fixture.count("outbox") == mailsBefore + 1)
-        #expect(try await fixture.queuedMessages().last?.recipient == "new@example.net")
+        // The new and the unsubscribed address (a new double opt-in) got a mail; the
+        // others got the same answer and nothing else.
+        #expect(try await fixture.count("outbox") == mailsBefore + 2)
+        #expect(try await fixture.queuedMessages().suffix(2).map(\.recipient) == ["new@example.net", "left@example.net"])
+    }
+
+    @Test("a list that names its websites refuses form posts from other origins with 403")
+    func allowedOrigins() async throws {
+        let fixture = try await ServerFixture()
+        _ = try await fixture.store.createList(
+            NewList(slug: ListSlug("shop"), name: "Shop", from: Mailbox("shop@example.org"),
+                    allowedOrigins: ["https://www.example.org"]),
+            source: .cli)
+        try await fixture.test { client in
+            let foreign = try await client.post("/lists/shop/subscribe", form: ["email": "a@example.net"], headers: [.origin: "https://evil.example"])
+            #expect(foreign.status == .forbidden)
+            let own = try await client.post("/lists/shop/subscribe", form: ["email": "b@example.net"], headers: [.origin: "https://www.example.org"])
+            #expect(own.status == .ok)
+            let other = try await client.post("/lists/news/subscribe", form: ["email": "c@example.net"], headers: [.origin: "https://evil.example"])
+            #expect(other.status == .ok, "a list without allowed origins takes any")
+        }
+        #expect(try await fixture.queuedMessages().map(\.recipient) == ["b@example.net", "c@example.net"])
     }
 
     @Test("a repeated request within 15 minutes of a mail sends no second mail")

@@ -84,6 +84,8 @@ struct ListsCommandTests {
         (["ok", "--name", "", "--from", "a@example.org"], "error: invalid list name"),
         (["ok", "--name", "two\nlines", "--from", "a@example.org"], "error: invalid list name"),
         (["ok", "--from", "a@example.org"], "error: "),
+        (["ok", "--name", "x", "--from", "a@example.org", "--allow-origin", "javascript:alert(1)"], "error: invalid origin"),
+        (["ok", "--name", "x", "--from", "a@example.org", "--allow-origin", "https://x.example/path"], "error: invalid origin"),
         (["ok", "--name", "x"], "error: "),
     ]
 

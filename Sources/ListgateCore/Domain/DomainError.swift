@@ -8,6 +8,7 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
     case listNotFound(String)
     case messageNotFound(Int64)
     case invalidName(String)
+    case invalidOrigin(String)
     case undeliverableAddress
     case messageNotInState(Int64, OutboxStatus, allowed: [OutboxStatus])
 
@@ -23,6 +24,8 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
             "a list named '\(slug)' already exists"
         case .listNotFound(let slug):
             "no list named '\(slug.printable)'"
+        case .invalidOrigin(let text):
+            "invalid origin '\(text.printable)': use scheme://host[:port], e.g. https://www.example.org"
         case .invalidName(let reason):
             "invalid name: \(reason)"
         case .undeliverableAddress:

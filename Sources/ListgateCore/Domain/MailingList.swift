@@ -15,12 +15,16 @@ public struct MailingList: Sendable, Equatable {
     public let locale: ListLocale
     /// Extra addresses the content guard lets this list's mail contain.
     public let allowedAddresses: [EmailAddress]
+    /// Web origins (`https://www.example.org`) whose pages may post this list's form;
+    /// empty means any origin.
+    public let allowedOrigins: [String]
     public let createdAt: Date
 
     public init(
         id: Int64, slug: ListSlug, name: String, from: Mailbox, replyTo: EmailAddress?, locale: ListLocale,
-        allowedAddresses: [EmailAddress], createdAt: Date
+        allowedAddresses: [EmailAddress], allowedOrigins: [String] = [], createdAt: Date
     ) {
+        self.allowedOrigins = allowedOrigins
         self.id = id
         self.slug = slug
         self.name = name
@@ -40,11 +44,13 @@ public struct NewList: Sendable {
     public let replyTo: EmailAddress?
     public let locale: ListLocale
     public let allowedAddresses: [EmailAddress]
+    public let allowedOrigins: [String]
 
     public init(
         slug: ListSlug, name: String, from: Mailbox, replyTo: EmailAddress? = nil,
-        locale: ListLocale = .ja, allowedAddresses: [EmailAddress] = []
+        locale: ListLocale = .ja, allowedAddresses: [EmailAddress] = [], allowedOrigins: [String] = []
     ) throws(DomainError) {
+        self.allowedOrigins = try allowedOrigins.map(Self.origin)
         let trimmed = name.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else { throw .invalidListName("it is empty") }
         guard trimmed.count <= 200 else { throw .invalidListName("longer than 200 characters") }
@@ -57,6 +63,17 @@ public struct NewList: Sendable {
         self.replyTo = replyTo
         self.locale = locale
         self.allowedAddresses = allowedAddresses
+    }
+}
+
+extension NewList {
+    /// `scheme://host[:port]`, lower-cased, as browsers send it in the Origin header.
+    static func origin(_ text: String) throws(DomainError) -> String {
+        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+              let host = url.host?.lowercased(), !host.isEmpty, url.path.isEmpty || url.path == "/",
+              url.query == nil, url.fragment == nil, url.user == nil
+        else { throw .invalidOrigin(text) }
+        return "\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? "")
     }
 }
 

@@ -123,6 +123,10 @@ public struct SQLiteStore: ListgateStore {
                     new.replyTo?.entered, new.locale.rawValue, Timestamp.string(now),
                 ])
             let id = db.lastInsertedRowID
+            for origin in Set(new.allowedOrigins) {
+                try db.execute(
+                    sql: "INSERT INTO list_allowed_origins (list_id, origin) VALUES (?, ?)", arguments: [id, origin])
+            }
             for address in Set(new.allowedAddresses) {
                 try db.execute(
                     sql: "INSERT INTO list_allowed_addresses (list_id, email) VALUES (?, ?)",
@@ -185,6 +189,8 @@ public struct SQLiteStore: ListgateStore {
         let id: Int64 = row["id"]
         let allowed = try String.fetchAll(
             db, sql: "SELECT email FROM list_allowed_addresses WHERE list_id = ? ORDER BY email", arguments: [id])
+        let origins = try String.fetchAll(
+            db, sql: "SELECT origin FROM list_allowed_origins WHERE list_id = ? ORDER BY origin", arguments: [id])
         // Stored values were validated on the way in; a failure here means the file was
         // edited by hand, which deserves a loud error rather than a guess.
         let fromEmail: String = row["from_email"]
@@ -197,6 +203,7 @@ public struct SQLiteStore: ListgateStore {
             replyTo: try (row["reply_to"] as String?).map { try EmailAddress($0) },
             locale: ListLocale(rawValue: row["locale"]) ?? .ja,
             allowedAddresses: try allowed.map { try EmailAddress($0) },
+            allowedOrigins: origins,
             createdAt: Timestamp.parse(row["created_at"]) ?? Date(timeIntervalSince1970: 0))
     }
 }
