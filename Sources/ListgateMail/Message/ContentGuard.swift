@@ -5,6 +5,10 @@
 //
 // Failure reasons go to logs and the CLI, so they name the kind of problem, where, and
 // how many, and never the foreign addresses themselves.
+//
+// It runs on every message before it is sent, so the parsing works on slices of the
+// message's octets (parts are never copied out and re-joined) and the address scan on
+// UTF-8 octets rather than on arrays of Unicode scalars.
 
 import ListgateCore
 
@@ -17,11 +21,17 @@ public struct ContentGuard: Sendable {
     private let recipient: EmailAddress
     /// identityKeys of the recipient and of every allowed address.
     private let permittedKeys: Set<String>
+    /// The recipient and the allowed addresses as UTF-8, spelled exactly as they were
+    /// parsed (`entered`). Parsing depends on nothing but the text, so a token spelled
+    /// octet for octet like one of these parses to that very address again: it is
+    /// permitted without the (comparatively slow) parse. Any other spelling is parsed.
+    private let permittedSpellings: [[UInt8]]
 
     /// recipient: the one person; allowed: the list's From, Reply-To and --allow-address entries.
     public init(recipient: EmailAddress, allowed: [EmailAddress]) {
         self.recipient = recipient
         permittedKeys = Set([recipient.identityKey] + allowed.map(\.identityKey))
+        permittedSpellings = ([recipient] + allowed).map { Array($0.entered.utf8) }
     }
 
     public func check(_ raw: [UInt8]) -> GuardVerdict {
@@ -35,7 +45,7 @@ public struct ContentGuard: Sendable {
 
     private func inspect(_ raw: [UInt8]) throws(GuardFailure) {
         try LineRules.check(raw)
-        let message = try RawEntity.parse(raw, isMessage: true)
+        let message = try RawEntity.parse(raw[...], isMessage: true)
         // The whole structure is decoded before any verdict on content, so every
         // message, however wrong its To, goes through the same parser.
         var bodyTexts: [String] = []
@@ -43,7 +53,7 @@ public struct ContentGuard: Sendable {
         try checkAddressFields(message.fields)
 
         var tally = ForeignAddressTally()
-        for field in message.fields where !AddressScanner.isMessageIDField(field.name) {
+        for field in message.fields where !AddressScanner.isMessageIDField(field.lowercasedName) {
             let text = try field.decodedValue()
             tally.add(foreignAddresses(in: text), at: .header(field.displayName))
         }
@@ -100,7 +110,13 @@ public struct ContentGuard: Sendable {
     }
 
     private func isPermitted(_ token: AddressToken) -> Bool {
-        token.readings.contains { reading in
+        // Any permitted reading will do, so the cheap spelling check goes over all of
+        // them before any is parsed.
+        let hasPermittedSpelling = token.readings.contains { reading in
+            permittedSpellings.contains { $0.elementsEqual(reading.utf8) }
+        }
+        if hasPermittedSpelling { return true }
+        return token.readings.contains { reading in
             guard let address = try? EmailAddress(reading) else { return false }
             return permittedKeys.contains(address.identityKey)
         }
@@ -183,10 +199,16 @@ private enum LineRules {
 
 private struct HeaderField {
     let name: String
+    /// `name.lowercased()`, worked out once: every lookup compares it.
+    let lowercasedName: String
     /// Unfolded (CRLFs removed), leading and trailing blanks trimmed.
     let value: String
 
-    var lowercasedName: String { name.lowercased() }
+    init(name: String, value: String) {
+        self.name = name
+        lowercasedName = name.lowercased()
+        self.value = value
+    }
 
     /// The name as written when it is letters, digits and hyphens (it then cannot hold
     /// an address), otherwise a neutral word, so a reason never repeats arbitrary text.
@@ -201,36 +223,66 @@ private struct HeaderField {
     }
 
     func decodedValue() throws(GuardFailure) -> String {
+        // Without "=?" nothing in the value has the shape of an encoded-word, and decoding
+        // would return it unchanged. Most fields (Date, To, Content-Type...) are like that.
+        guard Self.containsEncodedWordStart(value) else { return value }
         guard let decoded = EncodedWord.decodeHeaderValue(value) else {
             throw GuardFailure("the \(displayName) header has an encoded-word that does not decode")
         }
         return decoded
     }
+
+    private static func containsEncodedWordStart(_ value: String) -> Bool {
+        var previous: UInt8 = 0
+        for byte in value.utf8 {
+            if previous == UInt8(ascii: "="), byte == UInt8(ascii: "?") { return true }
+            previous = byte
+        }
+        return false
+    }
 }
 
 /// A message or body part: its header fields and its raw body.
+///
+/// Entities are only parsed from octets that passed LineRules (the message, and parts cut
+/// out of it at line breaks), where every CR is followed by an LF and every LF follows a
+/// CR: any CRLF found is a line break, and a run of whole lines is the octets from the
+/// first one's start to the last one's end.
 private struct RawEntity {
     let fields: [HeaderField]
-    let body: [UInt8]
+    /// A slice of the message: parts are not copied out.
+    let body: ArraySlice<UInt8>
 
     /// Splits at the first empty line. A part may have no fields (it then starts with the
     /// empty line); a message must have some, and both must have the empty line.
-    static func parse(_ bytes: [UInt8], isMessage: Bool) throws(GuardFailure) -> RawEntity {
-        let lines = CRLFLines.split(bytes)
-        // The last line is what follows the final CRLF, so an empty one there is no separator.
-        guard let blank = lines.dropLast().firstIndex(where: \.isEmpty) else {
+    static func parse(_ bytes: ArraySlice<UInt8>, isMessage: Bool) throws(GuardFailure) -> RawEntity {
+        guard let blank = firstEmptyLine(in: bytes) else {
             throw GuardFailure(isMessage
                 ? "the message has no empty line between header and body"
                 : "a body part has no empty line after its headers")
         }
-        if isMessage, blank == 0 { throw GuardFailure("the message has no header fields") }
-        let fields = try parseFields(lines[..<blank])
-        let bodyLines = lines[(blank + 1)...]
-        let body = Array(bodyLines.map(Array.init).joined(separator: [0x0D, 0x0A]))
-        return RawEntity(fields: fields, body: body)
+        if isMessage, blank.headerLines.isEmpty { throw GuardFailure("the message has no header fields") }
+        let fields = try parseFields(blank.headerLines.map { bytes[$0] })
+        return RawEntity(fields: fields, body: bytes[blank.bodyStart...])
     }
 
-    private static func parseFields(_ lines: ArraySlice<ArraySlice<UInt8>>) throws(GuardFailure) -> [HeaderField] {
+    /// The lines before the first empty line, and where the line after it starts. The
+    /// last line is what follows the final CRLF, so an empty one there is no separator:
+    /// the empty line is either a CRLF at the very start or the second half of a CRLFCRLF.
+    private static func firstEmptyLine(in bytes: ArraySlice<UInt8>) -> (headerLines: [Range<Int>], bodyStart: Int)? {
+        let start = bytes.startIndex
+        if bytes.starts(with: crlf) { return ([], start + 2) }
+        var index = start
+        while index + 3 < bytes.endIndex {
+            if bytes[index] == 0x0D, bytes[index + 1] == 0x0A, bytes[index + 2] == 0x0D, bytes[index + 3] == 0x0A {
+                return (lineRanges(in: bytes[start..<index]), index + 4)
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    private static func parseFields(_ lines: [ArraySlice<UInt8>]) throws(GuardFailure) -> [HeaderField] {
         var fields: [(name: String, value: String)] = []
         for line in lines {
             guard let text = String(validating: line, as: UTF8.self) else {
@@ -270,6 +322,27 @@ private struct RawEntity {
     }
 }
 
+private let crlf: [UInt8] = [0x0D, 0x0A]
+
+/// The lines of `bytes` as index ranges, split on CRLF pairs only; n pairs give n + 1
+/// lines, as CRLFLines.split does, but without slicing (and retaining) the array per line.
+private func lineRanges(in bytes: ArraySlice<UInt8>) -> [Range<Int>] {
+    var lines: [Range<Int>] = []
+    var start = bytes.startIndex
+    var index = bytes.startIndex
+    while index + 1 < bytes.endIndex {
+        if bytes[index] == 0x0D, bytes[index + 1] == 0x0A {
+            lines.append(start..<index)
+            index += 2
+            start = index
+        } else {
+            index += 1
+        }
+    }
+    lines.append(start..<bytes.endIndex)
+    return lines
+}
+
 /// Walks the MIME tree and returns every piece of text a reader could see, decoded.
 private enum BodyReader {
     /// Deeper nesting than this is not something listgate writes; refuse, don't recurse.
@@ -285,24 +358,25 @@ private enum BodyReader {
             }
             try collectMultipart(entity, contentType: contentType, depth: depth, into: &texts)
         } else {
-            texts.append(String(decoding: try decode(entity.body, encoding: encoding), as: UTF8.self))
+            texts.append(try decodedText(entity.body, encoding: encoding))
         }
     }
 
-    private static func decode(_ body: [UInt8], encoding: String) throws(GuardFailure) -> [UInt8] {
+    /// The body as a client shows it: transfer-decoded, then read as UTF-8.
+    private static func decodedText(_ body: ArraySlice<UInt8>, encoding: String) throws(GuardFailure) -> String {
         switch encoding {
         case "7bit", "8bit", "binary":
-            return body
+            return String(decoding: body, as: UTF8.self)
         case "quoted-printable":
-            guard let decoded = QuotedPrintable.decode(body) else {
+            guard let decoded = QuotedPrintable.decode(Array(body)) else {
                 throw GuardFailure("a quoted-printable part does not decode")
             }
-            return decoded
+            return String(decoding: decoded, as: UTF8.self)
         case "base64":
-            guard let decoded = MIMEBase64.decode(body) else {
+            guard let decoded = MIMEBase64.decode(Array(body)) else {
                 throw GuardFailure("a base64 part does not decode")
             }
-            return decoded
+            return String(decoding: decoded, as: UTF8.self)
         default:
             throw GuardFailure("a part has an unknown transfer encoding")
         }
@@ -315,26 +389,38 @@ private enum BodyReader {
             throw GuardFailure("a multipart entity has no usable boundary")
         }
         let delimiter = Array(("--" + boundary).utf8)
-        var chunks: [[ArraySlice<UInt8>]] = [[]]
+        let body = entity.body
+        let lines = lineRanges(in: body)
+        // Chunks are runs of line numbers: the preamble, each part, then (from the line
+        // after the close delimiter to the end) the epilogue.
+        var chunks: [Range<Int>] = []
+        var chunkStart = 0
         var closed = false
-        for line in CRLFLines.split(entity.body) {
-            if closed {
-                chunks[chunks.count - 1].append(line)
-            } else if let kind = delimiterKind(line, delimiter) {
-                if kind == .close { closed = true }
-                chunks.append([])
-            } else {
-                chunks[chunks.count - 1].append(line)
+        for (number, line) in lines.enumerated() {
+            guard let kind = delimiterKind(body[line], delimiter) else { continue }
+            chunks.append(chunkStart..<number)
+            chunkStart = number + 1
+            if kind == .close {
+                closed = true
+                break
             }
         }
         guard closed else { throw GuardFailure("a multipart entity has no closing boundary") }
+        chunks.append(chunkStart..<lines.count)
         guard chunks.count >= 3 else { throw GuardFailure("a multipart entity has no parts") }
+
+        /// The chunk's lines with the CRLFs between them (none after the last).
+        func octets(_ chunk: Range<Int>) -> ArraySlice<UInt8> {
+            guard let first = chunk.first, let last = chunk.last else { return body[body.startIndex..<body.startIndex] }
+            return body[lines[first].lowerBound..<lines[last].upperBound]
+        }
+
         // Preamble and epilogue are not meant to be shown, but some clients do.
         for outside in [chunks[0], chunks[chunks.count - 1]] {
-            texts.append(String(decoding: joinLines(outside), as: UTF8.self))
+            texts.append(String(decoding: octets(outside), as: UTF8.self))
         }
         for part in chunks[1..<(chunks.count - 1)] {
-            let child = try RawEntity.parse(joinLines(part), isMessage: false)
+            let child = try RawEntity.parse(octets(part), isMessage: false)
             for field in child.fields {
                 texts.append(try field.decodedValue())
             }
@@ -354,10 +440,6 @@ private enum BodyReader {
             rest = rest.dropFirst(2)
         }
         return rest.allSatisfy { $0 == 0x20 || $0 == 0x09 } ? kind : nil
-    }
-
-    private static func joinLines(_ lines: [ArraySlice<UInt8>]) -> [UInt8] {
-        Array(lines.map(Array.init).joined(separator: [0x0D, 0x0A]))
     }
 }
 
@@ -429,12 +511,13 @@ private struct ContentType {
 
 /// Drops spaces and tabs at both ends (not other white space: U+3000 is text).
 private func trimmingBlanks(_ text: some StringProtocol) -> String {
-    let scalars = Array(String(text).unicodeScalars)
-    guard let first = scalars.firstIndex(where: { $0 != " " && $0 != "\t" }),
-          let last = scalars.lastIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
-    var view = String.UnicodeScalarView()
-    view.append(contentsOf: scalars[first...last])
-    return String(view)
+    // A blank is one UTF-8 octet that occurs inside no other scalar, so trimming octets
+    // trims scalars.
+    let utf8 = text.utf8
+    let isBlank = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }
+    guard let first = utf8.firstIndex(where: { !isBlank($0) }),
+          let last = utf8.lastIndex(where: { !isBlank($0) }) else { return "" }
+    return String(decoding: utf8[first...last], as: UTF8.self)
 }
 
 // MARK: - Address tokens
@@ -454,64 +537,114 @@ private struct AddressToken {
     }
 }
 
+/// Scalar by scalar through UTF-8 octets that came from a String, and so are valid: a
+/// scalar starts at every octet that is not a continuation octet (0b10xxxxxx), an ASCII
+/// octet is always a whole scalar, and every octet of a non-ASCII scalar is 0x80 or more.
+private enum UTF8Scalars {
+    /// The scalar starting at `index`, and the index after it.
+    static func scalar(at index: Int, in bytes: [UInt8]) -> (scalar: Unicode.Scalar, end: Int) {
+        let lead = bytes[index]
+        if lead < 0x80 { return (Unicode.Scalar(lead), index + 1) }
+        let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2
+        // The lead octet carries 5, 4 or 3 bits of the value, each continuation octet 6.
+        var value = UInt32(lead & (0x7F >> length))
+        for offset in 1..<length {
+            value = value << 6 | UInt32(bytes[index + offset] & 0x3F)
+        }
+        return (Unicode.Scalar(value) ?? "\u{FFFD}", index + length)
+    }
+
+    /// The start of the scalar that ends just before `index` (which must be above 0).
+    static func start(before index: Int, in bytes: [UInt8]) -> Int {
+        var start = index - 1
+        while bytes[start] & 0xC0 == 0x80 { start -= 1 }
+        return start
+    }
+}
+
 private enum AddressScanner {
     /// Fields holding msg-ids, whose "@domain" is not an address.
-    static func isMessageIDField(_ name: String) -> Bool {
-        ["message-id", "in-reply-to", "references"].contains(name.lowercased())
+    static func isMessageIDField(_ lowercasedName: String) -> Bool {
+        ["message-id", "in-reply-to", "references"].contains(lowercasedName)
     }
 
     /// Every address-looking token in `text`, after undoing the obfuscations that make
     /// an address readable to people but not to a naive scanner.
     static func tokens(in text: String) -> [AddressToken] {
-        let scalars = Array(Deobfuscation.apply(text).unicodeScalars)
+        // "@" is a single octet that occurs inside no other scalar's UTF-8.
+        let bytes = Deobfuscation.apply(Array(text.utf8))
         var tokens: [AddressToken] = []
-        for index in scalars.indices where scalars[index] == "@" {
-            if let token = token(around: index, in: scalars) { tokens.append(token) }
+        for index in bytes.indices where bytes[index] == UInt8(ascii: "@") {
+            if let token = token(around: index, in: bytes) { tokens.append(token) }
         }
         return tokens
     }
 
-    private static func token(around at: Int, in scalars: [Unicode.Scalar]) -> AddressToken? {
-        let localStart = localPartStart(before: at, in: scalars)
+    /// Readings are runs of `bytes`: a local part always ends at the "@", and a domain
+    /// always starts just after it.
+    private static func token(around at: Int, in bytes: [UInt8]) -> AddressToken? {
+        let localStart = localPartStart(before: at, in: bytes)
         guard localStart < at else { return nil }
-        var domainEnd = at + 1
-        while domainEnd < scalars.count, isDomainScalar(scalars[domainEnd]) { domainEnd += 1 }
-        let local = Array(scalars[localStart..<at])
-        let domain = trimTrailingSeparators(Array(scalars[(at + 1)..<domainEnd]))
-        guard hasInnerSeparator(domain) else { return nil }
+        let domainStart = at + 1
+        var domainEnd = domainStart
+        while domainEnd < bytes.count {
+            let (scalar, next) = UTF8Scalars.scalar(at: domainEnd, in: bytes)
+            guard isDomainScalar(scalar) else { break }
+            domainEnd = next
+        }
+        domainEnd = trimTrailingSeparators(in: bytes, domainStart..<domainEnd)
+        guard hasInnerSeparator(in: bytes, domainStart..<domainEnd) else { return nil }
 
-        var locals = [local]
-        let asciiLocal = Array(local.drop { !$0.isASCII })
-        if !asciiLocal.isEmpty, asciiLocal.count < local.count { locals.append(asciiLocal) }
-        var domains = [domain]
-        let proseFree = trimTrailingSeparators(Array(domain.reversed().drop { !$0.isASCII }.reversed()))
-        if hasInnerSeparator(proseFree), proseFree.count < domain.count { domains.append(proseFree) }
+        var localStarts = [localStart]
+        var asciiLocalStart = localStart
+        while asciiLocalStart < at, bytes[asciiLocalStart] >= 0x80 { asciiLocalStart += 1 }
+        if asciiLocalStart < at, asciiLocalStart > localStart { localStarts.append(asciiLocalStart) }
+        var domainEnds = [domainEnd]
+        var proseFreeEnd = domainEnd
+        while proseFreeEnd > domainStart, bytes[proseFreeEnd - 1] >= 0x80 { proseFreeEnd -= 1 }
+        proseFreeEnd = trimTrailingSeparators(in: bytes, domainStart..<proseFreeEnd)
+        if hasInnerSeparator(in: bytes, domainStart..<proseFreeEnd), proseFreeEnd < domainEnd {
+            domainEnds.append(proseFreeEnd)
+        }
 
-        let readings = locals.flatMap { local in domains.map { string(local + ["@"] + $0) } }
+        let readings = localStarts.flatMap { start in
+            domainEnds.map { end in String(decoding: bytes[start..<end], as: UTF8.self) }
+        }
         return AddressToken(text: readings[0], readings: readings)
     }
 
     /// Start of the local part: a quoted string ending just before "@", or the run of
     /// atext, dots and non-ASCII letters and digits (RFC 6531 local parts).
-    private static func localPartStart(before at: Int, in scalars: [Unicode.Scalar]) -> Int {
-        if at > 0, scalars[at - 1] == "\"" {
-            var index = at - 2
-            while index >= 0, at - index <= 130 {
-                if scalars[index] == "\"", index == 0 || scalars[index - 1] != "\\" { return index }
-                if scalars[index] == "\r" || scalars[index] == "\n" { break }
-                index -= 1
+    private static func localPartStart(before at: Int, in bytes: [UInt8]) -> Int {
+        if at > 0, bytes[at - 1] == UInt8(ascii: "\"") {
+            // Back from the scalar before the closing quote, at most 130 scalars from "@".
+            var index = at - 1
+            var distance = 1
+            while index > 0 {
+                index = UTF8Scalars.start(before: index, in: bytes)
+                distance += 1
+                guard distance <= 130 else { break }
+                if bytes[index] == UInt8(ascii: "\""), index == 0 || bytes[index - 1] != UInt8(ascii: "\\") { return index }
+                if bytes[index] == 0x0D || bytes[index] == 0x0A { break }
             }
         }
         var start = at
-        while start > 0, isLocalPartScalar(scalars[start - 1]) { start -= 1 }
+        while start > 0 {
+            let previous = UTF8Scalars.start(before: start, in: bytes)
+            guard isLocalPartScalar(UTF8Scalars.scalar(at: previous, in: bytes).scalar) else { break }
+            start = previous
+        }
         return start
     }
 
     private static func isLocalPartScalar(_ scalar: Unicode.Scalar) -> Bool {
         if scalar.isASCII {
             switch scalar {
-            case "a"..."z", "A"..."Z", "0"..."9", ".": return true
-            default: return "!#$%&'*+-/=?^_`{|}~".unicodeScalars.contains(scalar)
+            case "a"..."z", "A"..."Z", "0"..."9", ".",
+                 "!", "#", "$", "%", "&", "'", "*", "+", "-", "/", "=", "?", "^", "_", "`", "{", "|", "}", "~":
+                return true
+            default:
+                return false
             }
         }
         return isNonASCIIWordScalar(scalar)
@@ -539,43 +672,68 @@ private enum AddressScanner {
         scalar == "." || scalar == "\u{3002}" || scalar == "\u{FF0E}" || scalar == "\u{FF61}"
     }
 
-    /// A sentence's full stop after an address is not part of its domain.
-    private static func trimTrailingSeparators(_ domain: [Unicode.Scalar]) -> [Unicode.Scalar] {
-        var domain = domain
-        while let last = domain.last, isLabelSeparator(last) || last == "-" { domain.removeLast() }
-        return domain
+    /// A sentence's full stop after an address is not part of its domain: the end of
+    /// `domain` once trailing separators and hyphens are dropped.
+    private static func trimTrailingSeparators(in bytes: [UInt8], _ domain: Range<Int>) -> Int {
+        var end = domain.upperBound
+        while end > domain.lowerBound {
+            let last = UTF8Scalars.start(before: end, in: bytes)
+            let scalar = UTF8Scalars.scalar(at: last, in: bytes).scalar
+            guard isLabelSeparator(scalar) || scalar == "-" else { break }
+            end = last
+        }
+        return end
     }
 
-    /// At least two labels: a separator with something before it.
-    private static func hasInnerSeparator(_ domain: [Unicode.Scalar]) -> Bool {
-        guard let separator = domain.firstIndex(where: isLabelSeparator) else { return false }
-        return separator > 0 && separator < domain.count - 1
-    }
-
-    private static func string(_ scalars: [Unicode.Scalar]) -> String {
-        var view = String.UnicodeScalarView()
-        view.append(contentsOf: scalars)
-        return String(view)
+    /// At least two labels: a separator with something before it (and, since trailing
+    /// separators are trimmed first, after it).
+    private static func hasInnerSeparator(in bytes: [UInt8], _ domain: Range<Int>) -> Bool {
+        var index = domain.lowerBound
+        while index < domain.upperBound {
+            let (scalar, next) = UTF8Scalars.scalar(at: index, in: bytes)
+            if isLabelSeparator(scalar) { return index > domain.lowerBound && next < domain.upperBound }
+            index = next
+        }
+        return false
     }
 }
 
 /// Undoes the ways an "@" is commonly disguised in text and HTML: full-width and small
-/// commercial at, HTML character references, and URL percent-encoding.
+/// commercial at, HTML character references, and URL percent-encoding. Works on UTF-8:
+/// every pass replaces ASCII (or a wide at sign) with the UTF-8 of one scalar, so the
+/// result is valid UTF-8 again.
 private enum Deobfuscation {
-    static func apply(_ text: String) -> String {
+    static func apply(_ text: [UInt8]) -> [UInt8] {
         // Each pass runs only when its trigger is present: most mail has no `&`, `%`
         // or wide at sign, and this runs on every message before it is sent.
         var result = text
-        if result.unicodeScalars.contains(where: { $0 == "\u{FF20}" || $0 == "\u{FE6B}" }) {
-            var widened = String.UnicodeScalarView()
-            for scalar in result.unicodeScalars {
-                widened.append(scalar == "\u{FF20}" || scalar == "\u{FE6B}" ? "@" : scalar)
-            }
-            result = String(widened)
-        }
-        if result.utf8.contains(UInt8(ascii: "&")) { result = characterReferencesDecoded(result) }
-        if result.utf8.contains(UInt8(ascii: "%")) { result = percentDecoded(result) }
+        if result.indices.contains(where: { isWideAtSign(in: result, at: $0) }) { result = narrowingAtSigns(result) }
+        if result.contains(UInt8(ascii: "&")) { result = characterReferencesDecoded(result) }
+        if result.contains(UInt8(ascii: "%")) { result = percentDecoded(result) }
         return result
+    }
+
+    /// U+FF20 FULLWIDTH COMMERCIAL AT "＠" (EF BC A0) or U+FE6B SMALL COMMERCIAL AT "﹫"
+    /// (EF B9 AB) at `index`.
+    private static func isWideAtSign(in text: [UInt8], at index: Int) -> Bool {
+        guard text[index] == 0xEF, index + 2 < text.count else { return false }
+        return (text[index + 1] == 0xBC && text[index + 2] == 0xA0) || (text[index + 1] == 0xB9 && text[index + 2] == 0xAB)
+    }
+
+    private static func narrowingAtSigns(_ text: [UInt8]) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(text.count)
+        var index = 0
+        while index < text.count {
+            if isWideAtSign(in: text, at: index) {
+                output.append(UInt8(ascii: "@"))
+                index += 3
+            } else {
+                output.append(text[index])
+                index += 1
+            }
+        }
+        return output
     }
 
     private static let namedReferences: [String: Unicode.Scalar] = [
@@ -585,75 +743,75 @@ private enum Deobfuscation {
 
     /// `&#64;`, `&#x40;`, `&commat;` and friends. Numeric references are decoded even
     /// without the ";" because browsers do the same.
-    private static func characterReferencesDecoded(_ text: String) -> String {
-        let scalars = Array(text.unicodeScalars)
-        var output = String.UnicodeScalarView()
+    private static func characterReferencesDecoded(_ text: [UInt8]) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(text.count)
         var index = 0
-        while index < scalars.count {
-            if scalars[index] == "&", let (scalar, length) = reference(in: scalars, at: index) {
-                output.append(scalar)
+        while index < text.count {
+            if text[index] == UInt8(ascii: "&"), let (scalar, length) = reference(in: text, at: index) {
+                output.append(contentsOf: scalar.utf8)
                 index += length
             } else {
-                output.append(scalars[index])
+                output.append(text[index])
                 index += 1
             }
         }
-        return String(output)
+        return output
     }
 
-    private static func reference(in scalars: [Unicode.Scalar], at start: Int) -> (Unicode.Scalar, Int)? {
+    /// The scalar a reference at `start` stands for and its length in octets (all ASCII).
+    private static func reference(in text: [UInt8], at start: Int) -> (Unicode.Scalar, Int)? {
         var index = start + 1
-        guard index < scalars.count else { return nil }
-        if scalars[index] == "#" {
+        guard index < text.count else { return nil }
+        if text[index] == UInt8(ascii: "#") {
             index += 1
-            let isHex = index < scalars.count && (scalars[index] == "x" || scalars[index] == "X")
+            let isHex = index < text.count && (text[index] == UInt8(ascii: "x") || text[index] == UInt8(ascii: "X"))
             if isHex { index += 1 }
             let digitsStart = index
             var value: UInt32 = 0
-            while index < scalars.count, index - digitsStart < 7,
-                  let digit = digitValue(scalars[index], hex: isHex) {
+            while index < text.count, index - digitsStart < 7, let digit = digitValue(text[index], hex: isHex) {
                 value = value * (isHex ? 16 : 10) + digit
                 index += 1
             }
             guard index > digitsStart, let scalar = Unicode.Scalar(value) else { return nil }
-            if index < scalars.count, scalars[index] == ";" { index += 1 }
+            if index < text.count, text[index] == UInt8(ascii: ";") { index += 1 }
             return (scalar, index - start)
         }
-        var name = ""
-        while index < scalars.count, name.count < 10, scalars[index].properties.isAlphabetic, scalars[index].isASCII {
-            name.unicodeScalars.append(scalars[index])
-            index += 1
-        }
-        guard index < scalars.count, scalars[index] == ";", let scalar = namedReferences[name.lowercased()] else {
+        let nameStart = index
+        while index < text.count, index - nameStart < 10, isASCIILetter(text[index]) { index += 1 }
+        guard index < text.count, text[index] == UInt8(ascii: ";"),
+              let scalar = namedReferences[String(decoding: text[nameStart..<index], as: UTF8.self).lowercased()] else {
             return nil
         }
         return (scalar, index + 1 - start)
     }
 
-    private static func digitValue(_ scalar: Unicode.Scalar, hex: Bool) -> UInt32? {
-        guard scalar.isASCII else { return nil }
-        if hex { return MIMEHex.value(UInt8(scalar.value)).map(UInt32.init) }
-        return ("0"..."9").contains(scalar) ? scalar.value - 48 : nil
+    private static func isASCIILetter(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+    }
+
+    private static func digitValue(_ byte: UInt8, hex: Bool) -> UInt32? {
+        if hex { return MIMEHex.value(byte).map(UInt32.init) }
+        return (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) ? UInt32(byte - UInt8(ascii: "0")) : nil
     }
 
     /// `%40` and other printable ASCII escapes; anything else stays as written.
-    private static func percentDecoded(_ text: String) -> String {
-        let scalars = Array(text.unicodeScalars)
-        var output = String.UnicodeScalarView()
+    private static func percentDecoded(_ text: [UInt8]) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(text.count)
         var index = 0
-        while index < scalars.count {
-            if scalars[index] == "%", index + 2 < scalars.count,
-               scalars[index + 1].isASCII, scalars[index + 2].isASCII,
-               let high = MIMEHex.value(UInt8(scalars[index + 1].value)),
-               let low = MIMEHex.value(UInt8(scalars[index + 2].value)),
+        while index < text.count {
+            if text[index] == UInt8(ascii: "%"), index + 2 < text.count,
+               let high = MIMEHex.value(text[index + 1]),
+               let low = MIMEHex.value(text[index + 2]),
                (0x21...0x7E).contains(high << 4 | low) {
-                output.append(Unicode.Scalar(high << 4 | low))
+                output.append(high << 4 | low)
                 index += 3
             } else {
-                output.append(scalars[index])
+                output.append(text[index])
                 index += 1
             }
         }
-        return String(output)
+        return output
     }
 }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Form benchmark (issue: subscribe and confirm). A release build of `listgate serve`
+# with rate limits off; wrk posts the subscribe form for distinct addresses, against
+# GET /healthz of the same server in the same run. Sending is paused so the figure is
+# the front door's (validate, render the confirmation, commit submission + mail + event).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=.build/release/listgate
+work=$(mktemp -d)
+trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+db="$work/bench.sqlite3"
+$bin migrate --db "$db" > /dev/null
+$bin lists create bench --name "ベンチマーク" --from "Bench <bench@example.org>" --db "$db" > /dev/null
+$bin outbox pause --reason benchmark --db "$db" > /dev/null
+LISTGATE_RATE_LIMITS=off $bin serve --db "$db" --port "$port" --smtp-url "file://$work/mail" > "$work/server.log" 2>&1 &
+server=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" > /dev/null 2>&1 && break; sleep 0.1; done
+
+rate() { awk '/Requests\/sec/ {print $2}'; }
+healthz=$(wrk -t2 -c32 -d10s "http://127.0.0.1:$port/healthz" | rate)
+subscribe=$(wrk -t2 -c32 -d10s -s bench/subscribe.lua "http://127.0.0.1:$port" | rate)
+# About 1,000 requests/s: 10 connections, each waiting 10 ms between requests.
+paced=$(wrk -t2 -c10 -d10s --latency -s bench/subscribe.lua "http://127.0.0.1:$port" -- 10)
+paced_rate=$(echo "$paced" | rate)
+p99=$(echo "$paced" | awk '$1 == "99%" {print $2}')
+rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
+queued=$($bin outbox status --json --db "$db" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["counts"]["queued"])')
+
+echo "GET /healthz:              $healthz requests/s"
+echo "POST subscribe:            $subscribe requests/s ($queued confirmation mails queued in all)"
+echo "subscribe / healthz:       $(/usr/bin/python3 -c "print(f'{$subscribe / $healthz:.2f}')")x (target >= 0.5x)"
+echo "paced subscribe:           $paced_rate requests/s, p99 latency $p99 (target < 10ms at ~1000/s)"
+echo "server peak RSS:           $((rss_kb / 1024)) MB (target <= 64 MB)"
