@@ -7,8 +7,8 @@ import GRDB
 
 enum AddressHasher {
     static func hash(_ address: EmailAddress, in db: Database) throws -> String {
-        guard let key = try String.fetchOne(
-            db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [GeneratedKey.addressHashKey.rawValue])
+        guard let key = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = ?"),
+            arguments: [GeneratedKey.addressHashKey.rawValue])
         else {
             throw StoreError.needsMigration
         }

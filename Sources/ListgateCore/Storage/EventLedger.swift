@@ -8,19 +8,17 @@ enum EventLedger {
     static let genesisHash = String(repeating: "0", count: 64)
 
     static func append(_ event: NewEvent, at date: Date, in db: Database) throws {
-        let prevHash = try String.fetchOne(db, sql: "SELECT hash FROM events ORDER BY id DESC LIMIT 1") ?? genesisHash
+        let prevHash = try String.fetchOne(db.cachedStatement(sql: "SELECT hash FROM events ORDER BY id DESC LIMIT 1")) ?? genesisHash
         let occurredAt = Timestamp.string(date)
         let detail = try canonicalJSON(event.detail)
         let hash = chainHash(
             prevHash: prevHash, occurredAt: occurredAt, type: event.type.rawValue, listID: event.listID,
             addressHash: event.addressHash, source: event.source.rawValue, consentVersion: event.consentVersion,
             detail: detail)
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO events (occurred_at, type, list_id, address_hash, source, consent_version, detail, prev_hash, hash)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
+                """).execute(arguments: [
                 occurredAt, event.type.rawValue, event.listID, event.addressHash, event.source.rawValue,
                 event.consentVersion, detail, prevHash, hash,
             ])

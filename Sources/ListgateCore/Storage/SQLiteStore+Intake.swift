@@ -7,8 +7,8 @@ import GRDB
 extension SQLiteStore {
     public func secretKey() async throws -> String {
         try await pool.read { db in
-            guard let key = try String.fetchOne(
-                db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [GeneratedKey.secretKey.rawValue])
+            guard let key = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = ?"),
+                arguments: [GeneratedKey.secretKey.rawValue])
             else { throw StoreError.needsMigration }
             return key
         }
@@ -23,28 +23,23 @@ extension SQLiteStore {
             let hash = try AddressHasher.hash(submission.address, in: db)
             if try Self.isSuppressed(hash, listID: listID, in: db) { return .suppressed }
             if try Self.subscriptionStatus(hash, listID: listID, in: db) == "active" { return .alreadyActive }
-            let recent = try Bool.fetchOne(
-                db,
-                sql: """
+            let recent = try Bool.fetchOne(db.cachedStatement(sql: """
                     SELECT 1 FROM submissions
                     WHERE list_id = ? AND address_hash = ? AND kind = 'subscribe' AND status = 'pending'
                       AND mailed_at > ? AND expires_at > ?
-                    """,
+                    """),
                 arguments: [listID, hash, Timestamp.string(now.addingTimeInterval(-policy.cooldown)), Timestamp.string(now)])
             if recent == true { return .cooldown }
             if let limit = policy.mailsPerAddressPerDay {
-                let mailed = try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM outbox WHERE list_id = ? AND address_hash = ? AND created_at > ?",
+                let mailed = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM outbox WHERE list_id = ? AND address_hash = ? AND created_at > ?"),
                     arguments: [listID, hash, Timestamp.string(now.addingTimeInterval(-86_400))]) ?? 0
                 if mailed >= limit { return .addressLimit }
             }
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     INSERT INTO submissions (public_id, list_id, kind, email, identity_key, address_hash, name, status,
                         consent_version, client_ip_prefix, user_agent, requested_at, expires_at, mailed_at)
                     VALUES (?, ?, 'subscribe', ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
+                    """).execute(arguments: [
                     submission.publicID, listID, submission.address.entered, submission.address.identityKey, hash,
                     submission.name, submission.consentVersion, submission.origin.clientNetwork,
                     submission.origin.userAgent, Timestamp.string(now), Timestamp.string(submission.expiresAt),
@@ -72,18 +67,15 @@ extension SQLiteStore {
             let addressID = try Self.upsertAddress(
                 email: row["email"], identityKey: row["identity_key"], hash: hash, at: date, in: db)
             let stamp = Timestamp.string(date)
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     INSERT INTO subscriptions (list_id, address_id, name, status, source, created_at, updated_at, subscribed_at)
                     VALUES (?, ?, ?, 'active', 'form', ?, ?, ?)
                     ON CONFLICT (list_id, address_id) DO UPDATE SET
                         status = 'active', source = 'form', name = coalesce(excluded.name, name),
                         updated_at = excluded.updated_at, subscribed_at = excluded.subscribed_at, unsubscribed_at = NULL
-                    """,
-                arguments: [listID, addressID, row["name"] as String?, stamp, stamp, stamp])
-            try db.execute(
-                sql: "UPDATE submissions SET status = 'confirmed', decided_at = ? WHERE public_id = ?",
-                arguments: [stamp, publicID])
+                    """).execute(arguments: [listID, addressID, row["name"] as String?, stamp, stamp, stamp])
+            try db.cachedStatement(sql: "UPDATE submissions SET status = 'confirmed', decided_at = ? WHERE public_id = ?")
+                .execute(arguments: [stamp, publicID])
             let source = EventSource(origin.route)
             try EventLedger.append(
                 NewEvent(.confirmed, listID: listID, addressHash: hash, source: source,
@@ -91,8 +83,8 @@ extension SQLiteStore {
                 at: date, in: db)
             // The person's own double opt-in is the one thing that lifts their suppression
             // for this list (an unsubscribe, a bounce); admin and import never do.
-            try db.execute(
-                sql: "DELETE FROM suppressions WHERE list_id = ? AND address_hash = ?", arguments: [listID, hash])
+            try db.cachedStatement(sql: "DELETE FROM suppressions WHERE list_id = ? AND address_hash = ?")
+                .execute(arguments: [listID, hash])
             if db.changesCount > 0 {
                 try EventLedger.append(
                     NewEvent(.unsuppressed, listID: listID, addressHash: hash, source: source,
@@ -111,32 +103,27 @@ extension SQLiteStore {
             let stamp = Timestamp.string(date)
             let source = EventSource(origin.route)
             if row["status"] == "pending" {
-                try db.execute(
-                    sql: "UPDATE submissions SET status = 'blocked', decided_at = ? WHERE public_id = ?",
-                    arguments: [stamp, publicID])
+                try db.cachedStatement(sql: "UPDATE submissions SET status = 'blocked', decided_at = ? WHERE public_id = ?")
+                    .execute(arguments: [stamp, publicID])
                 try EventLedger.append(
                     NewEvent(.blocked, listID: listID, addressHash: hash, source: source, detail: Self.originDetail(origin)),
                     at: date, in: db)
             }
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     INSERT INTO suppressions (list_id, address_hash, reason, created_at) VALUES (?, ?, 'blocked', ?)
                     ON CONFLICT DO NOTHING
-                    """,
-                arguments: [listID, hash, stamp])
+                    """).execute(arguments: [listID, hash, stamp])
             if db.changesCount > 0 {
                 try EventLedger.append(
                     NewEvent(.suppressed, listID: listID, addressHash: hash, source: source, detail: ["reason": "blocked"]),
                     at: date, in: db)
             }
             // Suppression wins: a "not me" after a confirmation also ends the subscription.
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     UPDATE subscriptions SET status = 'unsubscribed', unsubscribed_at = ?, updated_at = ?
                     WHERE list_id = ? AND status IN ('active', 'pending')
                       AND address_id = (SELECT id FROM addresses WHERE address_hash = ?)
-                    """,
-                arguments: [stamp, stamp, listID, hash])
+                    """).execute(arguments: [stamp, stamp, listID, hash])
             if db.changesCount > 0 {
                 try EventLedger.append(
                     NewEvent(.unsubscribed, listID: listID, addressHash: hash, source: source, detail: ["route": "block"]),
@@ -161,40 +148,35 @@ extension SQLiteStore {
     // MARK: Helpers
 
     static func submissionRow(_ publicID: String, in db: Database) throws -> Row? {
-        try Row.fetchOne(
-            db,
-            sql: """
+        try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT s.*, l.slug, l.name AS list_name, l.locale
                 FROM submissions s JOIN lists l ON l.id = s.list_id
                 WHERE s.public_id = ? AND s.kind = 'subscribe'
-                """,
+                """),
             arguments: [publicID])
     }
 
     static func isSuppressed(_ hash: String, listID: Int64, in db: Database) throws -> Bool {
-        try Bool.fetchOne(
-            db, sql: "SELECT 1 FROM suppressions WHERE address_hash = ? AND (list_id = ? OR list_id IS NULL)",
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM suppressions WHERE address_hash = ? AND (list_id = ? OR list_id IS NULL)"),
             arguments: [hash, listID]) ?? false
     }
 
     static func subscriptionStatus(_ hash: String, listID: Int64, in db: Database) throws -> String? {
-        try String.fetchOne(
-            db,
-            sql: """
+        try String.fetchOne(db.cachedStatement(sql: """
                 SELECT s.status FROM subscriptions s JOIN addresses a ON a.id = s.address_id
                 WHERE s.list_id = ? AND a.address_hash = ?
-                """,
+                """),
             arguments: [listID, hash])
     }
 
     static func upsertAddress(email: String, identityKey: String, hash: String, at date: Date, in db: Database) throws -> Int64 {
-        if let id = try Int64.fetchOne(db, sql: "SELECT id FROM addresses WHERE identity_key = ?", arguments: [identityKey]) {
+        if let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM addresses WHERE identity_key = ?"),
+            arguments: [identityKey]) {
             return id
         }
         let needsSMTPUTF8 = (try? EmailAddress(email))?.needsSMTPUTF8 ?? false
-        try db.execute(
-            sql: "INSERT INTO addresses (email, identity_key, address_hash, needs_smtputf8, created_at) VALUES (?, ?, ?, ?, ?)",
-            arguments: [email, identityKey, hash, needsSMTPUTF8, Timestamp.string(date)])
+        try db.cachedStatement(sql: "INSERT INTO addresses (email, identity_key, address_hash, needs_smtputf8, created_at) VALUES (?, ?, ?, ?, ?)")
+            .execute(arguments: [email, identityKey, hash, needsSMTPUTF8, Timestamp.string(date)])
         return db.lastInsertedRowID
     }
 

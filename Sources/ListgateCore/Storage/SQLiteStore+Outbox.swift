@@ -12,13 +12,11 @@ extension SQLiteStore {
     /// Inserts one message inside the caller's transaction (the transactional outbox).
     static func enqueue(_ message: NewOutboxMessage, at date: Date, in db: Database) throws -> Int64 {
         let now = Timestamp.string(date)
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO outbox (message_id, list_id, kind, recipient, address_hash, needs_smtputf8, raw_message,
                                     next_attempt_at, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
+                """).execute(arguments: [
                 message.messageID, message.listID, message.kind.rawValue, message.recipient.smtpPath,
                 try AddressHasher.hash(message.recipient, in: db), message.recipient.needsSMTPUTF8,
                 Data(message.raw), now, now, now,
@@ -29,14 +27,12 @@ extension SQLiteStore {
     public func claimDueMessages(now: Date, limit: Int) async throws -> [OutboxMessage] {
         let stamp = Timestamp.string(now)
         return try await pool.write { db in
-            try Row.fetchAll(
-                db,
-                sql: """
+            try Row.fetchAll(db.cachedStatement(sql: """
                     UPDATE outbox SET status = 'sending', updated_at = ?
                     WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?
                                  ORDER BY next_attempt_at, id LIMIT ?)
                     RETURNING *
-                    """,
+                    """),
                 arguments: [stamp, stamp, limit]
             ).map(Self.outboxMessage).sorted { $0.id < $1.id }
         }
@@ -47,11 +43,16 @@ extension SQLiteStore {
             let now = Timestamp.string(Date())
             if let ids {
                 guard !ids.isEmpty else { return 0 }
+                // Not cached: the statement's text varies with the number of ids.
                 try db.execute(
-                    sql: "UPDATE outbox SET status = 'queued', updated_at = ? WHERE status = 'sending' AND id IN (\(databaseQuestionMarks(count: ids.count)))",
+                    sql: """
+                        UPDATE outbox SET status = 'queued', updated_at = ?
+                        WHERE status = 'sending' AND id IN (\(databaseQuestionMarks(count: ids.count)))
+                        """,
                     arguments: StatementArguments([now] + ids.map { $0 as (any DatabaseValueConvertible) }))
             } else {
-                try db.execute(sql: "UPDATE outbox SET status = 'queued', updated_at = ? WHERE status = 'sending'", arguments: [now])
+                try db.cachedStatement(sql: "UPDATE outbox SET status = 'queued', updated_at = ? WHERE status = 'sending'")
+                    .execute(arguments: [now])
             }
             return db.changesCount
         }
@@ -80,16 +81,15 @@ extension SQLiteStore {
     /// meanwhile (discarded) is left alone.
     private func updateClaimed(_ id: Int64, sql assignments: String, _ values: [String]) async throws {
         try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE outbox SET \(assignments), updated_at = ? WHERE id = ? AND status = 'sending'",
-                arguments: StatementArguments(values) + [Timestamp.string(Date()), id])
+            try db.cachedStatement(sql: "UPDATE outbox SET \(assignments), updated_at = ? WHERE id = ? AND status = 'sending'")
+                .execute(arguments: StatementArguments(values) + [Timestamp.string(Date()), id])
         }
     }
 
     public func outboxSummary() async throws -> OutboxSummary {
         try await pool.read { db in
             var counts = Dictionary(uniqueKeysWithValues: OutboxStatus.allCases.map { ($0, 0) })
-            for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM outbox GROUP BY status") {
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT status, count(*) AS n FROM outbox GROUP BY status")) {
                 if let status = OutboxStatus(rawValue: row["status"]) { counts[status] = row["n"] }
             }
             let pause = try Self.pauseState(db)
@@ -103,14 +103,16 @@ extension SQLiteStore {
 
     public func messages(status: OutboxStatus) async throws -> [OutboxMessage] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE status = ? ORDER BY id", arguments: [status.rawValue])
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM outbox WHERE status = ? ORDER BY id"),
+                arguments: [status.rawValue])
                 .map(Self.outboxMessage)
         }
     }
 
     public func messagesQueued(since date: Date) async throws -> Int {
         try await pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE created_at > ?", arguments: [Timestamp.string(date)]) ?? 0
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM outbox WHERE created_at > ?"),
+                arguments: [Timestamp.string(date)]) ?? 0
         }
     }
 
@@ -149,19 +151,18 @@ extension SQLiteStore {
         _ id: Int64, from allowed: [OutboxStatus], to target: OutboxStatus, event: EventType, source: EventSource
     ) async throws {
         try await pool.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT status, list_id, address_hash, message_id FROM outbox WHERE id = ?", arguments: [id]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT status, list_id, address_hash, message_id FROM outbox WHERE id = ?"),
+                arguments: [id]) else {
                 throw DomainError.messageNotFound(id)
             }
             let status = OutboxStatus(rawValue: row["status"]) ?? .failed
             guard allowed.contains(status) else { throw DomainError.messageNotInState(id, status, allowed: allowed) }
             let now = Date()
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     UPDATE outbox SET status = ?, updated_at = ?, next_attempt_at = ?,
                         quarantine_reason = CASE WHEN ? = 'quarantined' THEN quarantine_reason ELSE NULL END
                     WHERE id = ?
-                    """,
-                arguments: [target.rawValue, Timestamp.string(now), Timestamp.string(now), target.rawValue, id])
+                    """).execute(arguments: [target.rawValue, Timestamp.string(now), Timestamp.string(now), target.rawValue, id])
             try EventLedger.append(
                 NewEvent(event, listID: row["list_id"], addressHash: row["address_hash"], source: source,
                          detail: ["outbox_id": String(id), "from_status": status.rawValue]),
@@ -192,16 +193,14 @@ extension SQLiteStore {
     }
 
     static func setting(_ key: SettingKey, _ db: Database) throws -> String? {
-        try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key.rawValue])
+        try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = ?"), arguments: [key.rawValue])
     }
 
     static func setSetting(_ key: SettingKey, _ value: String, at date: Date, in db: Database) throws {
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
-                """,
-            arguments: [key.rawValue, value, Timestamp.string(date)])
+                """).execute(arguments: [key.rawValue, value, Timestamp.string(date)])
     }
 }
 
