@@ -183,6 +183,10 @@ struct FormRoutes: Sendable {
     }
 
     func problem(_ problem: Problem, _ request: Request, locale: ListLocale? = nil) -> Response {
+        Self.problemResponse(problem, request, pages: pages, locale: locale)
+    }
+
+    static func problemResponse(_ problem: Problem, _ request: Request, pages: Pages, locale: ListLocale? = nil) -> Response {
         let locale = locale ?? request.preferredLocale
         return request.wantsJSON
             ? JSONAnswer.error(problem.code, problem.text(.en).message, status: problem.status)

@@ -53,14 +53,18 @@ public struct ListgateHTTPServer: Sendable {
             store: store, renderer: renderer, signer: TokenSigner(secret: secret),
             baseURL: configuration.resolvedBaseURL, policy: policy)
 
+        let unsubscribes = Unsubscribes(
+            store: store, renderer: renderer, signer: TokenSigner(secret: secret),
+            baseURL: configuration.resolvedBaseURL, policy: policy)
+        let pages = try await Pages.bundled()
+        let ipLimiter = configuration.rateLimits.perIP.map(RateLimiter.init)
+
         let router = Router(context: AppRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware())
         HealthRoutes(store: store).addRoutes(to: router)
         MetricsRoutes(store: store, registry: registry).addRoutes(to: router)
-        FormRoutes(
-            intake: intake, pages: try await Pages.bundled(),
-            ipLimiter: configuration.rateLimits.perIP.map(RateLimiter.init)
-        ).addRoutes(to: router)
+        FormRoutes(intake: intake, pages: pages, ipLimiter: ipLimiter).addRoutes(to: router)
+        UnsubscribeRoutes(unsubscribes: unsubscribes, intake: intake, pages: pages, ipLimiter: ipLimiter).addRoutes(to: router)
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "listgate"),

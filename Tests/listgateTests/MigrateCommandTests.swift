@@ -10,6 +10,7 @@ struct MigrateCommandTests {
         let result = try workspace.listgate("migrate")
         #expect(result.status == 0)
         #expect(result.stdout.contains("applied 0001_initial.sql"))
+        #expect(result.stdout.contains("applied 0002_subscription_public_ids.sql"))
         #expect(FileManager.default.fileExists(atPath: workspace.db))
     }
 

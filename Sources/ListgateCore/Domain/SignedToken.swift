@@ -43,7 +43,10 @@ public struct TokenSigner: Sendable {
         guard token.utf8.count <= 200, parts.count == 3,
               let id = Optional(String(parts[0])), !id.isEmpty, id.utf8.allSatisfy(Base64URL.isAlphabet),
               let expiry = Int64(parts[1]), expiry >= 0, String(expiry) == parts[1],
-              let mac = Base64URL.decode(String(parts[2])), mac.count == 32
+              let mac = Base64URL.decode(String(parts[2])), mac.count == 32,
+              // Only the canonical encoding: the last character's unused bits could
+              // otherwise be changed and still decode to the same MAC.
+              Base64URL.encode(mac) == parts[2]
         else { return .invalid }
         guard HMAC<SHA256>.isValidAuthenticationCode(
             mac, authenticating: Data(Self.message(purpose, id, String(expiry)).utf8), using: key)

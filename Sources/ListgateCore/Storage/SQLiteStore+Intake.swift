@@ -156,8 +156,17 @@ extension SQLiteStore {
             arguments: [publicID])
     }
 
+    /// Whether a confirmation mail may NOT be sent to this address for this list.
+    /// Suppressions that say "do not mail" (the "not me" block, an admin's, a bounce, a
+    /// complaint) stop it. Those left by the person's own unsubscribe or erasure only keep
+    /// imports and admins from bringing them back; their own new double opt-in may.
     static func isSuppressed(_ hash: String, listID: Int64, in db: Database) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM suppressions WHERE address_hash = ? AND (list_id = ? OR list_id IS NULL)"),
+        try Bool.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT 1 FROM suppressions
+                WHERE address_hash = ? AND (list_id = ? OR list_id IS NULL)
+                  AND reason IN ('blocked', 'admin', 'bounced', 'complained')
+                """),
             arguments: [hash, listID]) ?? false
     }
 

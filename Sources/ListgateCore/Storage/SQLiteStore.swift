@@ -180,7 +180,7 @@ public struct SQLiteStore: ListgateStore {
         }
     }
 
-    private static func fetchList(_ db: Database, where condition: String, _ arguments: StatementArguments) throws
+    static func fetchList(_ db: Database, where condition: String, _ arguments: StatementArguments) throws
         -> MailingList?
     {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM lists WHERE \(condition)", arguments: arguments) else {

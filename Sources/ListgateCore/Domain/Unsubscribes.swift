@@ -1,0 +1,89 @@
+// Leaving a list: by the link in a mail (page or RFC 8058 one-click), or by asking for
+// a link on the list's unsubscribe form. Leaving must be easier and safer than joining:
+// links never expire, answers never reveal who is subscribed, and the only mail it can
+// cause goes to the address that is leaving.
+import Foundation
+
+public enum UnsubscribeOutcome: Sendable, Equatable {
+    case unsubscribed(listSlug: String, listName: String, locale: ListLocale)
+    /// Unsubscribing twice is fine, and says so.
+    case alreadyUnsubscribed(listSlug: String, listName: String, locale: ListLocale)
+    case invalid
+}
+
+public protocol UnsubscribeStore: Sendable {
+    /// What the page for an unsubscribe link shows: ready, already done (`used`), or invalid.
+    func unsubscribePage(publicID: String) async throws -> TokenPage
+    /// Ends one subscription; when `receipt` returns a message it is queued in the same
+    /// transaction (to the subscriber, the only recipient it can name).
+    func unsubscribe(
+        publicID: String, route: UnsubscribeRoute, origin: RequestOrigin, at date: Date,
+        receipt: @Sendable (MailingList, EmailAddress) throws -> NewOutboxMessage?
+    ) async throws -> UnsubscribeOutcome
+    /// Queues a mail with an unsubscribe link if, and only if, the address is on the list
+    /// (pending or active) and under its daily mail limit. Returns whether it did.
+    func requestUnsubscribeLink(
+        list: MailingList, address: EmailAddress, at date: Date, policy: IntakePolicy,
+        mail: @Sendable (_ subscriptionPublicID: String) throws -> NewOutboxMessage
+    ) async throws -> Bool
+}
+
+public struct Unsubscribes: Sendable {
+    let store: any UnsubscribeStore
+    let renderer: any AutoReplyRendering
+    let signer: TokenSigner
+    let baseURL: String
+    let policy: IntakePolicy
+
+    public init(store: any UnsubscribeStore, renderer: any AutoReplyRendering, signer: TokenSigner, baseURL: String,
+                policy: IntakePolicy = IntakePolicy()) {
+        self.store = store
+        self.renderer = renderer
+        self.signer = signer
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.policy = policy
+    }
+
+    /// `{base_url}/unsubscribe/{token}` for one subscription. No expiry: a link in an old
+    /// newsletter must still work. Rotating the secret key invalidates every link.
+    public func unsubscribeURL(subscriptionPublicID: String) -> String {
+        "\(baseURL)/unsubscribe/\(signer.sign(.unsubscribe, id: subscriptionPublicID, expires: nil))"
+    }
+
+    public func page(for token: String) async throws -> TokenPage {
+        guard case .valid(let id) = signer.check(token, purpose: .unsubscribe) else { return .invalid }
+        return try await store.unsubscribePage(publicID: id)
+    }
+
+    /// One-click (RFC 8058) sends no receipt: the mailbox provider acted for the person.
+    public func unsubscribe(token: String, oneClick: Bool, origin: RequestOrigin, now: Date = Date()) async throws
+        -> UnsubscribeOutcome
+    {
+        guard case .valid(let id) = signer.check(token, purpose: .unsubscribe, now: now) else { return .invalid }
+        let renderer = self.renderer
+        let baseURL = self.baseURL
+        return try await store.unsubscribe(
+            publicID: id, route: oneClick ? .oneClick : .page, origin: origin, at: now,
+            receipt: { list, address in
+                guard !oneClick else { return nil }
+                return try renderer.render(
+                    .receipt, list: list, to: address,
+                    links: AutoReplyLinks(resubscribe: "\(baseURL)/lists/\(list.slug)/subscribe"))
+            })
+    }
+
+    /// The unsubscribe-by-address form. Throws only for a malformed address; whether a
+    /// mail was sent is not the caller's business (the answer must not depend on it).
+    @discardableResult
+    public func requestLink(list: MailingList, email: String, now: Date = Date()) async throws -> Bool {
+        let address: EmailAddress
+        do { address = try EmailAddress(email) } catch { throw DomainError.invalidAddress(field: "email", reason: error) }
+        let renderer = self.renderer
+        let signer = self.signer
+        let baseURL = self.baseURL
+        return try await store.requestUnsubscribeLink(list: list, address: address, at: now, policy: policy) { publicID in
+            let url = "\(baseURL)/unsubscribe/\(signer.sign(.unsubscribe, id: publicID, expires: nil))"
+            return try renderer.render(.unsubscribeLink, list: list, to: address, links: AutoReplyLinks(unsubscribe: url))
+        }
+    }
+}

@@ -1,0 +1,118 @@
+// Leaving: the unsubscribe link (page button or RFC 8058 one-click) and the
+// unsubscribe-by-address form. As with subscribing, answers never say who is on a list,
+// and free text typed into the form is never mailed to anyone.
+import CoreMetrics
+import Foundation
+import Hummingbird
+import ListgateCore
+
+struct UnsubscribeRoutes: Sendable {
+    let unsubscribes: Unsubscribes
+    let intake: Intake
+    let pages: Pages
+    let ipLimiter: RateLimiter?
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("unsubscribe/:token") { request, context in try await page(request, context) }
+        router.post("unsubscribe/:token") { request, context in try await unsubscribe(request, context) }
+        router.get("lists/:slug/unsubscribe") { request, context in try await requestPage(request, context) }
+        router.post("lists/:slug/unsubscribe") { request, context in try await requestLink(request, context) }
+    }
+
+    func page(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        switch try await unsubscribes.page(for: context.parameters.require("token")) {
+        case .ready(_, let name, let locale):
+            // GET never unsubscribes: mail scanners open links too.
+            return pages.render("unsubscribe", locale: locale, ["list_name": name, "action_url": request.uri.path])
+        case .used(let slug, let name, let locale), .expired(let slug, let name, let locale):
+            return done(request, slug: slug, name: name, locale: locale, already: true)
+        case .invalid:
+            return invalidLink(request)
+        }
+    }
+
+    func unsubscribe(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        var request = request
+        let body = (try? await request.collectBody(upTo: FormLimits.bodyBytes)).map { String(buffer: $0) } ?? ""
+        // RFC 8058: the mailbox provider POSTs exactly `List-Unsubscribe=One-Click`.
+        let oneClick = body.split(separator: "&").contains { $0.trimmingCharacters(in: .whitespacesAndNewlines) == "List-Unsubscribe=One-Click" }
+        let origin = RequestOrigin(
+            route: oneClick ? "one-click:/unsubscribe" : "form:/unsubscribe", clientIP: context.clientIP,
+            userAgent: request.headers[.userAgent])
+        let outcome = try await unsubscribes.unsubscribe(
+            token: context.parameters.require("token"), oneClick: oneClick, origin: origin)
+        Counter(label: "listgate_unsubscribes_total", dimensions: [("route", oneClick ? "one-click" : "page"), ("outcome", Self.label(outcome))]).increment()
+        switch outcome {
+        case .unsubscribed(let slug, let name, let locale):
+            return done(request, slug: slug, name: name, locale: locale, already: false)
+        case .alreadyUnsubscribed(let slug, let name, let locale):
+            return done(request, slug: slug, name: name, locale: locale, already: true)
+        case .invalid:
+            return invalidLink(request)
+        }
+    }
+
+    func requestPage(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        guard let list = try? await intake.list(context.parameters.require("slug")) else {
+            return FormRoutes.problemResponse(.listNotFound, request, pages: pages)
+        }
+        return pages.render("unsubscribe_request", locale: list.locale, ["list_name": list.name, "action_url": request.uri.path])
+    }
+
+    func requestLink(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        if let limiter = ipLimiter, let retry = limiter.retryAfter(for: context.clientIP ?? "unknown") {
+            var response = FormRoutes.problemResponse(.tooManyRequests, request, pages: pages)
+            response.headers[.retryAfter] = String(retry)
+            return response
+        }
+        guard let list = try? await intake.list(context.parameters.require("slug")) else {
+            return FormRoutes.problemResponse(.listNotFound, request, pages: pages)
+        }
+        let form: SubscribeForm
+        switch await SubscribeForm.decode(request) {
+        case .success(let decoded): form = decoded
+        case .failure(let failure): return FormRoutes.problemResponse(failure, request, pages: pages, locale: list.locale)
+        }
+        if form.website?.isEmpty == false { return sent(request, list: list) }  // honeypot: same answer, nothing done
+        do {
+            try await unsubscribes.requestLink(list: list, email: form.email ?? "")
+        } catch let error as DomainError {
+            let (code, message) = FormRoutes.explain(error, locale: list.locale)
+            if request.wantsJSON { return JSONAnswer.error(code, message, status: .unprocessableContent) }
+            return pages.render(
+                "unsubscribe_request", locale: list.locale,
+                ["list_name": list.name, "action_url": request.uri.path, "error": message,
+                 "email": String((form.email ?? "").prefix(254))],
+                status: .unprocessableContent)
+        }
+        return sent(request, list: list)
+    }
+
+    /// The one answer to every acceptable unsubscribe-by-address post.
+    func sent(_ request: Request, list: MailingList) -> Response {
+        request.wantsJSON
+            ? JSONAnswer.status("pending", code: .accepted)
+            : pages.render("unsubscribe_sent", locale: list.locale, ["list_name": list.name])
+    }
+
+    func done(_ request: Request, slug: String, name: String, locale: ListLocale, already: Bool) -> Response {
+        if request.wantsJSON { return JSONAnswer.status(already ? "already_unsubscribed" : "unsubscribed") }
+        var values = ["list_name": name, "subscribe_url": (try? ListSlug(slug)).map { intake.subscribeURL($0) } ?? "/"]
+        if already { values["already"] = "1" }
+        return pages.render("unsubscribed", locale: locale, values)
+    }
+
+    func invalidLink(_ request: Request) -> Response {
+        request.wantsJSON
+            ? JSONAnswer.error("invalid_link", "this link is not valid; copy the whole link from the mail", status: .badRequest)
+            : pages.render("invalid", locale: request.preferredLocale, [:], status: .badRequest)
+    }
+
+    static func label(_ outcome: UnsubscribeOutcome) -> String {
+        switch outcome {
+        case .unsubscribed: "unsubscribed"
+        case .alreadyUnsubscribed: "already"
+        case .invalid: "invalid"
+        }
+    }
+}

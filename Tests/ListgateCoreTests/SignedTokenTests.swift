@@ -1,0 +1,57 @@
+// Specification of the tokens in mailed links.
+import Foundation
+import Testing
+@testable import ListgateCore
+
+@Suite("Signed tokens")
+struct SignedTokenTests {
+    let signer = TokenSigner(secret: "secret")
+
+    @Test("a signed token checks as valid for its purpose and id")
+    func roundTrip() {
+        let token = signer.sign(.confirm, id: "abc", expires: Date().addingTimeInterval(60))
+        #expect(signer.check(token, purpose: .confirm) == .valid(id: "abc"))
+    }
+
+    @Test("a token for one purpose is invalid for another")
+    func purposeBound() {
+        let token = signer.sign(.block, id: "abc", expires: nil)
+        #expect(signer.check(token, purpose: .confirm) == .invalid)
+        #expect(signer.check(token, purpose: .unsubscribe) == .invalid)
+    }
+
+    @Test("past its expiry a token is expired, not invalid")
+    func expiry() {
+        let token = signer.sign(.confirm, id: "abc", expires: Date().addingTimeInterval(-1))
+        #expect(signer.check(token, purpose: .confirm) == .expired(id: "abc"))
+    }
+
+    @Test("another secret (a rotated key) invalidates every token")
+    func rotation() {
+        let token = signer.sign(.unsubscribe, id: "abc", expires: nil)
+        #expect(TokenSigner(secret: "rotated").check(token, purpose: .unsubscribe) == .invalid)
+    }
+
+    @Test("changing any character of a token, including the unused bits of the last, invalidates it")
+    func tamperEveryCharacter() {
+        let token = signer.sign(.confirm, id: "abcdef", expires: Date().addingTimeInterval(3600))
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+        var characters = Array(token)
+        for index in characters.indices {
+            let original = characters[index]
+            for replacement in alphabet where replacement != original {
+                characters[index] = replacement
+                #expect(signer.check(String(characters), purpose: .confirm) != .valid(id: "abcdef"), "changed index \(index) to \(replacement)")
+            }
+            characters[index] = original
+        }
+    }
+
+    @Test("an edited expiry breaks the signature")
+    func editedExpiry() {
+        let token = signer.sign(.confirm, id: "abc", expires: Date(timeIntervalSince1970: 1_000))
+        let parts = token.split(separator: ".")
+        let extended = "\(parts[0]).9999999999.\(parts[2])"
+        #expect(signer.check(extended, purpose: .confirm) == .invalid)
+    }
+}

@@ -1,0 +1,176 @@
+// Specification of leaving: the link in a mail (button or RFC 8058 one-click), the
+// unsubscribe-by-address form, receipts to the subscriber alone, and suppression.
+import Foundation
+import GRDB
+import Hummingbird
+import HummingbirdTesting
+@testable import ListgateCore
+import ListgateMail
+import ListgateServer
+import ListgateTestSupport
+import Logging
+import Testing
+
+extension ServerFixture {
+    func unsubscribes() -> Unsubscribes {
+        Unsubscribes(store: store, renderer: composer, signer: TokenSigner(secret: Self.secret), baseURL: "https://lists.example.org")
+    }
+
+    /// Subscribes `email` to news through the real double opt-in; returns the path of
+    /// its unsubscribe link, as the sender API will hand it out.
+    func activeSubscriber(_ email: String) async throws -> String {
+        let intake = intake()
+        _ = try await intake.requestSubscription(list: try await intake.list("news"), email: email, name: nil, origin: RequestOrigin(route: "test"))
+        let links = try self.links(in: try await queuedMessages().last!)
+        _ = try await intake.confirm(token: String(links.confirm.dropFirst("/confirm/".count)), origin: RequestOrigin(route: "test"))
+        let publicID = try await store.pool.read { db in
+            try String.fetchOne(db, sql: """
+                SELECT s.public_id FROM subscriptions s JOIN addresses a ON a.id = s.address_id WHERE a.identity_key = ?
+                """, arguments: [email.lowercased()])
+        }
+        return String(unsubscribes().unsubscribeURL(subscriptionPublicID: try #require(publicID)).dropFirst("https://lists.example.org".count))
+    }
+
+    func status(of email: String) async throws -> String? {
+        try await store.pool.read { db in
+            try String.fetchOne(db, sql: """
+                SELECT s.status FROM subscriptions s JOIN addresses a ON a.id = s.address_id WHERE a.identity_key = ?
+                """, arguments: [email.lowercased()])
+        }
+    }
+}
+
+@Suite("Unsubscribe")
+struct UnsubscribeRoutesTests {
+    @Test("GET on an unsubscribe link shows one button and changes nothing")
+    func getChangesNothing() async throws {
+        let fixture = try await ServerFixture()
+        let link = try await fixture.activeSubscriber("reader@example.net")
+        try await fixture.test { client in
+            let page = try await client.execute(uri: link, method: .get)
+            #expect(page.status == .ok)
+            #expect(page.text.contains("配信を停止する"))
+            #expect(page.text.contains("method=\"post\""))
+        }
+        #expect(try await fixture.status(of: "reader@example.net") == "active")
+    }
+
+    @Test("RFC 8058 one-click: 200, unsubscribed and suppressed at once, no receipt")
+    func oneClick() async throws {
+        let fixture = try await ServerFixture()
+        let link = try await fixture.activeSubscriber("reader@example.net")
+        let mailsBefore = try await fixture.count("outbox")
+        try await fixture.test { client in
+            let response = try await client.execute(
+                uri: link, method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                body: ByteBuffer(string: "List-Unsubscribe=One-Click"))
+            #expect(response.status == .ok)
+        }
+        #expect(try await fixture.status(of: "reader@example.net") == "unsubscribed")
+        #expect(try await fixture.count("suppressions", where: "reason = 'unsubscribed'") == 1)
+        #expect(try await fixture.count("outbox") == mailsBefore, "one-click sends no receipt")
+        let detail = try await fixture.store.pool.read { db in
+            try String.fetchOne(db, sql: "SELECT detail FROM events WHERE type = 'unsubscribed'")
+        }
+        #expect(detail == #"{"route":"one-click"}"#)
+    }
+
+    @Test("the page button unsubscribes and queues one receipt to the subscriber alone; twice is fine and says so")
+    func pageUnsubscribeWithReceipt() async throws {
+        let fixture = try await ServerFixture()
+        let link = try await fixture.activeSubscriber("reader@example.net")
+        _ = try await fixture.activeSubscriber("other@example.net")
+        let mailsBefore = try await fixture.count("outbox")
+        try await fixture.test { client in
+            let first = try await client.execute(uri: link, method: .post, headers: [.accept: "application/json"])
+            #expect(first.text == #"{"status":"unsubscribed"}"#)
+            let second = try await client.execute(uri: link, method: .post, headers: [.accept: "application/json"])
+            #expect(second.status == .ok)
+            #expect(second.text == #"{"status":"already_unsubscribed"}"#)
+        }
+        #expect(try await fixture.count("outbox") == mailsBefore + 1, "one receipt, not two")
+        let receipt = try #require(try await fixture.queuedMessages().last)
+        #expect(receipt.kind == .receipt)
+        #expect(receipt.recipient == "reader@example.net")
+        let mail = try MailInspector.inspect(receipt.raw)
+        #expect(mail.text?.contains("https://lists.example.org/lists/news/subscribe") == true, "re-subscribe goes through double opt-in")
+        #expect(try await fixture.status(of: "other@example.net") == "active")
+    }
+
+    @Test("a damaged or foreign token is 400 and unsubscribes nobody")
+    func invalidToken() async throws {
+        let fixture = try await ServerFixture()
+        let link = try await fixture.activeSubscriber("reader@example.net")
+        try await fixture.test { client in
+            var tampered = link
+            let last = tampered.removeLast()
+            tampered.append(last == "A" ? "B" : "A")
+            let damaged = try await client.execute(uri: tampered, method: .post)
+            let garbage = try await client.execute(uri: "/unsubscribe/abc", method: .post)
+            #expect(damaged.status == .badRequest)
+            #expect(garbage.status == .badRequest)
+        }
+        #expect(try await fixture.status(of: "reader@example.net") == "active")
+    }
+
+    @Test("unsubscribe by address: one link mail to a subscribed address only; the same answer for everyone; no free text mailed")
+    func byAddress() async throws {
+        let fixture = try await ServerFixture()
+        _ = try await fixture.activeSubscriber("reader@example.net")
+        let mailsBefore = try await fixture.count("outbox")
+        try await fixture.test { client in
+            var answers: Set<String> = []
+            for email in ["reader@example.net", "stranger@example.net"] {
+                let response = try await client.post(
+                    "/lists/news/unsubscribe",
+                    form: ["email": email, "name": "株式会社ナビゲート 鈴木", "reason": "https://spam.example"])
+                #expect(response.status == .ok)
+                answers.insert(response.text)
+            }
+            #expect(answers.count == 1, "the answer does not tell who is subscribed")
+        }
+        #expect(try await fixture.count("outbox") == mailsBefore + 1)
+        let message = try #require(try await fixture.queuedMessages().last)
+        #expect(message.kind == .unsubscribeLink)
+        #expect(message.recipient == "reader@example.net")
+        let mail = try MailInspector.inspect(message.raw)
+        #expect(mail.text?.components(separatedBy: "https://lists.example.org/unsubscribe/").count == 2, "exactly one unsubscribe link")
+        for fragment in ["鈴木", "ナビゲート", "spam.example"] {
+            #expect(!(mail.text ?? "").contains(fragment) && !(mail.html ?? "").contains(fragment))
+        }
+    }
+
+    @Test("after unsubscribing, the person's own new double opt-in subscribes them again")
+    func resubscribeThroughDoubleOptIn() async throws {
+        let fixture = try await ServerFixture()
+        let link = try await fixture.activeSubscriber("reader@example.net")
+        try await fixture.test { client in
+            try await client.execute(uri: link, method: .post)
+        }
+        #expect(try await fixture.status(of: "reader@example.net") == "unsubscribed")
+        _ = try await fixture.activeSubscriber("reader@example.net")
+        #expect(try await fixture.status(of: "reader@example.net") == "active")
+        #expect(try await fixture.count("suppressions") == 0)
+    }
+
+    @Test("receipts and link mails reach the SMTP server addressed to the subscriber alone")
+    func atTheWire() async throws {
+        let fixture = try await ServerFixture()
+        let link = try await fixture.activeSubscriber("reader@example.net")
+        _ = try await fixture.activeSubscriber("second@example.net")
+        let sink = try SMTPSink.start()
+        let worker = OutboxWorker(store: fixture.store, transport: try CurlSMTPTransport(url: sink.url), logger: Logger(label: "test"))
+        try await worker.drain()
+        let confirmations = try await sink.waitForMessages(count: 2, timeout: .seconds(10)).count
+        try await fixture.test { client in
+            try await client.execute(uri: link, method: .post)
+            try await client.post("/lists/news/unsubscribe", form: ["email": "second@example.net"])
+        }
+        try await worker.drain()
+        let received = try await sink.waitForMessages(count: confirmations + 2, timeout: .seconds(10)).suffix(2)
+        #expect(received.map(\.rcptTos) == [["reader@example.net"], ["second@example.net"]])
+        for message in received {
+            #expect(try MailInspector.inspect(message.data).to == message.rcptTos)
+        }
+    }
+}
