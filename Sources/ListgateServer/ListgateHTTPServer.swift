@@ -64,7 +64,9 @@ public struct ListgateHTTPServer: Sendable {
         HealthRoutes(store: store).addRoutes(to: router)
         MetricsRoutes(store: store, registry: registry).addRoutes(to: router)
         FormRoutes(intake: intake, pages: pages, ipLimiter: ipLimiter).addRoutes(to: router)
-        UnsubscribeRoutes(unsubscribes: unsubscribes, intake: intake, pages: pages, ipLimiter: ipLimiter).addRoutes(to: router)
+        UnsubscribeRoutes(unsubscribes: unsubscribes, intake: intake, pages: pages, ipLimiter: ipLimiter, preferences: store)
+            .addRoutes(to: router)
+        PreferencesRoutes(unsubscribes: unsubscribes, store: store, pages: pages).addRoutes(to: router)
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "listgate"),

@@ -11,6 +11,7 @@ struct UnsubscribeRoutes: Sendable {
     let intake: Intake
     let pages: Pages
     let ipLimiter: RateLimiter?
+    let preferences: any PreferencesStore
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("unsubscribe/:token") { request, context in try await page(request, context) }
@@ -42,11 +43,13 @@ struct UnsubscribeRoutes: Sendable {
         let outcome = try await unsubscribes.unsubscribe(
             token: context.parameters.require("token"), oneClick: oneClick, origin: origin)
         Counter(label: "listgate_unsubscribes_total", dimensions: [("route", oneClick ? "one-click" : "page"), ("outcome", Self.label(outcome))]).increment()
+        let preferencesURL = try await unsubscribes.preferencesURL(
+            forUnsubscribeToken: context.parameters.require("token"), store: preferences)
         switch outcome {
         case .unsubscribed(let slug, let name, let locale):
-            return done(request, slug: slug, name: name, locale: locale, already: false)
+            return done(request, slug: slug, name: name, locale: locale, already: false, preferencesURL: preferencesURL)
         case .alreadyUnsubscribed(let slug, let name, let locale):
-            return done(request, slug: slug, name: name, locale: locale, already: true)
+            return done(request, slug: slug, name: name, locale: locale, already: true, preferencesURL: preferencesURL)
         case .invalid:
             return invalidLink(request)
         }
@@ -95,10 +98,13 @@ struct UnsubscribeRoutes: Sendable {
             : pages.render("unsubscribe_sent", locale: list.locale, ["list_name": list.name])
     }
 
-    func done(_ request: Request, slug: String, name: String, locale: ListLocale, already: Bool) -> Response {
+    func done(_ request: Request, slug: String, name: String, locale: ListLocale, already: Bool, preferencesURL: String? = nil)
+        -> Response
+    {
         if request.wantsJSON { return JSONAnswer.status(already ? "already_unsubscribed" : "unsubscribed") }
         var values = ["list_name": name, "subscribe_url": (try? ListSlug(slug)).map { intake.subscribeURL($0) } ?? "/"]
         if already { values["already"] = "1" }
+        if let preferencesURL { values["preferences_url"] = preferencesURL }
         return pages.render("unsubscribed", locale: locale, values)
     }
 

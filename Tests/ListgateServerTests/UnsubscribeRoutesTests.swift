@@ -174,3 +174,71 @@ struct UnsubscribeRoutesTests {
         }
     }
 }
+
+@Suite("Preferences page")
+struct PreferencesRoutesTests {
+    /// reader@ is active on news and tech; returns the preferences path for them.
+    func readerOnTwoLists(_ fixture: ServerFixture) async throws -> String {
+        let intake = fixture.intake()
+        for slug in ["news", "tech"] {
+            _ = try await intake.requestSubscription(list: try await intake.list(slug), email: "reader@example.net", name: nil, origin: RequestOrigin(route: "test"))
+            let links = try fixture.links(in: try await fixture.queuedMessages().last!)
+            _ = try await intake.confirm(token: String(links.confirm.dropFirst("/confirm/".count)), origin: RequestOrigin(route: "test"))
+        }
+        let hash = try await fixture.store.pool.read { db in
+            try String.fetchOne(db, sql: "SELECT address_hash FROM addresses WHERE identity_key = 'reader@example.net'")
+        }
+        return String(fixture.unsubscribes().preferencesURL(addressHash: try #require(hash)).dropFirst("https://lists.example.org".count))
+    }
+
+    @Test("shows every list the address is on with its state, and changes nothing on GET")
+    func shows() async throws {
+        let fixture = try await ServerFixture(lists: [("news", "週刊お知らせ", .ja), ("tech", "テック便り", .ja)])
+        let path = try await readerOnTwoLists(fixture)
+        try await fixture.test { client in
+            let page = try await client.execute(uri: path, method: .get)
+            #expect(page.status == .ok)
+            #expect(page.text.contains("週刊お知らせ") && page.text.contains("テック便り"))
+            #expect(page.text.components(separatedBy: "配信中").count == 3)
+            let json = try await client.execute(uri: path, method: .get, headers: [.accept: "application/json"])
+            #expect(json.text.contains(#""status":"active""#))
+        }
+        #expect(try await fixture.count("subscriptions", where: "status = 'active'") == 2)
+    }
+
+    @Test("leaving one list leaves only that one and queues one receipt to the person")
+    func leaveOne() async throws {
+        let fixture = try await ServerFixture(lists: [("news", "週刊お知らせ", .ja), ("tech", "テック便り", .ja)])
+        let path = try await readerOnTwoLists(fixture)
+        let mailsBefore = try await fixture.count("outbox")
+        try await fixture.test { client in
+            let response = try await client.execute(
+                uri: path, method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                body: ByteBuffer(string: "leave=tech"))
+            #expect(response.status == .ok)
+            #expect(response.text.contains("停止済み"))
+        }
+        #expect(try await fixture.count("outbox") == mailsBefore + 1)
+        #expect(try await fixture.queuedMessages().last?.recipient == "reader@example.net")
+        let states = try await fixture.store.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT l.slug, s.status FROM subscriptions s JOIN lists l ON l.id = s.list_id ORDER BY l.slug")
+                .map { "\($0["slug"] as String)=\($0["status"] as String)" }
+        }
+        #expect(states == ["news=active", "tech=unsubscribed"])
+        let detail = try await fixture.store.pool.read { db in
+            try String.fetchOne(db, sql: "SELECT detail FROM events WHERE type = 'unsubscribed'")
+        }
+        #expect(detail == #"{"route":"preferences"}"#)
+    }
+
+    @Test("a preferences token from another purpose or a damaged one is 400")
+    func invalid() async throws {
+        let fixture = try await ServerFixture()
+        let link = try await fixture.activeSubscriber("reader@example.net")
+        try await fixture.test { client in
+            let swapped = "/preferences/" + link.dropFirst("/unsubscribe/".count)
+            let response = try await client.execute(uri: swapped, method: .get)
+            #expect(response.status == .badRequest)
+        }
+    }
+}

@@ -87,3 +87,56 @@ public struct Unsubscribes: Sendable {
         }
     }
 }
+
+/// One list on a person's preferences page.
+public struct PreferenceEntry: Sendable, Equatable {
+    public let listSlug: String
+    public let listName: String
+    public let status: String
+    public let locale: ListLocale
+}
+
+public protocol PreferencesStore: Sendable {
+    /// Every list this address (by its keyed hash) is on, with its state.
+    func preferences(addressHash: String) async throws -> [PreferenceEntry]
+    /// Leaves the named lists; returns the slugs actually left. Queues one receipt (from
+    /// `receipt`, to this address) when anything changed.
+    func leave(
+        addressHash: String, listSlugs: [String], origin: RequestOrigin, at date: Date,
+        receipt: @Sendable (MailingList, EmailAddress) throws -> NewOutboxMessage?
+    ) async throws -> [String]
+    /// The address hash of the subscription behind an unsubscribe link.
+    func addressHash(subscriptionPublicID: String) async throws -> String?
+}
+
+extension Unsubscribes {
+    /// `{base_url}/preferences/{token}`: no login; the signed token is the key.
+    public func preferencesURL(addressHash: String) -> String {
+        "\(baseURL)/preferences/\(signer.sign(.preferences, id: addressHash, expires: nil))"
+    }
+
+    /// The preferences link for the person behind an unsubscribe link.
+    public func preferencesURL(forUnsubscribeToken token: String, store: any PreferencesStore) async throws -> String? {
+        guard case .valid(let id) = signer.check(token, purpose: .unsubscribe),
+              let hash = try await store.addressHash(subscriptionPublicID: id)
+        else { return nil }
+        return preferencesURL(addressHash: hash)
+    }
+
+    public func preferences(token: String, store: any PreferencesStore) async throws -> [PreferenceEntry]? {
+        guard case .valid(let hash) = signer.check(token, purpose: .preferences) else { return nil }
+        return try await store.preferences(addressHash: hash)
+    }
+
+    public func leave(token: String, listSlugs: [String], store: any PreferencesStore, origin: RequestOrigin,
+                      now: Date = Date()) async throws -> [String]? {
+        guard case .valid(let hash) = signer.check(token, purpose: .preferences) else { return nil }
+        let renderer = self.renderer
+        let baseURL = self.baseURL
+        return try await store.leave(addressHash: hash, listSlugs: listSlugs, origin: origin, at: now) { list, address in
+            try renderer.render(
+                .receipt, list: list, to: address,
+                links: AutoReplyLinks(resubscribe: "\(baseURL)/lists/\(list.slug)/subscribe"))
+        }
+    }
+}

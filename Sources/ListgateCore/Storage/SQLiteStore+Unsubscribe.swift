@@ -68,3 +68,60 @@ extension SQLiteStore {
             arguments: [publicID])
     }
 }
+
+// MARK: Preferences
+
+extension SQLiteStore {
+    public func preferences(addressHash: String) async throws -> [PreferenceEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT l.slug, l.name, l.locale, s.status
+                    FROM subscriptions s JOIN addresses a ON a.id = s.address_id JOIN lists l ON l.id = s.list_id
+                    WHERE a.address_hash = ? ORDER BY l.slug
+                    """),
+                arguments: [addressHash]
+            ).map {
+                PreferenceEntry(listSlug: $0["slug"], listName: $0["name"], status: $0["status"],
+                                locale: ListLocale(rawValue: $0["locale"]) ?? .ja)
+            }
+        }
+    }
+
+    public func leave(
+        addressHash: String, listSlugs: [String], origin: RequestOrigin, at date: Date,
+        receipt: @Sendable (MailingList, EmailAddress) throws -> NewOutboxMessage?
+    ) async throws -> [String] {
+        try await pool.write { db in
+            guard let address = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT id, email FROM addresses WHERE address_hash = ?"), arguments: [addressHash])
+            else { return [] }
+            var left: [String] = []
+            var firstList: MailingList?
+            for slug in Set(listSlugs).sorted() {
+                guard let list = try Self.fetchList(db, where: "slug = ?", [slug]) else { continue }
+                if try Self.markUnsubscribed(
+                    listID: list.id, addressID: address["id"], route: .preferences, source: EventSource(origin.route),
+                    at: date, in: db) {
+                    left.append(slug)
+                    firstList = firstList ?? list
+                }
+            }
+            // One receipt however many lists were left: one person, one message.
+            if let list = firstList, let message = try receipt(list, try EmailAddress(address["email"])) {
+                _ = try Self.enqueue(message, at: date, in: db)
+            }
+            return left
+        }
+    }
+
+    public func addressHash(subscriptionPublicID: String) async throws -> String? {
+        try await pool.read { db in
+            try String.fetchOne(
+                db.cachedStatement(sql: """
+                    SELECT a.address_hash FROM subscriptions s JOIN addresses a ON a.id = s.address_id WHERE s.public_id = ?
+                    """),
+                arguments: [subscriptionPublicID])
+        }
+    }
+}
