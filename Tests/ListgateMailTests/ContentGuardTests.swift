@@ -280,6 +280,234 @@ struct ContentGuardTests {
         #expect(Self.reason(try Self.contentGuard.check(truncated)) == "a multipart entity has no closing boundary")
     }
 
+    // MARK: Pinned verdicts
+
+    /// A multipart/mixed message written by hand: `parts` are complete parts (headers, empty
+    /// line, body) and go between the delimiters as they are.
+    static func handWrittenMultipart(
+        headers extra: [String] = [], boundary: String = "b", preamble: String? = nil, parts: [String],
+        epilogue: String? = nil
+    ) -> [UInt8] {
+        let headers = [
+            "Date: Sat, 21 Nov 2026 15:42:08 +0000",
+            "From: \(listFrom)",
+            "To: \(recipient)",
+            "Subject: Receipt",
+            "Message-ID: <0123456789abcdef@example.org>",
+            "MIME-Version: 1.0",
+            "Content-Type: multipart/mixed; boundary=\"\(boundary)\"",
+        ] + extra
+        var body = preamble.map { $0 + "\r\n" } ?? ""
+        for part in parts { body += "--\(boundary)\r\n\(part)\r\n" }
+        body += "--\(boundary)--\r\n" + (epilogue ?? "")
+        return Array((headers.joined(separator: "\r\n") + "\r\n\r\n" + body).utf8)
+    }
+
+    static func textPart(_ text: String, headers: [String] = []) -> String {
+        (["Content-Type: text/plain; charset=UTF-8"] + headers).joined(separator: "\r\n") + "\r\n\r\n" + text
+    }
+
+    /// Multipart entities nested `depth` deep around one text part.
+    static func nested(depth: Int) -> [UInt8] {
+        var entity = textPart("Hello")
+        for level in 0..<depth {
+            entity = "Content-Type: multipart/mixed; boundary=\"b\(level)\"\r\n\r\n--b\(level)\r\n\(entity)\r\n--b\(level)--"
+        }
+        return handWrittenMultipart(parts: [entity])
+    }
+
+    /// A verdict of the guard as it stands, pinned so that a rewrite for speed can be
+    /// checked against it: nil expects a pass, otherwise the exact reason.
+    struct Pin: Sendable, CustomTestStringConvertible {
+        let testDescription: String
+        let expected: String?
+        let raw: @Sendable () throws -> [UInt8]
+    }
+
+    static let oneInBody = "the body contains 1 address other than the recipient and the list's own"
+
+    static let pins: [Pin] = [
+        // Obfuscations, and the order in which they are undone.
+        Pin(testDescription: "&#37;40 is a %40, which is an @", expected: oneInBody) {
+            try rendered(html: "<p>hanako.suzuki&#37;40other-company.example</p>")
+        },
+        Pin(testDescription: "%2540 is decoded once, to %40, not to @", expected: nil) {
+            try rendered(html: "<a href=\"https://lists.example.org/u?e=hanako.suzuki%2540other-company.example\">x</a>")
+        },
+        Pin(testDescription: "a numeric reference without ; and with leading zeros", expected: oneInBody) {
+            try rendered(html: "<p>hanako.suzuki&#0000064other-company.example</p>")
+        },
+        Pin(testDescription: "a numeric reference reads at most seven digits", expected: nil) {
+            try rendered(html: "<p>hanako.suzuki&#00000064other-company.example</p>")
+        },
+        Pin(testDescription: "named references ignore case", expected: oneInBody) {
+            try rendered(html: "<p>hanako.suzuki&COMMAT;other-company.example</p>")
+        },
+        Pin(testDescription: "a named reference needs its ;", expected: nil) {
+            try rendered(html: "<p>hanako.suzuki&commat other-company.example</p>")
+        },
+        Pin(testDescription: "a reference to a surrogate is not decoded", expected: nil) {
+            try rendered(html: "<p>hanako.suzuki&#xD800;other-company.example</p>")
+        },
+        Pin(testDescription: "the small commercial at", expected: oneInBody) {
+            try rendered(text: "hanako.suzuki﹫other-company.example\n")
+        },
+        Pin(testDescription: "&period; and a full-width full stop separate labels", expected: oneInBody) {
+            try rendered(html: "<p>hanako&#64;other-company&period;example</p><p>taro@example．jp</p>")
+        },
+        // Tokens.
+        Pin(testDescription: "a quoted local part", expected: oneInBody) {
+            try rendered(text: "Send to \"hanako suzuki\"@other-company.example please\n")
+        },
+        Pin(testDescription: "a single-label domain is no address", expected: nil) {
+            try rendered(text: "user@localhost and @example.org and a@.example\n")
+        },
+        Pin(testDescription: "a full stop after an address ends it", expected: nil) {
+            try rendered(text: "Write to \(listReplyTo). Or to \(listReplyTo)。\n")
+        },
+        Pin(testDescription: "the recipient in capitals is still the recipient", expected: nil) {
+            try rendered(text: "TARO@EXAMPLE.JP\n")
+        },
+        Pin(testDescription: "Japanese prose around a foreign address", expected: oneInBody) {
+            try rendered(text: "鈴木hanako.suzuki@other-company.exampleさんにも\n")
+        },
+        Pin(testDescription: "Japanese prose around an allowed address, with a full stop", expected: nil) {
+            try rendered(text: "個人情報については\(allowAddress)。までご連絡ください\n")
+        },
+        Pin(testDescription: "one address twice, in capitals once, counts once", expected: oneInBody) {
+            try rendered(text: "hanako@other-company.example\nHANAKO@OTHER-COMPANY.EXAMPLE\n")
+        },
+        Pin(testDescription: "an address that does not parse still counts", expected: "the body contains 2 addresses other than the recipient and the list's own") {
+            try rendered(text: "a..b@other-company.example c@other-company.example\n")
+        },
+        // Where addresses are found, and how the reason says so.
+        Pin(testDescription: "a folded header",
+            expected: "the X-Note header contains 1 address other than the recipient and the list's own") {
+            adding("X-Note: hello\r\n hanako.suzuki@other-company.example", to: try rendered())
+        },
+        Pin(testDescription: "header names that are not plain are unnamed",
+            expected: "the unnamed header contains 1 address other than the recipient and the list's own") {
+            adding("X.Note: hanako.suzuki@other-company.example", to: try rendered())
+        },
+        Pin(testDescription: "places in order of first appearance, headers before the body",
+            expected: "the X-B header contains 2 addresses other than the recipient and the list's own; "
+                + "the X-A header contains 1 address other than the recipient and the list's own; " + oneInBody) {
+            let raw = try rendered(text: "c@other-company.example\n")
+            return adding("X-B: a@other-company.example", to: adding("X-A: a@other-company.example",
+                to: adding("X-B: b@other-company.example", to: raw)))
+        },
+        Pin(testDescription: "References and In-Reply-To are msg-ids, not addresses", expected: nil) {
+            adding("In-Reply-To: <a@other-company.example>", to: adding("References: <b@other-company.example>", to: try rendered()))
+        },
+        Pin(testDescription: "the epilogue is read", expected: oneInBody) {
+            handWrittenMultipart(parts: [textPart("Hello")], epilogue: "hanako@other-company.example\r\n")
+        },
+        Pin(testDescription: "a part's headers are read, as body text", expected: oneInBody) {
+            handWrittenMultipart(parts: [textPart("Hello", headers: ["X-Part: hanako@other-company.example"])])
+        },
+        Pin(testDescription: "a delimiter may be followed by blanks", expected: nil) {
+            let raw = String(decoding: handWrittenMultipart(parts: [textPart("Hello")]), as: UTF8.self)
+            return Array(raw.replacingOccurrences(of: "--b--", with: "--b-- \t").utf8)
+        },
+        Pin(testDescription: "a delimiter followed by text is text", expected: "a multipart entity has no closing boundary") {
+            let raw = String(decoding: handWrittenMultipart(parts: [textPart("Hello")]), as: UTF8.self)
+            return Array(raw.replacingOccurrences(of: "--b--", with: "--b--x").utf8)
+        },
+        Pin(testDescription: "a part without an empty line", expected: "a body part has no empty line after its headers") {
+            handWrittenMultipart(parts: ["Content-Type: text/plain"])
+        },
+        Pin(testDescription: "an empty part starts with its empty line", expected: nil) {
+            handWrittenMultipart(parts: ["\r\nHello"])
+        },
+        Pin(testDescription: "a close delimiter straight after the preamble", expected: "a multipart entity has no parts") {
+            handWrittenMultipart(parts: [])
+        },
+        Pin(testDescription: "eight levels of multipart are read", expected: nil) {
+            nested(depth: 7)
+        },
+        Pin(testDescription: "nine levels of multipart are refused", expected: "the MIME structure is nested too deeply") {
+            nested(depth: 8)
+        },
+        Pin(testDescription: "a boundary of 71 octets", expected: "a multipart entity has no usable boundary") {
+            handWrittenMultipart(boundary: String(repeating: "z", count: 71), parts: [textPart("Hello")])
+        },
+        Pin(testDescription: "a base64 multipart",
+            expected: "a multipart entity has a transfer encoding other than 7bit, 8bit or binary") {
+            handWrittenMultipart(headers: ["Content-Transfer-Encoding: BASE64"], parts: [textPart("Hello")])
+        },
+        Pin(testDescription: "a repeated Content-Type parameter", expected: "a Content-Type parameter is repeated") {
+            let raw = String(decoding: handWritten(encoding: "7bit", body: "Hello\r\n"), as: UTF8.self)
+            return Array(raw.replacingOccurrences(of: "charset=UTF-8", with: "a=1; A=\"2\"").utf8)
+        },
+        Pin(testDescription: "two Content-Type headers", expected: "an entity has 2 Content-Type headers") {
+            handWritten(headers: ["Content-Type: text/html"], encoding: "7bit", body: "Hello\r\n")
+        },
+        Pin(testDescription: "a quoted ; does not end a parameter", expected: nil) {
+            handWrittenMultipart(boundary: "a;b", parts: [textPart("Hello")])
+        },
+        // Header syntax.
+        Pin(testDescription: "a line starting with a space and a combining mark is no continuation",
+            expected: "a header line has no colon") {
+            adding("X-Note: hello\r\n \u{301}more", to: try rendered())
+        },
+        Pin(testDescription: "a colon with a combining mark is no colon", expected: "a header line has no colon") {
+            adding("X-Note:\u{301} hello", to: try rendered())
+        },
+        Pin(testDescription: "a field name with a space", expected: "a header line has an invalid field name") {
+            adding("X Note: hello", to: try rendered())
+        },
+        Pin(testDescription: "a C1 control in a header", expected: "a header line contains a control character") {
+            adding("X-Note: a\u{85}b", to: try rendered())
+        },
+        Pin(testDescription: "a tab in a header", expected: nil) {
+            adding("X-Note:\thello\tthere", to: try rendered())
+        },
+        Pin(testDescription: "invalid UTF-8 in a header", expected: "a header line is not valid UTF-8") {
+            Array("X-Note: ".utf8) + [0xC3, 0x28] + Array("\r\n".utf8) + (try rendered())
+        },
+        Pin(testDescription: "a To with a display name", expected: nil) {
+            let raw = handWritten(encoding: "7bit", body: "Hello\r\n")
+            return Array(String(decoding: raw, as: UTF8.self)
+                .replacingOccurrences(of: "To: \(recipient)", with: "To: =?UTF-8?B?5aSq6YOO?= <\(recipient)>").utf8)
+        },
+        Pin(testDescription: "a To with a comment", expected: "the To header is not a single address") {
+            let raw = handWritten(encoding: "7bit", body: "Hello\r\n")
+            return Array(String(decoding: raw, as: UTF8.self)
+                .replacingOccurrences(of: "To: \(recipient)", with: "To: \(recipient) (Taro)").utf8)
+        },
+        // Transfer encodings.
+        Pin(testDescription: "base64 groups may span lines", expected: oneInBody) {
+            handWritten(encoding: "base64", body: "aGFuYWtvQG90a\r\nGVyLWNvbXBhbnkuZXhhbXBsZQ==\r\n")
+        },
+        Pin(testDescription: "base64 with one padding octet", expected: nil) {
+            handWritten(encoding: "base64", body: "YWI=")
+        },
+        Pin(testDescription: "base64 with stray bits before the padding", expected: nil) {
+            handWritten(encoding: "base64", body: "YR==")
+        },
+        Pin(testDescription: "base64 with three padding octets", expected: "a base64 part does not decode") {
+            handWritten(encoding: "base64", body: "YWJj\r\nY===")
+        },
+        Pin(testDescription: "base64 with padding inside", expected: "a base64 part does not decode") {
+            handWritten(encoding: "base64", body: "YQ==YWJj")
+        },
+        Pin(testDescription: "an empty base64 part", expected: nil) {
+            handWritten(encoding: "base64", body: "")
+        },
+        Pin(testDescription: "a base64 part that is not UTF-8 is read with replacement characters", expected: oneInBody) {
+            handWritten(encoding: "base64", body: String(decoding: MIMEBase64.encode([0xFF] + Array("a@other-company.example".utf8)), as: UTF8.self))
+        },
+        Pin(testDescription: "an encoded-word in Q encoding", expected:
+            "the Subject header contains 1 address other than the recipient and the list's own") {
+            handWritten(headers: ["Subject: =?utf-8?q?hanako=40other-company.example?="], encoding: "7bit", body: "Hello\r\n")
+        },
+    ]
+
+    @Test("pinned verdicts", arguments: pins)
+    func pinned(pin: Pin) throws {
+        #expect(Self.reason(try Self.contentGuard.check(pin.raw())) == pin.expected)
+    }
+
     // MARK: Garbage
 
     /// SplitMix64: a fixed seed makes the garbage the same on every run.

@@ -172,16 +172,17 @@ private enum LineRules {
     static func check(_ raw: [UInt8]) throws(GuardFailure) {
         guard !raw.isEmpty else { throw GuardFailure("the message is empty") }
         var lineLength = 0
-        var index = 0
-        while index < raw.count {
-            switch raw[index] {
-            case 0x0D:
-                guard index + 1 < raw.count, raw[index + 1] == 0x0A else {
-                    throw GuardFailure("the message contains a bare CR")
-                }
+        var afterCR = false
+        for byte in raw {
+            if afterCR {
+                guard byte == 0x0A else { throw GuardFailure("the message contains a bare CR") }
+                afterCR = false
                 lineLength = 0
-                index += 2
                 continue
+            }
+            switch byte {
+            case 0x0D:
+                afterCR = true
             case 0x0A:
                 throw GuardFailure("the message contains a bare LF")
             default:
@@ -190,8 +191,8 @@ private enum LineRules {
                     throw GuardFailure("the message has a line longer than 998 octets")
                 }
             }
-            index += 1
         }
+        guard !afterCR else { throw GuardFailure("the message contains a bare CR") }
     }
 }
 
@@ -271,7 +272,7 @@ private struct RawEntity {
     /// the empty line is either a CRLF at the very start or the second half of a CRLFCRLF.
     private static func firstEmptyLine(in bytes: ArraySlice<UInt8>) -> (headerLines: [Range<Int>], bodyStart: Int)? {
         let start = bytes.startIndex
-        if bytes.starts(with: crlf) { return ([], start + 2) }
+        if bytes.starts(with: [0x0D, 0x0A]) { return ([], start + 2) }
         var index = start
         while index + 3 < bytes.endIndex {
             if bytes[index] == 0x0D, bytes[index + 1] == 0x0A, bytes[index + 2] == 0x0D, bytes[index + 3] == 0x0A {
@@ -322,22 +323,22 @@ private struct RawEntity {
     }
 }
 
-private let crlf: [UInt8] = [0x0D, 0x0A]
-
 /// The lines of `bytes` as index ranges, split on CRLF pairs only; n pairs give n + 1
 /// lines, as CRLFLines.split does, but without slicing (and retaining) the array per line.
 private func lineRanges(in bytes: ArraySlice<UInt8>) -> [Range<Int>] {
     var lines: [Range<Int>] = []
     var start = bytes.startIndex
     var index = bytes.startIndex
-    while index + 1 < bytes.endIndex {
-        if bytes[index] == 0x0D, bytes[index + 1] == 0x0A {
-            lines.append(start..<index)
-            index += 2
-            start = index
-        } else {
-            index += 1
+    var afterCR = false
+    for byte in bytes {
+        // An LF right after a CR ends a line; it cannot be the LF of an earlier pair,
+        // because a pair's LF is no CR.
+        if afterCR, byte == 0x0A {
+            lines.append(start..<(index - 1))
+            start = index + 1
         }
+        afterCR = byte == 0x0D
+        index += 1
     }
     lines.append(start..<bytes.endIndex)
     return lines
@@ -470,11 +471,14 @@ private struct ContentType {
         self.parameters = parameters
     }
 
-    private static func splitOutsideQuotes(_ value: String) -> [String] {
-        var pieces = [""]
+    /// The pieces between the semicolons that are outside quoted strings.
+    private static func splitOutsideQuotes(_ value: String) -> [Substring] {
+        var pieces: [Substring] = []
+        var pieceStart = value.startIndex
         var quoted = false
         var escaped = false
-        for character in value {
+        for index in value.indices {
+            let character = value[index]
             if escaped {
                 escaped = false
             } else if quoted, character == "\\" {
@@ -482,11 +486,11 @@ private struct ContentType {
             } else if character == "\"" {
                 quoted.toggle()
             } else if character == ";", !quoted {
-                pieces.append("")
-                continue
+                pieces.append(value[pieceStart..<index])
+                pieceStart = value.index(after: index)
             }
-            pieces[pieces.count - 1].append(character)
         }
+        pieces.append(value[pieceStart...])
         return pieces
     }
 
@@ -495,9 +499,12 @@ private struct ContentType {
         guard value.count >= 2, value.last == "\"" else {
             throw GuardFailure("a Content-Type parameter has an unterminated quote")
         }
+        let content = value.dropFirst().dropLast()
+        // Without a backslash there is nothing to unescape.
+        guard content.utf8.contains(UInt8(ascii: "\\")) else { return String(content) }
         var result = ""
         var escaped = false
-        for character in value.dropFirst().dropLast() {
+        for character in content {
             if escaped || character != "\\" {
                 result.append(character)
                 escaped = false
@@ -513,7 +520,7 @@ private struct ContentType {
 private func trimmingBlanks(_ text: some StringProtocol) -> String {
     // A blank is one UTF-8 octet that occurs inside no other scalar, so trimming octets
     // trims scalars.
-    let utf8 = text.utf8
+    let utf8 = String(text).utf8
     let isBlank = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }
     guard let first = utf8.firstIndex(where: { !isBlank($0) }),
           let last = utf8.lastIndex(where: { !isBlank($0) }) else { return "" }
@@ -707,7 +714,9 @@ private enum Deobfuscation {
         // Each pass runs only when its trigger is present: most mail has no `&`, `%`
         // or wide at sign, and this runs on every message before it is sent.
         var result = text
-        if result.indices.contains(where: { isWideAtSign(in: result, at: $0) }) { result = narrowingAtSigns(result) }
+        if result.contains(0xEF), result.indices.contains(where: { isWideAtSign(in: result, at: $0) }) {
+            result = narrowingAtSigns(result)
+        }
         if result.contains(UInt8(ascii: "&")) { result = characterReferencesDecoded(result) }
         if result.contains(UInt8(ascii: "%")) { result = percentDecoded(result) }
         return result

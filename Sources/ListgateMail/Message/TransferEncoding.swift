@@ -187,45 +187,69 @@ public enum MIMEBase64 {
     /// "=" padding only at the very end and a total that is a multiple of four. A
     /// decoder that skipped stray characters could show a client's reading we never saw.
     public static func decode(_ encoded: [UInt8]) -> [UInt8]? {
-        guard !CRLFLines.containsLoneBreak(encoded) else { return nil }
-        let symbols = encoded.filter { $0 != 0x0D && $0 != 0x0A }
+        // One pass drops the CRLFs, copying the runs between them, and refuses a CR or
+        // LF that is not part of a pair.
+        var symbols: [UInt8] = []
+        symbols.reserveCapacity(encoded.count)
+        var runStart = 0
+        var index = 0
+        while index < encoded.count {
+            switch encoded[index] {
+            case 0x0D:
+                guard index + 1 < encoded.count, encoded[index + 1] == 0x0A else { return nil }
+                symbols += encoded[runStart..<index]
+                index += 2
+                runStart = index
+            case 0x0A:
+                return nil
+            default:
+                index += 1
+            }
+        }
+        symbols += encoded[runStart...]
         return decodeUnwrapped(symbols)
     }
 
     static func decodeUnwrapped(_ symbols: [UInt8]) -> [UInt8]? {
         guard symbols.count % 4 == 0 else { return nil }
-        let padding = symbols.reversed().prefix { $0 == UInt8(ascii: "=") }.count
+        var padding = 0
+        while padding < symbols.count, symbols[symbols.count - 1 - padding] == UInt8(ascii: "=") { padding += 1 }
         guard padding <= 2 else { return nil }
-        var values: [UInt8] = []
-        values.reserveCapacity(symbols.count)
-        for symbol in symbols.dropLast(padding) {
-            guard let value = sextet(symbol) else { return nil }
-            values.append(value)
-        }
+        let valueCount = symbols.count - padding
+        let sextets = Self.sextets
         var output: [UInt8] = []
-        output.reserveCapacity(values.count * 3 / 4)
+        output.reserveCapacity(valueCount / 4 * 3 + 2)
+        // Every group of four symbols is three octets...
         var index = 0
-        while index < values.count {
-            let group = values[index..<min(index + 4, values.count)]
-            let v = Array(group) + Array(repeating: 0, count: 4 - group.count)
-            output.append(v[0] << 2 | v[1] >> 4)
-            if group.count > 2 { output.append(v[1] << 4 | v[2] >> 2) }
-            if group.count > 3 { output.append(v[2] << 6 | v[3]) }
+        while index + 4 <= valueCount {
+            let v0 = sextets[Int(symbols[index])], v1 = sextets[Int(symbols[index + 1])]
+            let v2 = sextets[Int(symbols[index + 2])], v3 = sextets[Int(symbols[index + 3])]
+            guard (v0 | v1 | v2 | v3) & 0x80 == 0 else { return nil }
+            output.append(v0 << 2 | v1 >> 4)
+            output.append(v1 << 4 | v2 >> 2)
+            output.append(v2 << 6 | v3)
             index += 4
+        }
+        // ...and a padded last group of two or three symbols is one or two octets.
+        let rest = valueCount - index
+        if rest > 0 {
+            let v0 = sextets[Int(symbols[index])]
+            let v1 = rest > 1 ? sextets[Int(symbols[index + 1])] : 0
+            let v2 = rest > 2 ? sextets[Int(symbols[index + 2])] : 0
+            guard (v0 | v1 | v2) & 0x80 == 0 else { return nil }
+            output.append(v0 << 2 | v1 >> 4)
+            if rest > 2 { output.append(v1 << 4 | v2 >> 2) }
         }
         return output
     }
 
-    private static func sextet(_ symbol: UInt8) -> UInt8? {
-        switch symbol {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"): symbol - UInt8(ascii: "A")
-        case UInt8(ascii: "a")...UInt8(ascii: "z"): symbol - UInt8(ascii: "a") + 26
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): symbol - UInt8(ascii: "0") + 52
-        case UInt8(ascii: "+"): 62
-        case UInt8(ascii: "/"): 63
-        default: nil
-        }
-    }
+    /// The sextet of each octet, or 0xFF (top bit set, which no sextet has) for an octet
+    /// outside the alphabet, "=" included.
+    private static let sextets: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (value, symbol) in alphabet.enumerated() { table[Int(symbol)] = UInt8(value) }
+        return table
+    }()
 }
 
 // MARK: - Shared octet helpers
