@@ -6,7 +6,7 @@ public struct OutboxPolicy: Sendable {
     public var batchSize = 20
     /// Messages in flight at once. The transport opens a connection per concurrent
     /// delivery (up to its own limit); each message still has exactly one recipient.
-    public var concurrentDeliveries = 2
+    public var concurrentDeliveries = 4
     /// How long an idle worker waits before looking for due messages again.
     public var pollInterval: Duration = .milliseconds(200)
     /// First retry delay; doubles with each attempt, up to `retryCap`, with jitter.

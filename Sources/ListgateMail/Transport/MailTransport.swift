@@ -79,7 +79,7 @@ public enum TransportConfiguration: Equatable, Sendable {
     public func makeTransport(username: String?, password: String?) throws(TransportConfigurationError) -> any MailTransport {
         switch self {
         case .smtp(let endpoint):
-            try CurlSMTPTransport(endpoint: endpoint, username: username, password: password, connections: 2)
+            try CurlSMTPTransport(endpoint: endpoint, username: username, password: password, connections: 4)
         case .file(let directory):
             FileTransport(directory: directory)
         }
