@@ -54,6 +54,9 @@ struct ServeCommand: AsyncParsableCommand {
         policy.ceilingPerMinute = try Self.number(
             "mail ceiling", mailCeiling.map(String.init) ?? environment["LISTGATE_MAIL_CEILING"] ?? "300", in: 1...1_000_000)
         let smtpURL = smtpURL ?? environment["LISTGATE_SMTP_URL"]
+        if let smtpURL, smtpURL.lowercased().hasPrefix("smtp"), !CurlCapabilities.linked.speaksSMTP {
+            throw CLIError("the system's libcurl (\(CurlCapabilities.linked.version)) was built without SMTP support")
+        }
         let transport: any MailTransport
         do {
             transport = try TransportConfiguration.make(
