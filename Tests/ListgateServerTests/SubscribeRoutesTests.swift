@@ -410,3 +410,22 @@ struct NavigateReplayTests {
         #expect(received.allSatisfy { readers.isDisjoint(with: $0.rcptTos) }, "no subscriber received a form's mail")
     }
 }
+
+@Suite("Confirmation after a suppression")
+struct ConfirmAfterSuppressionTests {
+    @Test("a confirmation link mailed before an admin suppression can no longer subscribe the address")
+    func suppressionWinsOverOldLink() async throws {
+        let fixture = try await ServerFixture()
+        try await fixture.test { client in
+            try await client.post("/lists/news/subscribe", form: ["email": "late@example.net"])
+            let links = try fixture.links(in: try #require(try await fixture.queuedMessages().last))
+            try await fixture.store.pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO suppressions (list_id, address_hash, reason, created_at) VALUES (NULL, (SELECT address_hash FROM submissions LIMIT 1), 'admin', '2026-01-01T00:00:00.000Z')")
+            }
+            let response = try await client.execute(uri: links.confirm, method: .post)
+            #expect(response.status == .gone)
+        }
+        #expect(try await fixture.count("subscriptions") == 0)
+    }
+}

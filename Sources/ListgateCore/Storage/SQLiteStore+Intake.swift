@@ -64,6 +64,9 @@ extension SQLiteStore {
             }
             let listID: Int64 = row["list_id"]
             let hash: String = row["address_hash"]
+            // A suppression added after the mail was sent (admin, bounce, complaint) wins
+            // over an old link: the link can no longer be used.
+            if try Self.isSuppressed(hash, listID: listID, in: db) { return .used(listSlug: slug, listName: name) }
             let addressID = try Self.upsertAddress(
                 email: row["email"], identityKey: row["identity_key"], hash: hash, at: date, in: db)
             let stamp = Timestamp.string(date)

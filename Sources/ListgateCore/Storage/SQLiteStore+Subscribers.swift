@@ -1,0 +1,295 @@
+// Admin membership queries (`listgate subscribers`, `listgate suppressions`). Each
+// public method is one write transaction: a refusal is thrown inside it, so it rolls
+// back and nothing changes. None of them can queue mail.
+import Foundation
+import GRDB
+
+extension SQLiteStore {
+    public func addSubscriber(_ subscriber: NewSubscriber, source: EventSource, at date: Date) async throws
+        -> AddSubscriberOutcome
+    {
+        try await pool.write { db in
+            let address = subscriber.address
+            let listID = try Self.requireListID(subscriber.list, in: db)
+            let hash = try AddressHasher.hash(address, in: db)
+            // Suppression always wins, whatever its reason: an admin never brings back
+            // someone who left, blocked, bounced, complained or was forgotten.
+            if let (scope, reason) = try Self.suppression(hash, listID: listID, in: db) {
+                throw MembershipError.suppressed(
+                    address: address.entered, list: scope == nil ? nil : subscriber.list.rawValue, reason: reason)
+            }
+            let stamp = Timestamp.string(date)
+            let status = subscriber.confirmed ? SubscriptionStatus.active : .pending
+            if let existing = try Self.membership(address, listID: listID, in: db) {
+                if existing.status.hasLeft {
+                    throw MembershipError.cannotReactivate(
+                        address: address.entered, list: subscriber.list.rawValue, status: existing.status)
+                }
+                guard existing.status == .pending, subscriber.confirmed else { return .unchanged(existing.status) }
+                try db.cachedStatement(sql: """
+                    UPDATE subscriptions SET status = 'active', source = 'admin', name = coalesce(?, name),
+                        updated_at = ?, subscribed_at = ?
+                    WHERE id = ? AND status = 'pending'
+                    """)
+                    .execute(arguments: [subscriber.name, stamp, stamp, existing.id])
+                try EventLedger.append(
+                    NewEvent(.subscriberAdded, listID: listID, addressHash: hash, source: source,
+                             detail: ["status": SubscriptionStatus.active.rawValue]),
+                    at: date, in: db)
+                return .activated
+            }
+            let addressID = try Self.upsertAddress(
+                email: address.entered, identityKey: address.identityKey, hash: hash, at: date, in: db)
+            try db.cachedStatement(sql: """
+                INSERT INTO subscriptions (list_id, address_id, name, status, source, created_at, updated_at, subscribed_at)
+                VALUES (?, ?, ?, ?, 'admin', ?, ?, ?)
+                """)
+                .execute(arguments: [
+                    listID, addressID, subscriber.name, status.rawValue, stamp, stamp, status == .active ? stamp : nil,
+                ])
+            try EventLedger.append(
+                NewEvent(.subscriberAdded, listID: listID, addressHash: hash, source: source,
+                         detail: ["status": status.rawValue]),
+                at: date, in: db)
+            return .added(status)
+        }
+    }
+
+    public func removeSubscriber(_ address: EmailAddress, from list: ListSlug, source: EventSource, at date: Date)
+        async throws -> SubscriptionStatus
+    {
+        try await pool.write { db in
+            let listID = try Self.requireListID(list, in: db)
+            let existing = try Self.membership(address, listID: listID, in: db)
+            guard let existing, existing.status == .pending || existing.status == .active else {
+                throw MembershipError.notOnList(address: address.entered, list: list.rawValue, status: existing?.status)
+            }
+            try Self.markUnsubscribed(
+                listID: listID, addressID: existing.addressID, route: .admin, source: source, at: date, in: db)
+            return existing.status
+        }
+    }
+
+    public func subscriptions(of address: EmailAddress) async throws -> [SubscriptionRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT l.slug, a.email, s.status, s.name, s.updated_at
+                    FROM subscriptions s JOIN addresses a ON a.id = s.address_id JOIN lists l ON l.id = s.list_id
+                    WHERE a.identity_key = ? ORDER BY l.slug
+                    """),
+                arguments: [address.identityKey]
+            ).map { row in
+                SubscriptionRecord(
+                    listSlug: row["slug"], email: row["email"], status: try Self.status(row["status"]),
+                    name: row["name"], updatedAt: Self.date(row["updated_at"]))
+            }
+        }
+    }
+
+    public func forget(_ address: EmailAddress, source: EventSource, at date: Date) async throws -> ForgetReport {
+        let report = try await pool.write { db -> ForgetReport in
+            let hash = try AddressHasher.hash(address, in: db)
+            let key = address.identityKey
+            let addressIDs = try Int64.fetchAll(
+                db.cachedStatement(sql: "SELECT id FROM addresses WHERE identity_key = ? OR address_hash = ?"),
+                arguments: [key, hash])
+            var subscriptions = 0, addresses = 0
+            for id in addressIDs {
+                // Explicit rather than left to ON DELETE CASCADE, so the count is exact.
+                try db.cachedStatement(sql: "DELETE FROM subscriptions WHERE address_id = ?").execute(arguments: [id])
+                subscriptions += db.changesCount
+                try db.cachedStatement(sql: "DELETE FROM addresses WHERE id = ?").execute(arguments: [id])
+                addresses += db.changesCount
+            }
+            try db.cachedStatement(sql: "DELETE FROM submissions WHERE address_hash = ? OR identity_key = ?")
+                .execute(arguments: [hash, key])
+            let submissions = db.changesCount
+            // Every message to the person, whatever its state: its bytes hold the address.
+            try db.cachedStatement(sql: "DELETE FROM outbox WHERE address_hash = ?").execute(arguments: [hash])
+            let outbox = db.changesCount
+            try db.cachedStatement(sql: "DELETE FROM snapshot_members WHERE identity_key = ?").execute(arguments: [key])
+            let snapshotEntries = db.changesCount
+            // Keep them out everywhere. A global suppression already there (say `admin`) is
+            // at least as strong, and stays.
+            let existing = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT reason FROM suppressions WHERE list_id IS NULL AND address_hash = ?"),
+                arguments: [hash])
+            if existing == nil {
+                try Self.suppress(
+                    hash: hash, listID: nil, reason: SuppressionReason.forgotten.rawValue, source: source, at: date, in: db)
+            }
+            try EventLedger.append(
+                NewEvent(.forgotten, addressHash: hash, source: source, detail: [
+                    "addresses": String(addresses), "subscriptions": String(subscriptions),
+                    "submissions": String(submissions), "outbox": String(outbox),
+                    "snapshot_members": String(snapshotEntries),
+                ]),
+                at: date, in: db)
+            return ForgetReport(
+                addresses: addresses, subscriptions: subscriptions, submissions: submissions, outboxMessages: outbox,
+                snapshotEntries: snapshotEntries,
+                suppression: existing.flatMap(SuppressionReason.init(rawValue:)) ?? .forgotten, walTruncated: false)
+        }
+        // With secure_delete the erased rows are zeroed in the database file once the
+        // change reaches it; until then older page images sit in the write-ahead log.
+        // Copy everything back and empty the log. It cannot run inside a transaction,
+        // and waits for this process's readers (the barrier) and others' (busy timeout).
+        let truncated = try await pool.barrierWriteWithoutTransaction { db -> Bool in
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "PRAGMA wal_checkpoint(TRUNCATE)")) else {
+                return false
+            }
+            let busy: Int = row[0]
+            return busy == 0
+        }
+        return report.with(walTruncated: truncated)
+    }
+
+    public func suppress(_ address: EmailAddress, list: ListSlug?, source: EventSource, at date: Date) async throws
+        -> SuppressResult
+    {
+        try await pool.write { db in
+            let listID = try list.map { try Self.requireListID($0, in: db) }
+            let hash = try AddressHasher.hash(address, in: db)
+            let outcome: SuppressOutcome
+            if let row = try Self.suppressionRow(hash, listID: listID, in: db) {
+                let reason = try Self.reason(row["reason"])
+                if reason.stopsMail {
+                    outcome = .alreadySuppressed(reason)
+                } else {
+                    try db.cachedStatement(sql: "UPDATE suppressions SET reason = 'admin', created_at = ? WHERE id = ?")
+                        .execute(arguments: [Timestamp.string(date), row["id"] as Int64])
+                    try EventLedger.append(
+                        NewEvent(.suppressed, listID: listID, addressHash: hash, source: source,
+                                 detail: ["reason": SuppressionReason.admin.rawValue, "previous_reason": reason.rawValue]),
+                        at: date, in: db)
+                    outcome = .strengthened(from: reason)
+                }
+            } else {
+                try Self.suppress(
+                    hash: hash, listID: listID, reason: SuppressionReason.admin.rawValue, source: source, at: date, in: db)
+                outcome = .added
+            }
+            // Suppression wins: end what it covers (also when it was already there).
+            var ended: [String] = []
+            let memberships = try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT s.list_id, s.address_id, l.slug
+                    FROM subscriptions s JOIN addresses a ON a.id = s.address_id JOIN lists l ON l.id = s.list_id
+                    WHERE a.identity_key = ? AND s.status IN ('pending', 'active') AND (? IS NULL OR s.list_id = ?)
+                    ORDER BY l.slug
+                    """),
+                arguments: [address.identityKey, listID, listID])
+            for row in memberships {
+                if try Self.markUnsubscribed(
+                    listID: row["list_id"], addressID: row["address_id"], route: .admin, source: source, at: date, in: db) {
+                    ended.append(row["slug"])
+                }
+            }
+            return SuppressResult(outcome: outcome, unsubscribedFrom: ended)
+        }
+    }
+
+    public func unsuppress(
+        _ address: EmailAddress, list: ListSlug?, includingForgotten: Bool, source: EventSource, at date: Date
+    ) async throws -> SuppressionReason {
+        try await pool.write { db in
+            let listID = try list.map { try Self.requireListID($0, in: db) }
+            let hash = try AddressHasher.hash(address, in: db)
+            guard let row = try Self.suppressionRow(hash, listID: listID, in: db) else {
+                throw MembershipError.notSuppressed(address: address.entered, list: list?.rawValue)
+            }
+            let reason = try Self.reason(row["reason"])
+            if reason == .forgotten, !includingForgotten {
+                throw MembershipError.forgottenNeedsConfirmation(address: address.entered, list: list?.rawValue)
+            }
+            try db.cachedStatement(sql: "DELETE FROM suppressions WHERE id = ?").execute(arguments: [row["id"] as Int64])
+            try EventLedger.append(
+                NewEvent(.unsuppressed, listID: listID, addressHash: hash, source: source,
+                         detail: ["reason": reason.rawValue]),
+                at: date, in: db)
+            return reason
+        }
+    }
+
+    public func suppressions() async throws -> [SuppressionRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT s.address_hash, s.reason, s.created_at, l.slug, a.email
+                FROM suppressions s
+                LEFT JOIN lists l ON l.id = s.list_id
+                LEFT JOIN addresses a ON a.address_hash = s.address_hash
+                ORDER BY s.created_at, s.id
+                """)
+            ).map { row in
+                SuppressionRecord(
+                    email: row["email"], addressHash: row["address_hash"], listSlug: row["slug"],
+                    reason: try Self.reason(row["reason"]), createdAt: Self.date(row["created_at"]))
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    /// The list's id, or `listNotFound` (fail closed: never a default list).
+    static func requireListID(_ slug: ListSlug, in db: Database) throws -> Int64 {
+        guard let id = try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT id FROM lists WHERE slug = ?"), arguments: [slug.rawValue])
+        else { throw DomainError.listNotFound(slug.rawValue) }
+        return id
+    }
+
+    /// Any suppression covering this list, whatever its reason; a global one first.
+    /// `scope` is nil for a global suppression.
+    static func suppression(_ hash: String, listID: Int64, in db: Database) throws
+        -> (scope: Int64?, reason: SuppressionReason)?
+    {
+        guard let row = try Row.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT list_id, reason FROM suppressions
+                WHERE address_hash = ? AND (list_id = ? OR list_id IS NULL)
+                ORDER BY list_id IS NULL DESC LIMIT 1
+                """),
+            arguments: [hash, listID])
+        else { return nil }
+        return (row["list_id"], try reason(row["reason"]))
+    }
+
+    /// The suppression of exactly this scope (`listID` nil: the global one).
+    static func suppressionRow(_ hash: String, listID: Int64?, in db: Database) throws -> Row? {
+        try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT id, reason FROM suppressions WHERE address_hash = ? AND list_id IS ?"),
+            arguments: [hash, listID])
+    }
+
+    static func membership(_ address: EmailAddress, listID: Int64, in db: Database) throws
+        -> (id: Int64, addressID: Int64, status: SubscriptionStatus)?
+    {
+        guard let row = try Row.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT s.id, s.address_id, s.status FROM subscriptions s JOIN addresses a ON a.id = s.address_id
+                WHERE s.list_id = ? AND a.identity_key = ?
+                """),
+            arguments: [listID, address.identityKey])
+        else { return nil }
+        return (row["id"], row["address_id"], try status(row["status"]))
+    }
+
+    static func status(_ text: String) throws -> SubscriptionStatus {
+        guard let status = SubscriptionStatus(rawValue: text) else {
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "unknown subscription status '\(text)'")
+        }
+        return status
+    }
+
+    static func reason(_ text: String) throws -> SuppressionReason {
+        guard let reason = SuppressionReason(rawValue: text) else {
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "unknown suppression reason '\(text)'")
+        }
+        return reason
+    }
+
+    static func date(_ text: String) -> Date {
+        Timestamp.parse(text) ?? Date(timeIntervalSince1970: 0)
+    }
+}

@@ -1,0 +1,465 @@
+// Specification of admin membership storage (`subscribers …`, `suppressions …`): admins
+// never cause mail, never bring back anyone who left or is suppressed, and `forget`
+// erases every personal field while a hashed suppression keeps the person out.
+import Foundation
+import GRDB
+import Testing
+@testable import ListgateCore
+
+@Suite("Membership store")
+struct MembershipStoreTests {
+    let now = Date(timeIntervalSince1970: 1_795_000_000)
+
+    /// A migrated database with the lists `news` and `events`.
+    func prepared() async throws -> (MigratedDatabase, news: MailingList, events: MailingList) {
+        let database = try await MigratedDatabase.make()
+        let news = try await database.store.createList(try .sample("news"), source: .cli)
+        let events = try await database.store.createList(try .sample("events", name: "催し"), source: .cli)
+        return (database, news, events)
+    }
+
+    func add(_ email: String, to list: String = "news", name: String? = nil, confirmed: Bool,
+             in database: MigratedDatabase) async throws -> AddSubscriberOutcome {
+        try await database.store.addSubscriber(
+            NewSubscriber(address: EmailAddress(email), list: ListSlug(list), name: name, confirmed: confirmed),
+            source: .cli, at: now)
+    }
+
+    func subscriptionRow(_ email: String, list: String = "news", in database: MigratedDatabase) throws -> Row? {
+        try database.store.pool.read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT s.* FROM subscriptions s JOIN addresses a ON a.id = s.address_id JOIN lists l ON l.id = s.list_id
+                WHERE a.identity_key = ? AND l.slug = ?
+                """, arguments: [try EmailAddress(email).identityKey, list])
+        }
+    }
+
+    func count(_ sql: String, _ arguments: StatementArguments = [], in database: MigratedDatabase) async throws -> Int {
+        try await database.store.pool.read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? -1 }
+    }
+
+    func events(in database: MigratedDatabase) throws -> [Row] {
+        try database.store.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT type, list_id, address_hash, source, detail FROM events ORDER BY id")
+        }
+    }
+
+    func hash(_ email: String, in database: MigratedDatabase) async throws -> String {
+        try await database.store.pool.read { db in try AddressHasher.hash(try EmailAddress(email), in: db) }
+    }
+
+    // MARK: add
+
+    @Test("add without --confirmed stores a pending subscription and queues no mail")
+    func addPendingQueuesNoMail() async throws {
+        let (database, _, _) = try await prepared()
+        #expect(try await add("ada@example.org", name: "Ada", confirmed: false, in: database) == .added(.pending))
+        let row = try #require(try subscriptionRow("ada@example.org", in: database))
+        #expect(row["status"] == "pending")
+        #expect(row["source"] == "admin")
+        #expect(row["name"] == "Ada")
+        #expect(row["subscribed_at"] == nil as String?)
+        #expect(try await count("SELECT count(*) FROM outbox", in: database) == 0)
+    }
+
+    @Test("add --confirmed makes the subscription active now, source admin, with a subscriber_added event")
+    func addConfirmedIsActive() async throws {
+        let (database, news, _) = try await prepared()
+        #expect(try await add("ada@example.org", confirmed: true, in: database) == .added(.active))
+        let row = try #require(try subscriptionRow("ada@example.org", in: database))
+        #expect(row["status"] == "active")
+        #expect(row["source"] == "admin")
+        #expect(row["subscribed_at"] == Timestamp.string(now))
+        let last = try #require(try events(in: database).last)
+        #expect(last["type"] == "subscriber_added")
+        #expect(last["list_id"] == news.id)
+        #expect(last["address_hash"] == (try await hash("ada@example.org", in: database)))
+        #expect(last["detail"] == #"{"status":"active"}"#)
+    }
+
+    @Test("a pending subscription becomes active with --confirmed")
+    func pendingThenConfirmed() async throws {
+        let (database, _, _) = try await prepared()
+        _ = try await add("ada@example.org", confirmed: false, in: database)
+        #expect(try await add("ADA@example.org", confirmed: true, in: database) == .activated)
+        #expect(try subscriptionRow("ada@example.org", in: database)?["status"] == "active")
+    }
+
+    @Test("adding an active subscriber again changes nothing and records nothing")
+    func alreadyActiveIsUnchanged() async throws {
+        let (database, _, _) = try await prepared()
+        _ = try await add("ada@example.org", confirmed: true, in: database)
+        let eventsBefore = try events(in: database).count
+        #expect(try await add("ada@example.org", confirmed: true, in: database) == .unchanged(.active))
+        #expect(try await add("ada@example.org", confirmed: false, in: database) == .unchanged(.active))
+        #expect(try events(in: database).count == eventsBefore)
+    }
+
+    @Test("a per-list suppression beats add --confirmed, and nothing is stored")
+    func listSuppressionBeatsConfirmedAdd() async throws {
+        let (database, _, _) = try await prepared()
+        _ = try await database.store.suppress(try EmailAddress("ada@example.org"), list: ListSlug("news"), source: .cli, at: now)
+        let eventsBefore = try events(in: database).count
+        await #expect(throws: MembershipError.suppressed(address: "ada@example.org", list: "news", reason: .admin)) {
+            _ = try await add("ada@example.org", confirmed: true, in: database)
+        }
+        #expect(try await count("SELECT count(*) FROM subscriptions", in: database) == 0)
+        #expect(try await count("SELECT count(*) FROM addresses", in: database) == 0)
+        #expect(try events(in: database).count == eventsBefore)
+    }
+
+    @Test("a global suppression beats add on every list")
+    func globalSuppressionBeatsAdd() async throws {
+        let (database, _, _) = try await prepared()
+        _ = try await database.store.suppress(try EmailAddress("ada@example.org"), list: nil, source: .cli, at: now)
+        for list in ["news", "events"] {
+            await #expect(throws: MembershipError.suppressed(address: "Ada@Example.org", list: nil, reason: .admin)) {
+                _ = try await add("Ada@Example.org", to: list, confirmed: false, in: database)
+            }
+        }
+        #expect(try await count("SELECT count(*) FROM subscriptions", in: database) == 0)
+    }
+
+    @Test("a suppression that only keeps admins out (unsubscribed) also beats add")
+    func unsubscribedSuppressionBeatsAdd() async throws {
+        let (database, _, _) = try await prepared()
+        _ = try await add("ada@example.org", confirmed: true, in: database)
+        _ = try await database.store.removeSubscriber(try EmailAddress("ada@example.org"), from: ListSlug("news"), source: .cli, at: now)
+        await #expect(throws: MembershipError.suppressed(address: "ada@example.org", list: "news", reason: .unsubscribed)) {
+            _ = try await add("ada@example.org", confirmed: true, in: database)
+        }
+        #expect(try subscriptionRow("ada@example.org", in: database)?["status"] == "unsubscribed")
+    }
+
+    @Test("a subscription that was left is not reactivated by add, even after its suppression is lifted")
+    func leftSubscriptionIsNotReactivated() async throws {
+        let (database, _, _) = try await prepared()
+        let ada = try EmailAddress("ada@example.org")
+        _ = try await add("ada@example.org", confirmed: true, in: database)
+        _ = try await database.store.removeSubscriber(ada, from: ListSlug("news"), source: .cli, at: now)
+        _ = try await database.store.unsuppress(ada, list: ListSlug("news"), includingForgotten: false, source: .cli, at: now)
+        let error = await #expect(throws: MembershipError.self) {
+            _ = try await add("ada@example.org", confirmed: true, in: database)
+        }
+        #expect(error == .cannotReactivate(address: "ada@example.org", list: "news", status: .unsubscribed))
+        #expect(error?.description.contains("only the person's own double opt-in") == true)
+        #expect(try subscriptionRow("ada@example.org", in: database)?["status"] == "unsubscribed")
+    }
+
+    @Test("bounced and complained subscriptions are not reactivated by add", arguments: ["bounced", "complained"])
+    func bouncedIsNotReactivated(_ status: String) async throws {
+        let (database, _, _) = try await prepared()
+        _ = try await add("ada@example.org", confirmed: true, in: database)
+        try await database.store.pool.write { db in
+            try db.execute(sql: "UPDATE subscriptions SET status = ?", arguments: [status])
+        }
+        await #expect(throws: MembershipError.cannotReactivate(
+            address: "ada@example.org", list: "news", status: SubscriptionStatus(rawValue: status)!)) {
+            _ = try await add("ada@example.org", confirmed: true, in: database)
+        }
+        #expect(try subscriptionRow("ada@example.org", in: database)?["status"] == status)
+    }
+
+    @Test("add to an unknown list fails closed and stores nothing")
+    func addToUnknownList() async throws {
+        let (database, _, _) = try await prepared()
+        await #expect(throws: DomainError.listNotFound("nope")) {
+            _ = try await add("ada@example.org", to: "nope", confirmed: true, in: database)
+        }
+        #expect(try await count("SELECT count(*) FROM addresses", in: database) == 0)
+    }
+
+    @Test("a name with a line break is refused before anything is stored")
+    func badName() throws {
+        #expect(throws: DomainError.self) {
+            try NewSubscriber(address: EmailAddress("a@example.org"), list: ListSlug("news"), name: "A\nBcc: x", confirmed: true)
+        }
+    }
+
+    // MARK: remove
+
+    @Test("remove unsubscribes, suppresses for that list and records both events with route admin")
+    func removeUnsubscribesAndSuppresses() async throws {
+        let (database, news, _) = try await prepared()
+        _ = try await add("ada@example.org", confirmed: true, in: database)
+        let before = try events(in: database).count
+        let previous = try await database.store.removeSubscriber(
+            try EmailAddress("ADA@example.org"), from: ListSlug("news"), source: .cli, at: now)
+        #expect(previous == .active)
+        let row = try #require(try subscriptionRow("ada@example.org", in: database))
+        #expect(row["status"] == "unsubscribed")
+        #expect(row["unsubscribed_at"] == Timestamp.string(now))
+        let hash = try await hash("ada@example.org", in: database)
+        #expect(try await count(
+            "SELECT count(*) FROM suppressions WHERE list_id = ? AND address_hash = ? AND reason = 'unsubscribed'",
+            [news.id, hash], in: database) == 1)
+        let added = try events(in: database).dropFirst(before)
+        #expect(added.map { $0["type"] as String } == ["unsubscribed", "suppressed"])
+        #expect(added.first?["detail"] == #"{"route":"admin"}"#)
+        #expect(added.allSatisfy { $0["address_hash"] == hash && $0["list_id"] == news.id })
+    }
+
+    @Test("remove of an address not on the list is an error and changes nothing")
+    func removeNotOnList() async throws {
+        let (database, _, _) = try await prepared()
+        _ = try await add("ada@example.org", to: "events", confirmed: true, in: database)
+        let before = try events(in: database).count
+        await #expect(throws: MembershipError.notOnList(address: "ada@example.org", list: "news", status: nil)) {
+            _ = try await database.store.removeSubscriber(try EmailAddress("ada@example.org"), from: ListSlug("news"), source: .cli, at: now)
+        }
+        #expect(try events(in: database).count == before)
+        #expect(try await count("SELECT count(*) FROM suppressions", in: database) == 0)
+    }
+
+    @Test("remove of an already unsubscribed address is an error and adds nothing")
+    func removeTwice() async throws {
+        let (database, _, _) = try await prepared()
+        let ada = try EmailAddress("ada@example.org")
+        _ = try await add("ada@example.org", confirmed: true, in: database)
+        _ = try await database.store.removeSubscriber(ada, from: ListSlug("news"), source: .cli, at: now)
+        let before = try events(in: database).count
+        await #expect(throws: MembershipError.notOnList(address: "ada@example.org", list: "news", status: .unsubscribed)) {
+            _ = try await database.store.removeSubscriber(ada, from: ListSlug("news"), source: .cli, at: now)
+        }
+        #expect(try events(in: database).count == before)
+    }
+
+    // MARK: find
+
+    @Test("find matches by identity key: any case before the @, the domain in Unicode or xn-- form")
+    func findByIdentityKey() async throws {
+        let (database, _, _) = try await prepared()
+        _ = try await add("Ada@例え.jp", to: "news", name: "エイダ", confirmed: true, in: database)
+        _ = try await add("ada@例え.jp", to: "events", confirmed: false, in: database)
+        _ = try await add("someone.else@例え.jp", confirmed: true, in: database)
+        let ascii = try EmailAddress("x@例え.jp").asciiDomain
+        #expect(ascii.hasPrefix("xn--"))
+        let found = try await database.store.subscriptions(of: EmailAddress("ADA@\(ascii.uppercased())"))
+        #expect(found.map(\.listSlug) == ["events", "news"])
+        #expect(found.map(\.status) == [.pending, .active])
+        #expect(found.allSatisfy { $0.email == "Ada@例え.jp" })
+        #expect(found.map(\.name) == [nil, "エイダ"])
+    }
+
+    @Test("find of an unknown address is empty")
+    func findUnknown() async throws {
+        let (database, _, _) = try await prepared()
+        #expect(try await database.store.subscriptions(of: EmailAddress("nobody@example.org")).isEmpty)
+    }
+
+    // MARK: forget
+
+    /// Ada on two lists, a pending form submission, a queued mail and a snapshot entry.
+    func storeEverything(_ email: String, in database: MigratedDatabase, news: MailingList, events: MailingList) async throws {
+        let address = try EmailAddress(email)
+        _ = try await add(email, to: "news", name: "Ada Lovelace", confirmed: true, in: database)
+        _ = try await add(email, to: "events", confirmed: false, in: database)
+        let outcome = try await database.store.recordSubscribeRequest(
+            NewSubmission(
+                publicID: TokenSigner.newID(), list: events, address: address, name: "Ada Lovelace",
+                origin: RequestOrigin(route: "form:/lists/events/subscribe", clientIP: "192.0.2.7", userAgent: "test"),
+                consentVersion: "v1", requestedAt: now, expiresAt: now.addingTimeInterval(3600)),
+            mail: NewOutboxMessage(
+                messageID: "<c1@listgate.test>", listID: events.id, kind: .confirmation, recipient: address,
+                raw: Array("To: \(email)\r\nSubject: confirm\r\n\r\nConfirm \(email)\r\n".utf8)),
+            policy: IntakePolicy())
+        #expect(outcome == .mailed)
+        _ = try await database.store.enqueue(NewOutboxMessage(
+            messageID: "<r1@listgate.test>", listID: news.id, kind: .receipt, recipient: address,
+            raw: Array("To: \(email)\r\n\r\nbye \(email)\r\n".utf8)))
+        try await database.store.pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO snapshots (public_id, list_id, count, sha256, created_at)
+                VALUES ('snapshot-0000000001', ?, 1, ?, '2026-01-01T00:00:00.000Z')
+                """, arguments: [news.id, String(repeating: "0", count: 64)])
+            try db.execute(sql: """
+                INSERT INTO snapshot_members (snapshot_id, subscription_id, identity_key, email, name, subscribed_at)
+                VALUES (last_insert_rowid(), 1, ?, ?, 'Ada Lovelace', '2026-01-01T00:00:00.000Z')
+                """, arguments: [address.identityKey, email])
+        }
+    }
+
+    @Test("forget deletes the address from every table that holds it and reports the counts")
+    func forgetErasesEveryTable() async throws {
+        let (database, news, events) = try await prepared()
+        try await storeEverything("Ada@Example.org", in: database, news: news, events: events)
+        _ = try await add("bob@example.org", confirmed: true, in: database)
+        let report = try await database.store.forget(try EmailAddress("ada@EXAMPLE.org"), source: .cli, at: now)
+        #expect(report == ForgetReport(
+            addresses: 1, subscriptions: 2, submissions: 1, outboxMessages: 2, snapshotEntries: 1,
+            suppression: .forgotten, walTruncated: true))
+        let hash = try await hash("ada@example.org", in: database)
+        #expect(try await count("SELECT count(*) FROM addresses WHERE identity_key = 'ada@example.org'", in: database) == 0)
+        #expect(try await count("SELECT count(*) FROM submissions WHERE address_hash = ?", [hash], in: database) == 0)
+        #expect(try await count("SELECT count(*) FROM outbox WHERE address_hash = ?", [hash], in: database) == 0)
+        #expect(try await count("SELECT count(*) FROM snapshot_members", in: database) == 0)
+        // Only Ada is gone.
+        #expect(try await count("SELECT count(*) FROM subscriptions", in: database) == 1)
+    }
+
+    @Test("forget keeps a global hashed suppression (forgotten) and records a forgotten event")
+    func forgetKeepsHashedSuppression() async throws {
+        let (database, _, _) = try await prepared()
+        _ = try await add("ada@example.org", confirmed: true, in: database)
+        _ = try await database.store.forget(try EmailAddress("ada@example.org"), source: .cli, at: now)
+        let hash = try await hash("ada@example.org", in: database)
+        let suppression = try #require(try await database.store.suppressions().first { $0.listSlug == nil })
+        #expect(suppression == SuppressionRecord(
+            email: nil, addressHash: hash, listSlug: nil, reason: .forgotten, createdAt: now))
+        let last = try #require(try events(in: database).last)
+        #expect(last["type"] == "forgotten")
+        #expect(last["address_hash"] == hash)
+    }
+
+    @Test("after forget, add of the same person in any spelling is refused")
+    func forgetThenAddIsRefused() async throws {
+        let (database, _, _) = try await prepared()
+        _ = try await add("ada@example.org", confirmed: true, in: database)
+        _ = try await database.store.forget(try EmailAddress("ada@example.org"), source: .cli, at: now)
+        await #expect(throws: MembershipError.suppressed(address: "ADA@Example.ORG", list: nil, reason: .forgotten)) {
+            _ = try await add("ADA@Example.ORG", to: "events", confirmed: true, in: database)
+        }
+        #expect(try await count("SELECT count(*) FROM addresses", in: database) == 0)
+    }
+
+    @Test("forget of an unknown address stores nothing but still adds the suppression")
+    func forgetUnknownAddress() async throws {
+        let (database, _, _) = try await prepared()
+        let report = try await database.store.forget(try EmailAddress("ghost@example.org"), source: .cli, at: now)
+        #expect(!report.erasedAnything)
+        #expect(report.suppression == .forgotten)
+        #expect(try await database.store.suppressions().map(\.reason) == [.forgotten])
+        #expect(try await count("SELECT count(*) FROM addresses", in: database) == 0)
+    }
+
+    @Test("forget keeps a stronger global suppression that was already there")
+    func forgetKeepsAdminSuppression() async throws {
+        let (database, _, _) = try await prepared()
+        _ = try await database.store.suppress(try EmailAddress("ada@example.org"), list: nil, source: .cli, at: now)
+        let report = try await database.store.forget(try EmailAddress("ada@example.org"), source: .cli, at: now)
+        #expect(report.suppression == .admin)
+        #expect(try await database.store.suppressions().map(\.reason) == [.admin])
+    }
+
+    @Test("forget empties the write-ahead log")
+    func forgetTruncatesWAL() async throws {
+        let (database, _, _) = try await prepared()
+        _ = try await add("ada@example.org", confirmed: true, in: database)
+        let wal = database.path + "-wal"
+        #expect(try Self.fileSize(wal) > 0)
+        _ = try await database.store.forget(try EmailAddress("ada@example.org"), source: .cli, at: now)
+        #expect(try Self.fileSize(wal) == 0)
+    }
+
+    static func fileSize(_ path: String) throws -> Int {
+        (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? -1
+    }
+
+    // MARK: suppressions
+
+    @Test("a global suppression ends the pending and active subscriptions on every list, route admin")
+    func globalSuppressionEndsEverySubscription() async throws {
+        let (database, _, _) = try await prepared()
+        _ = try await add("ada@example.org", to: "news", confirmed: true, in: database)
+        _ = try await add("ada@example.org", to: "events", confirmed: false, in: database)
+        let result = try await database.store.suppress(try EmailAddress("ada@example.org"), list: nil, source: .cli, at: now)
+        #expect(result == SuppressResult(outcome: .added, unsubscribedFrom: ["events", "news"]))
+        #expect(try subscriptionRow("ada@example.org", list: "news", in: database)?["status"] == "unsubscribed")
+        #expect(try subscriptionRow("ada@example.org", list: "events", in: database)?["status"] == "unsubscribed")
+        let routes = try events(in: database).filter { $0["type"] == "unsubscribed" }.map { $0["detail"] as String }
+        #expect(routes == [#"{"route":"admin"}"#, #"{"route":"admin"}"#])
+    }
+
+    @Test("a per-list suppression ends only that list's subscription")
+    func listSuppressionEndsOneSubscription() async throws {
+        let (database, _, _) = try await prepared()
+        _ = try await add("ada@example.org", to: "news", confirmed: true, in: database)
+        _ = try await add("ada@example.org", to: "events", confirmed: true, in: database)
+        let result = try await database.store.suppress(
+            try EmailAddress("ada@example.org"), list: ListSlug("news"), source: .cli, at: now)
+        #expect(result.unsubscribedFrom == ["news"])
+        #expect(try subscriptionRow("ada@example.org", list: "events", in: database)?["status"] == "active")
+    }
+
+    @Test("suppressing an address that unsubscribed makes its suppression stop every mail (admin)")
+    func suppressStrengthensUnsubscribed() async throws {
+        let (database, news, _) = try await prepared()
+        let ada = try EmailAddress("ada@example.org")
+        _ = try await add("ada@example.org", confirmed: true, in: database)
+        _ = try await database.store.removeSubscriber(ada, from: ListSlug("news"), source: .cli, at: now)
+        let result = try await database.store.suppress(ada, list: ListSlug("news"), source: .cli, at: now)
+        #expect(result.outcome == .strengthened(from: .unsubscribed))
+        let hash = try await hash("ada@example.org", in: database)
+        let stops = try await database.store.pool.read { db in try SQLiteStore.isSuppressed(hash, listID: news.id, in: db) }
+        #expect(stops)
+    }
+
+    @Test("suppressing twice changes nothing the second time")
+    func suppressTwice() async throws {
+        let (database, _, _) = try await prepared()
+        let ada = try EmailAddress("ada@example.org")
+        _ = try await database.store.suppress(ada, list: nil, source: .cli, at: now)
+        let before = try events(in: database).count
+        let again = try await database.store.suppress(ada, list: nil, source: .cli, at: now)
+        #expect(again == SuppressResult(outcome: .alreadySuppressed(.admin), unsubscribedFrom: []))
+        #expect(try events(in: database).count == before)
+    }
+
+    @Test("unsuppress removes exactly the named scope and records unsuppressed with the reason")
+    func unsuppressExactScope() async throws {
+        let (database, news, _) = try await prepared()
+        let ada = try EmailAddress("ada@example.org")
+        _ = try await database.store.suppress(ada, list: nil, source: .cli, at: now)
+        _ = try await database.store.suppress(ada, list: ListSlug("news"), source: .cli, at: now)
+        let reason = try await database.store.unsuppress(ada, list: ListSlug("news"), includingForgotten: false, source: .cli, at: now)
+        #expect(reason == .admin)
+        #expect(try await database.store.suppressions().map(\.listSlug) == [nil])
+        let last = try #require(try events(in: database).last)
+        #expect(last["type"] == "unsuppressed")
+        #expect(last["list_id"] == news.id)
+        #expect(last["detail"] == #"{"reason":"admin"}"#)
+    }
+
+    @Test("unsuppress of an address that is not suppressed is an error")
+    func unsuppressMissing() async throws {
+        let (database, _, _) = try await prepared()
+        await #expect(throws: MembershipError.notSuppressed(address: "ada@example.org", list: nil)) {
+            _ = try await database.store.unsuppress(
+                try EmailAddress("ada@example.org"), list: nil, includingForgotten: false, source: .cli, at: now)
+        }
+    }
+
+    @Test("the suppression left by forget is removed only when asked for explicitly")
+    func forgottenSuppressionNeedsFlag() async throws {
+        let (database, _, _) = try await prepared()
+        let ada = try EmailAddress("ada@example.org")
+        _ = try await database.store.forget(ada, source: .cli, at: now)
+        await #expect(throws: MembershipError.forgottenNeedsConfirmation(address: "ada@example.org", list: nil)) {
+            _ = try await database.store.unsuppress(ada, list: nil, includingForgotten: false, source: .cli, at: now)
+        }
+        #expect(try await database.store.suppressions().count == 1)
+        #expect(try await database.store.unsuppress(ada, list: nil, includingForgotten: true, source: .cli, at: now) == .forgotten)
+        #expect(try await database.store.suppressions().isEmpty)
+    }
+
+    @Test("suppressions name the address while it is stored, and the list (nil for every list)")
+    func suppressionsList() async throws {
+        let (database, _, _) = try await prepared()
+        _ = try await add("Ada@Example.org", confirmed: false, in: database)
+        _ = try await database.store.suppress(try EmailAddress("ada@example.org"), list: ListSlug("events"), source: .cli, at: now)
+        _ = try await database.store.suppress(try EmailAddress("nobody@example.org"), list: nil, source: .cli, at: now)
+        let records = try await database.store.suppressions()
+        #expect(records.map(\.email) == ["Ada@Example.org", nil])
+        #expect(records.map(\.listSlug) == ["events", nil])
+        #expect(records.allSatisfy { $0.reason == .admin && $0.addressHash.count == 64 })
+    }
+
+    @Test("suppressing on an unknown list fails closed and stores nothing")
+    func suppressUnknownList() async throws {
+        let (database, _, _) = try await prepared()
+        await #expect(throws: DomainError.listNotFound("nope")) {
+            _ = try await database.store.suppress(try EmailAddress("ada@example.org"), list: ListSlug("nope"), source: .cli, at: now)
+        }
+        #expect(try await database.store.suppressions().isEmpty)
+    }
+}
