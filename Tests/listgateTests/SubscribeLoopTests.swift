@@ -16,7 +16,7 @@ final class RunningServer: @unchecked Sendable {
     let process = Process()
     var base: String { "http://127.0.0.1:\(port)" }
 
-    init(environment: [String: String] = [:]) async throws {
+    init(environment: [String: String] = [:], baseURLFromPort: Bool = false) async throws {
         workspace = try Workspace().migrated()
         try workspace.listgate("lists", "create", "news", "--name", "週刊お知らせ", "--from", "編集部 <news@example.org>")
         sink = try SMTPSink.start()
@@ -24,6 +24,7 @@ final class RunningServer: @unchecked Sendable {
         process.executableURL = Binary.url
         process.arguments = ["serve", "--db", workspace.db, "--port", String(port), "--smtp-url", sink.url]
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LISTGATE_") }
+        if baseURLFromPort { env["LISTGATE_BASE_URL"] = "http://127.0.0.1:\(port)" }
         env.merge(environment) { $1 }
         process.environment = env
         process.standardOutput = FileHandle.nullDevice
@@ -40,8 +41,8 @@ final class RunningServer: @unchecked Sendable {
         if process.isRunning { process.terminate(); process.waitUntilExit() }
     }
 
-    func request(_ method: String, _ path: String, form: [String: String]? = nil, json: Bool = false) async throws
-        -> (status: Int, body: String)
+    func request(_ method: String, _ path: String, form: [String: String]? = nil, json: Bool = false, body: String? = nil)
+        async throws -> (status: Int, body: String)
     {
         var request = URLRequest(url: URL(string: path.hasPrefix("http") ? path : base + path)!)
         request.httpMethod = method
@@ -51,6 +52,10 @@ final class RunningServer: @unchecked Sendable {
             request.httpBody = Data(form.sorted { $0.key < $1.key }
                 .map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)" }
                 .joined(separator: "&").utf8)
+        }
+        if let body {
+            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data(body.utf8)
         }
         let (data, response) = try await URLSession.shared.data(for: request)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
