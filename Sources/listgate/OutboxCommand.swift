@@ -90,8 +90,7 @@ struct OutboxCommand: AsyncParsableCommand {
                     kept += 1
                     continue
                 }
-                let allowed = [list.from.address] + (list.replyTo.map { [$0] } ?? []) + list.allowedAddresses
-                if ContentGuard(recipient: recipient, allowed: allowed).check(message.raw) == .pass {
+                if ContentGuard(recipient: recipient, allowed: list.addressesMailMayContain).check(message.raw) == .pass {
                     try await store.releaseQuarantined(message.id, source: .cli)
                     released += 1
                 } else {

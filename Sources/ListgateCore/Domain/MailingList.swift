@@ -36,6 +36,14 @@ public struct MailingList: Sendable, Equatable {
     }
 }
 
+extension MailingList {
+    /// Every address besides the recipient's that this list's mail may contain: its
+    /// From, its Reply-To and its allowed addresses. The content guard refuses any other.
+    public var addressesMailMayContain: [EmailAddress] {
+        [from.address] + (replyTo.map { [$0] } ?? []) + allowedAddresses
+    }
+}
+
 /// What an admin asks for with `listgate lists create`; validated on construction.
 public struct NewList: Sendable {
     public let slug: ListSlug

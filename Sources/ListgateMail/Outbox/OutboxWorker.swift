@@ -99,8 +99,8 @@ public struct OutboxWorker: Service {
             try await store.quarantine(message.id, reason: "the stored recipient is not one deliverable address")
             return
         }
-        let allowed = [list.from.address] + (list.replyTo.map { [$0] } ?? []) + list.allowedAddresses
-        if case .fail(let reason) = ContentGuard(recipient: recipient.address, allowed: allowed).check(message.raw) {
+        let guardCheck = ContentGuard(recipient: recipient.address, allowed: list.addressesMailMayContain)
+        if case .fail(let reason) = guardCheck.check(message.raw) {
             logger.error("content guard quarantined a message", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
             try await store.quarantine(message.id, reason: reason)
             Self.count("quarantined")
