@@ -95,7 +95,7 @@ struct ServeCommand: AsyncParsableCommand {
             print("  subscribe page for '\(list.slug)': \(configuration.resolvedBaseURL)/lists/\(list.slug)/subscribe")
         }
         print("  mail goes to: \(smtpURL.map(Self.redacted) ?? "./mail-outbox/ (one .eml file per message)")")
-        fflush(stdout)  // shown now even when stdout is a pipe (e.g. under make)
+        fflush(nil)  // shown now even when stdout is a pipe (e.g. under make)
         try await application.runService()
     }
 
