@@ -30,6 +30,7 @@ enum Entry {
         case let error as DomainError: Console.error(error.description)
         case let error as StoreError: Console.error(error.description)
         case let error as CLIError: Console.error(error.description)
+        case let error as SenderTokenError: Console.error(error.description)
         case let error as MembershipError: Console.error(error.description)
         case let error as DatabaseError:
             Console.error("database: \(error.message ?? error.description)")

@@ -14,7 +14,7 @@ struct Listgate: AsyncParsableCommand {
             Configuration comes from flags, then environment variables (LISTGATE_DB, \
             LISTGATE_HOST, LISTGATE_PORT, ...), then defaults.
             """,
-        subcommands: [MigrateCommand.self, ServeCommand.self, ListsCommand.self, OutboxCommand.self,
+        subcommands: [MigrateCommand.self, ServeCommand.self, ListsCommand.self, OutboxCommand.self, TokensCommand.self,
                       SubscribersCommand.self, SuppressionsCommand.self]
     )
 }
