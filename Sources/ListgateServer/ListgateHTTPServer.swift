@@ -49,13 +49,10 @@ public struct ListgateHTTPServer: Sendable {
         }
         let secret: String
         if let configured = configuration.secretKey { secret = configured } else { secret = try await store.secretKey() }
-        let intake = Intake(
-            store: store, renderer: renderer, signer: TokenSigner(secret: secret),
-            baseURL: configuration.resolvedBaseURL, policy: policy)
+        let links = LinkBuilder(signer: TokenSigner(secret: secret), baseURL: configuration.resolvedBaseURL)
+        let intake = Intake(store: store, renderer: renderer, links: links, policy: policy)
 
-        let unsubscribes = Unsubscribes(
-            store: store, renderer: renderer, signer: TokenSigner(secret: secret),
-            baseURL: configuration.resolvedBaseURL, policy: policy)
+        let unsubscribes = Unsubscribes(store: store, renderer: renderer, links: links, policy: policy)
         let pages = try await Pages.bundled()
         let ipLimiter = configuration.rateLimits.perIP.map(RateLimiter.init)
 

@@ -39,9 +39,12 @@ final class ServerFixture: @unchecked Sendable {
         try await server.buildApplication().test(.router, body)
     }
 
+    /// The links the app makes (same key, same base URL).
+    var links: LinkBuilder { LinkBuilder(signer: TokenSigner(secret: Self.secret), baseURL: "https://lists.example.org") }
+
     /// The Intake the app uses, for driving time (expired links) from a test.
     func intake() -> Intake {
-        Intake(store: store, renderer: composer, signer: TokenSigner(secret: Self.secret), baseURL: "https://lists.example.org")
+        Intake(store: store, renderer: composer, links: links)
     }
 
     func count(_ table: String, where condition: String = "1") async throws -> Int {

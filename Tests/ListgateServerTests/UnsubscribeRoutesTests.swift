@@ -13,7 +13,7 @@ import Testing
 
 extension ServerFixture {
     func unsubscribes() -> Unsubscribes {
-        Unsubscribes(store: store, renderer: composer, signer: TokenSigner(secret: Self.secret), baseURL: "https://lists.example.org")
+        Unsubscribes(store: store, renderer: composer, links: links)
     }
 
     /// Subscribes `email` to news through the real double opt-in; returns the path of

@@ -216,7 +216,7 @@ struct SubscribersCommandTests {
         let other = try #require(try await store.list(ListSlug("other")))
         let intake = Intake(
             store: store, renderer: try await AutoReplyComposer.bundled(),
-            signer: TokenSigner(secret: try await store.secretKey()), baseURL: "http://127.0.0.1:8080")
+            links: LinkBuilder(signer: TokenSigner(secret: try await store.secretKey()), baseURL: "http://127.0.0.1:8080"))
         let outcome = try await intake.requestSubscription(
             list: other, email: Self.entered, name: Self.name,
             origin: RequestOrigin(route: "form:/lists/other/subscribe", clientIP: "192.0.2.10", userAgent: "test"))

@@ -6,16 +6,13 @@ import Foundation
 public struct Intake: Sendable {
     let store: any IntakeStore
     let renderer: any AutoReplyRendering
-    let signer: TokenSigner
-    let baseURL: String
+    let links: LinkBuilder
     let policy: IntakePolicy
 
-    public init(store: any IntakeStore, renderer: any AutoReplyRendering, signer: TokenSigner, baseURL: String,
-                policy: IntakePolicy = IntakePolicy()) {
+    public init(store: any IntakeStore, renderer: any AutoReplyRendering, links: LinkBuilder, policy: IntakePolicy = IntakePolicy()) {
         self.store = store
         self.renderer = renderer
-        self.signer = signer
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.links = links
         self.policy = policy
     }
 
@@ -35,13 +32,13 @@ public struct Intake: Sendable {
         let name = try Self.validName(name)
         let publicID = TokenSigner.newID()
         let expires = now.addingTimeInterval(policy.confirmationLifetime)
-        let links = AutoReplyLinks(
-            confirm: "\(baseURL)/confirm/\(signer.sign(.confirm, id: publicID, expires: expires))",
-            block: "\(baseURL)/block/\(signer.sign(.block, id: publicID, expires: now.addingTimeInterval(policy.blockLifetime)))",
+        let mailLinks = AutoReplyLinks(
+            confirm: links.confirm(submission: publicID, expires: expires),
+            block: links.block(submission: publicID, expires: now.addingTimeInterval(policy.blockLifetime)),
             expiresHours: Int(policy.confirmationLifetime / 3600))
         let mail: NewOutboxMessage
         do {
-            mail = try renderer.render(.confirmation, list: list, to: address, links: links)
+            mail = try renderer.render(.confirmation, list: list, to: address, links: mailLinks)
         } catch {
             throw DomainError.undeliverableAddress
         }
@@ -53,7 +50,7 @@ public struct Intake: Sendable {
     }
 
     public func confirm(token: String, origin: RequestOrigin, now: Date = Date()) async throws -> ConfirmOutcome {
-        switch signer.check(token, purpose: .confirm, now: now) {
+        switch links.check(token, purpose: .confirm, now: now) {
         case .invalid:
             return .invalid
         case .expired(let id):
@@ -68,13 +65,13 @@ public struct Intake: Sendable {
     }
 
     public func block(token: String, origin: RequestOrigin, now: Date = Date()) async throws -> BlockOutcome {
-        guard case .valid(let id) = signer.check(token, purpose: .block, now: now) else { return .invalid }
+        guard case .valid(let id) = links.check(token, purpose: .block, now: now) else { return .invalid }
         return try await store.blockSubmission(publicID: id, at: now, origin: origin)
     }
 
     /// What the GET page for a confirm or block link shows; changes nothing.
     public func page(for token: String, purpose: TokenPurpose, now: Date = Date()) async throws -> TokenPage {
-        switch signer.check(token, purpose: purpose, now: now) {
+        switch links.check(token, purpose: purpose, now: now) {
         case .invalid: return .invalid
         case .expired(let id): return try await store.tokenPage(publicID: id, expired: true)
         case .valid(let id):
@@ -90,7 +87,7 @@ public struct Intake: Sendable {
         }
     }
 
-    public func subscribeURL(_ slug: ListSlug) -> String { "\(baseURL)/lists/\(slug)/subscribe" }
+    public func subscribeURL(_ slug: ListSlug) -> String { links.subscribe(slug) }
 
     /// Names are optional, single-line and at most 200 characters; never mailed.
     static func validName(_ text: String?) throws(DomainError) -> String? {

@@ -31,27 +31,24 @@ public protocol UnsubscribeStore: Sendable {
 public struct Unsubscribes: Sendable {
     let store: any UnsubscribeStore
     let renderer: any AutoReplyRendering
-    let signer: TokenSigner
-    let baseURL: String
+    let links: LinkBuilder
     let policy: IntakePolicy
 
-    public init(store: any UnsubscribeStore, renderer: any AutoReplyRendering, signer: TokenSigner, baseURL: String,
+    public init(store: any UnsubscribeStore, renderer: any AutoReplyRendering, links: LinkBuilder,
                 policy: IntakePolicy = IntakePolicy()) {
         self.store = store
         self.renderer = renderer
-        self.signer = signer
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.links = links
         self.policy = policy
     }
 
-    /// `{base_url}/unsubscribe/{token}` for one subscription. No expiry: a link in an old
-    /// newsletter must still work. Rotating the secret key invalidates every link.
+    /// `{base_url}/unsubscribe/{token}` for one subscription.
     public func unsubscribeURL(subscriptionPublicID: String) -> String {
-        "\(baseURL)/unsubscribe/\(signer.sign(.unsubscribe, id: subscriptionPublicID, expires: nil))"
+        links.unsubscribe(subscription: subscriptionPublicID)
     }
 
     public func page(for token: String) async throws -> TokenPage {
-        guard case .valid(let id) = signer.check(token, purpose: .unsubscribe) else { return .invalid }
+        guard case .valid(let id) = links.check(token, purpose: .unsubscribe) else { return .invalid }
         return try await store.unsubscribePage(publicID: id)
     }
 
@@ -59,16 +56,16 @@ public struct Unsubscribes: Sendable {
     public func unsubscribe(token: String, oneClick: Bool, origin: RequestOrigin, now: Date = Date()) async throws
         -> UnsubscribeOutcome
     {
-        guard case .valid(let id) = signer.check(token, purpose: .unsubscribe, now: now) else { return .invalid }
+        guard case .valid(let id) = links.check(token, purpose: .unsubscribe, now: now) else { return .invalid }
         let renderer = self.renderer
-        let baseURL = self.baseURL
+        let links = self.links
         return try await store.unsubscribe(
             publicID: id, route: oneClick ? .oneClick : .page, origin: origin, at: now,
             receipt: { list, address in
                 guard !oneClick else { return nil }
                 return try renderer.render(
                     .receipt, list: list, to: address,
-                    links: AutoReplyLinks(resubscribe: "\(baseURL)/lists/\(list.slug)/subscribe"))
+                    links: AutoReplyLinks(resubscribe: links.subscribe(list.slug)))
             })
     }
 
@@ -79,11 +76,11 @@ public struct Unsubscribes: Sendable {
         let address: EmailAddress
         do { address = try EmailAddress(email) } catch { throw DomainError.invalidAddress(field: "email", reason: error) }
         let renderer = self.renderer
-        let signer = self.signer
-        let baseURL = self.baseURL
+        let links = self.links
         return try await store.requestUnsubscribeLink(list: list, address: address, at: now, policy: policy) { publicID in
-            let url = "\(baseURL)/unsubscribe/\(signer.sign(.unsubscribe, id: publicID, expires: nil))"
-            return try renderer.render(.unsubscribeLink, list: list, to: address, links: AutoReplyLinks(unsubscribe: url))
+            try renderer.render(
+                .unsubscribeLink, list: list, to: address,
+                links: AutoReplyLinks(unsubscribe: links.unsubscribe(subscription: publicID)))
         }
     }
 }
@@ -112,31 +109,29 @@ public protocol PreferencesStore: Sendable {
 extension Unsubscribes {
     /// `{base_url}/preferences/{token}`: no login; the signed token is the key.
     public func preferencesURL(addressHash: String) -> String {
-        "\(baseURL)/preferences/\(signer.sign(.preferences, id: addressHash, expires: nil))"
+        links.preferences(addressHash: addressHash)
     }
 
     /// The preferences link for the person behind an unsubscribe link.
     public func preferencesURL(forUnsubscribeToken token: String, store: any PreferencesStore) async throws -> String? {
-        guard case .valid(let id) = signer.check(token, purpose: .unsubscribe),
+        guard case .valid(let id) = links.check(token, purpose: .unsubscribe),
               let hash = try await store.addressHash(subscriptionPublicID: id)
         else { return nil }
         return preferencesURL(addressHash: hash)
     }
 
     public func preferences(token: String, store: any PreferencesStore) async throws -> [PreferenceEntry]? {
-        guard case .valid(let hash) = signer.check(token, purpose: .preferences) else { return nil }
+        guard case .valid(let hash) = links.check(token, purpose: .preferences) else { return nil }
         return try await store.preferences(addressHash: hash)
     }
 
     public func leave(token: String, listSlugs: [String], store: any PreferencesStore, origin: RequestOrigin,
                       now: Date = Date()) async throws -> [String]? {
-        guard case .valid(let hash) = signer.check(token, purpose: .preferences) else { return nil }
+        guard case .valid(let hash) = links.check(token, purpose: .preferences) else { return nil }
         let renderer = self.renderer
-        let baseURL = self.baseURL
+        let links = self.links
         return try await store.leave(addressHash: hash, listSlugs: listSlugs, origin: origin, at: now) { list, address in
-            try renderer.render(
-                .receipt, list: list, to: address,
-                links: AutoReplyLinks(resubscribe: "\(baseURL)/lists/\(list.slug)/subscribe"))
+            try renderer.render(.receipt, list: list, to: address, links: AutoReplyLinks(resubscribe: links.subscribe(list.slug)))
         }
     }
 }

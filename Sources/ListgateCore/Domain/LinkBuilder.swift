@@ -1,0 +1,41 @@
+// Every link listgate puts in mail and pages, and the check of the tokens in them, in
+// one place: the base URL and the signing key are held once, and each kind of link is
+// signed for its own purpose only.
+import Foundation
+
+public struct LinkBuilder: Sendable {
+    let signer: TokenSigner
+    public let baseURL: String
+
+    public init(signer: TokenSigner, baseURL: String) {
+        self.signer = signer
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+    }
+
+    public func confirm(submission id: String, expires: Date) -> String {
+        "\(baseURL)/confirm/\(signer.sign(.confirm, id: id, expires: expires))"
+    }
+
+    public func block(submission id: String, expires: Date) -> String {
+        "\(baseURL)/block/\(signer.sign(.block, id: id, expires: expires))"
+    }
+
+    /// No expiry: a link in an old newsletter must still work. Rotating the secret key
+    /// invalidates every link.
+    public func unsubscribe(subscription id: String) -> String {
+        "\(baseURL)/unsubscribe/\(signer.sign(.unsubscribe, id: id, expires: nil))"
+    }
+
+    /// No login: the signed token is the key, and it names one person (by address hash).
+    public func preferences(addressHash: String) -> String {
+        "\(baseURL)/preferences/\(signer.sign(.preferences, id: addressHash, expires: nil))"
+    }
+
+    /// The hosted subscribe page: where "subscribe again" and "request a new mail" lead,
+    /// always through double opt-in.
+    public func subscribe(_ slug: ListSlug) -> String { "\(baseURL)/lists/\(slug)/subscribe" }
+
+    public func check(_ token: String, purpose: TokenPurpose, now: Date = Date()) -> TokenCheck {
+        signer.check(token, purpose: purpose, now: now)
+    }
+}
