@@ -11,6 +11,44 @@ struct SenderAPIRoutes: Sendable {
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("api/v1/lists") { request, context in try await lists(request, context) }
+        router.post("api/v1/lists/:slug/snapshots") { request, context in try await takeSnapshot(request, context) }
+        router.get("api/v1/snapshots/:id") { request, context in try await snapshot(request, context) }
+    }
+
+    /// `POST /api/v1/lists/{slug}/snapshots`: freezes the list's active audience.
+    func takeSnapshot(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        guard let access = try await authenticate(request, context) else { return unauthorized() }
+        let slugText = try context.parameters.require("slug")
+        guard slugText == access.listSlug else {
+            // Another list: 403 if it exists, 404 if not; never a fallback to "all".
+            var exists = false
+            if let slug = try? ListSlug(slugText) { exists = try await store.list(slug) != nil }
+            return exists ? forbidden() : notFound("list")
+        }
+        let snapshot = try await store.takeSnapshot(
+            listID: access.listID, tokenID: access.tokenID, source: EventSource("api:\(access.tokenID)"))
+        return JSONAnswer.body(Self.document(snapshot), code: .created)
+    }
+
+    /// `GET /api/v1/snapshots/{id}`: the metadata of a snapshot of this token's list.
+    func snapshot(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        guard let access = try await authenticate(request, context) else { return unauthorized() }
+        guard let snapshot = try await store.snapshot(id: context.parameters.require("id")) else { return notFound("snapshot") }
+        guard snapshot.listID == access.listID else { return forbidden() }
+        return JSONAnswer.body(Self.document(snapshot), code: .ok)
+    }
+
+    static func document(_ snapshot: AudienceSnapshot) -> [String: Any] {
+        ["id": snapshot.id, "list": snapshot.listSlug, "count": snapshot.count, "sha256": snapshot.sha256,
+         "created_at": Timestamp.string(snapshot.createdAt)]
+    }
+
+    func forbidden() -> Response {
+        JSONAnswer.error("forbidden", "this token may not read that list", status: .forbidden)
+    }
+
+    func notFound(_ what: String) -> Response {
+        JSONAnswer.error("\(what)_not_found", "no such \(what)", status: .notFound)
     }
 
     /// The access the request's bearer token grants; nil means answer `unauthorized()`.
@@ -42,3 +80,4 @@ struct SenderAPIRoutes: Sendable {
             code: .ok)
     }
 }
+
