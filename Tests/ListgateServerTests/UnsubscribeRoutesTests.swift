@@ -168,7 +168,8 @@ struct UnsubscribeRoutesTests {
         }
         try await worker.drain()
         let received = try await sink.waitForMessages(count: confirmations + 2, timeout: .seconds(10)).suffix(2)
-        #expect(received.map(\.rcptTos) == [["reader@example.net"], ["second@example.net"]])
+        #expect(Set(received.flatMap(\.rcptTos)) == ["reader@example.net", "second@example.net"])
+        #expect(received.allSatisfy { $0.rcptTos.count == 1 })
         for message in received {
             #expect(try MailInspector.inspect(message.data).to == message.rcptTos)
         }

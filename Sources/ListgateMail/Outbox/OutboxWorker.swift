@@ -63,21 +63,32 @@ public struct OutboxWorker: Service {
             var checkedPause = ContinuousClock.now
             for message in batch {
                 if started >= policy.concurrentDeliveries { try await group.next() }
-                // Pause takes effect between messages (checked every 200 ms, well within
-                // the promised second): hand the rest of the batch back.
-                if ContinuousClock.now - checkedPause > .milliseconds(200) {
+                // On shutdown, and when paused (checked every 200 ms, well within the
+                // promised second), hand the rest of the batch back to the queue.
+                var stop = Task.isCancelled
+                if !stop, ContinuousClock.now - checkedPause > .milliseconds(200) {
                     checkedPause = ContinuousClock.now
-                    if try await store.isOutboxPaused() {
-                        _ = try await store.requeueClaimed(ids: batch[started...].map(\.id))
-                        break
-                    }
+                    stop = try await store.isOutboxPaused()
                 }
-                group.addTask { try await deliver(message, list: lookup[message.listID], now: now) }
+                if stop {
+                    let rest = batch[started...].map(\.id)
+                    _ = try await Self.uncancelled { try await store.requeueClaimed(ids: rest) }
+                    break
+                }
+                // A delivery that has started is finished and recorded even if the worker
+                // is being stopped: otherwise a sent message would stay "sending" and be
+                // sent again after the restart.
+                group.addTask { try await Self.uncancelled { try await deliver(message, list: lookup[message.listID], now: now) } }
                 started += 1
             }
             try await group.waitForAll()
             return started
         }
+    }
+
+    /// Runs `work` in a task that does not inherit the caller's cancellation.
+    static func uncancelled<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await Task { try await work() }.value
     }
 
     /// Sends everything that is due, pass after pass, until nothing is left or sending
