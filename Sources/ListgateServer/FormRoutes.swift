@@ -128,14 +128,14 @@ struct FormRoutes: Sendable {
         let label: String
         let response: Response
         switch outcome {
-        case .confirmed(let name):
+        case .confirmed(let name, let locale):
             label = "confirmed"
             response = request.wantsJSON
                 ? JSONAnswer.status("subscribed")
-                : pages.render("confirmed", locale: try await locale(of: request, context), ["list_name": name])
-        case .used(let slug, let name), .expired(let slug, let name):
+                : pages.render("confirmed", locale: locale, ["list_name": name])
+        case .used(let slug, let name, let locale), .expired(let slug, let name, let locale):
             label = "expired"
-            response = expired(request, slug: slug, name: name, locale: try await locale(of: request, context))
+            response = expired(request, slug: slug, name: name, locale: locale)
         case .invalid:
             label = "invalid"
             response = invalidLink(request)
@@ -147,25 +147,13 @@ struct FormRoutes: Sendable {
     func block(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let origin = RequestOrigin(route: "form:/block", clientIP: context.clientIP, userAgent: request.headers[.userAgent])
         switch try await intake.block(token: context.parameters.require("token"), origin: origin) {
-        case .blocked(let name):
+        case .blocked(let name, let locale):
             return request.wantsJSON
                 ? JSONAnswer.status("blocked")
-                : pages.render("blocked", locale: try await locale(of: request, context), ["list_name": name])
+                : pages.render("blocked", locale: locale, ["list_name": name])
         case .invalid:
             return invalidLink(request)
         }
-    }
-
-    /// The list's language for a token's pages (read before the token was used).
-    func locale(of request: Request, _ context: AppRequestContext) async throws -> ListLocale {
-        let token = try context.parameters.require("token")
-        for purpose in [TokenPurpose.confirm, .block] {
-            switch try await intake.page(for: token, purpose: purpose) {
-            case .ready(_, _, let locale), .used(_, _, let locale), .expired(_, _, let locale): return locale
-            case .invalid: continue
-            }
-        }
-        return request.preferredLocale
     }
 
     func expired(_ request: Request, slug: String, name: String, locale: ListLocale) -> Response {

@@ -43,8 +43,10 @@ struct UnsubscribeRoutes: Sendable {
         let outcome = try await unsubscribes.unsubscribe(
             token: context.parameters.require("token"), oneClick: oneClick, origin: origin)
         Counter(label: "listgate_unsubscribes_total", dimensions: [("route", oneClick ? "one-click" : "page"), ("outcome", Self.label(outcome))]).increment()
-        let preferencesURL = try await unsubscribes.preferencesURL(
-            forUnsubscribeToken: context.parameters.require("token"), store: preferences)
+        // Only the HTML page shows the preferences link: one-click and JSON answers skip the read.
+        let preferencesURL = oneClick || request.wantsJSON
+            ? nil
+            : try await unsubscribes.preferencesURL(forUnsubscribeToken: context.parameters.require("token"), store: preferences)
         switch outcome {
         case .unsubscribed(let slug, let name, let locale):
             return done(request, slug: slug, name: name, locale: locale, already: false, preferencesURL: preferencesURL)

@@ -89,10 +89,10 @@ struct SubscribeRoutesTests {
         _ = try await intake.requestSubscription(list: list, email: "pending@example.net", name: nil, origin: origin)
         _ = try await intake.requestSubscription(list: list, email: "active@example.net", name: nil, origin: origin)
         let activeLinks = try fixture.links(in: try await fixture.queuedMessages().last!)
-        #expect(try await intake.confirm(token: String(activeLinks.confirm.dropFirst("/confirm/".count)), origin: origin) == .confirmed(listName: "週刊お知らせ"))
+        #expect(try await intake.confirm(token: String(activeLinks.confirm.dropFirst("/confirm/".count)), origin: origin) == .confirmed(listName: "週刊お知らせ", locale: .ja))
         _ = try await intake.requestSubscription(list: list, email: "blocked@example.net", name: nil, origin: origin)
         let blockLinks = try fixture.links(in: try await fixture.queuedMessages().last!)
-        #expect(try await intake.block(token: String(blockLinks.block.dropFirst("/block/".count)), origin: origin) == .blocked(listName: "週刊お知らせ"))
+        #expect(try await intake.block(token: String(blockLinks.block.dropFirst("/block/".count)), origin: origin) == .blocked(listName: "週刊お知らせ", locale: .ja))
         _ = try await intake.requestSubscription(list: list, email: "left@example.net", name: nil, origin: origin)
         let leftLinks = try fixture.links(in: try await fixture.queuedMessages().last!)
         _ = try await intake.confirm(token: String(leftLinks.confirm.dropFirst("/confirm/".count)), origin: origin)
@@ -285,6 +285,22 @@ struct ConfirmRoutesTests {
         }
         #expect(try await fixture.count("subscriptions", where: "status = 'active'") == 1)
         #expect(try await fixture.eventTypes().suffix(2) == ["requested", "confirmed"])
+    }
+
+    @Test("confirm and block pages answer in the list's language")
+    func listLanguage() async throws {
+        let fixture = try await ServerFixture(lists: [("en-news", "Weekly News", .en)])
+        try await fixture.test { client in
+            try await client.post("/lists/en-news/subscribe", form: ["email": "ann@example.net"])
+            let links = try fixture.links(in: try #require(try await fixture.queuedMessages().last))
+            let confirmed = try await client.execute(uri: links.confirm, method: .post, headers: [.acceptLanguage: "ja"])
+            let reused = try await client.execute(uri: links.confirm, method: .post, headers: [.acceptLanguage: "ja"])
+            let blocked = try await client.execute(uri: links.block, method: .post, headers: [.acceptLanguage: "ja"])
+            #expect(confirmed.text.contains("lang=\"en\""))
+            #expect(reused.status == .gone)
+            #expect(reused.text.contains("lang=\"en\""))
+            #expect(blocked.text.contains("lang=\"en\""))
+        }
     }
 
     @Test("a confirm link works once; reusing it answers 410 with a way to ask for a new mail")

@@ -81,16 +81,17 @@ public enum SubscribeOutcome: String, Sendable, Equatable, CaseIterable {
     case addressLimit = "address_limit"
 }
 
+/// Outcomes carry the list's language, so the answer page needs no second lookup.
 public enum ConfirmOutcome: Sendable, Equatable {
-    case confirmed(listName: String)
+    case confirmed(listName: String, locale: ListLocale)
     /// The link was used before, or the request was blocked.
-    case used(listSlug: String, listName: String)
-    case expired(listSlug: String, listName: String)
+    case used(listSlug: String, listName: String, locale: ListLocale)
+    case expired(listSlug: String, listName: String, locale: ListLocale)
     case invalid
 }
 
 public enum BlockOutcome: Sendable, Equatable {
-    case blocked(listName: String)
+    case blocked(listName: String, locale: ListLocale)
     case invalid
 }
 

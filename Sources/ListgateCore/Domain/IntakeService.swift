@@ -55,8 +55,9 @@ public struct Intake: Sendable {
             return .invalid
         case .expired(let id):
             switch try await store.tokenPage(publicID: id, expired: true) {
-            case .expired(let slug, let name, _), .ready(let slug, let name, _): return .expired(listSlug: slug, listName: name)
-            case .used(let slug, let name, _): return .used(listSlug: slug, listName: name)
+            case .expired(let slug, let name, let locale), .ready(let slug, let name, let locale):
+                return .expired(listSlug: slug, listName: name, locale: locale)
+            case .used(let slug, let name, let locale): return .used(listSlug: slug, listName: name, locale: locale)
             case .invalid: return .invalid
             }
         case .valid(let id):

@@ -58,15 +58,16 @@ extension SQLiteStore {
         try await pool.write { db in
             guard let row = try Self.submissionRow(publicID, in: db) else { return .invalid }
             let (slug, name): (String, String) = (row["slug"], row["list_name"])
-            guard row["status"] == "pending" else { return .used(listSlug: slug, listName: name) }
+            let locale = ListLocale(rawValue: row["locale"]) ?? .ja
+            guard row["status"] == "pending" else { return .used(listSlug: slug, listName: name, locale: locale) }
             guard let expires = Timestamp.parse(row["expires_at"]), expires > date else {
-                return .expired(listSlug: slug, listName: name)
+                return .expired(listSlug: slug, listName: name, locale: locale)
             }
             let listID: Int64 = row["list_id"]
             let hash: String = row["address_hash"]
             // A suppression added after the mail was sent (admin, bounce, complaint) wins
             // over an old link: the link can no longer be used.
-            if try Self.isSuppressed(hash, listID: listID, in: db) { return .used(listSlug: slug, listName: name) }
+            if try Self.isSuppressed(hash, listID: listID, in: db) { return .used(listSlug: slug, listName: name, locale: locale) }
             let addressID = try Self.upsertAddress(
                 email: row["email"], identityKey: row["identity_key"], hash: hash, at: date, in: db)
             let stamp = Timestamp.string(date)
@@ -94,7 +95,7 @@ extension SQLiteStore {
                              detail: ["reason": "confirmed by the person"]),
                     at: date, in: db)
             }
-            return .confirmed(listName: name)
+            return .confirmed(listName: name, locale: locale)
         }
     }
 
@@ -132,7 +133,7 @@ extension SQLiteStore {
                     NewEvent(.unsubscribed, listID: listID, addressHash: hash, source: source, detail: ["route": "block"]),
                     at: date, in: db)
             }
-            return .blocked(listName: row["list_name"])
+            return .blocked(listName: row["list_name"], locale: ListLocale(rawValue: row["locale"]) ?? .ja)
         }
     }
 
