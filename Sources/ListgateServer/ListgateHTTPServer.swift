@@ -64,7 +64,7 @@ public struct ListgateHTTPServer: Sendable {
         UnsubscribeRoutes(unsubscribes: unsubscribes, intake: intake, pages: pages, ipLimiter: ipLimiter, preferences: store)
             .addRoutes(to: router)
         PreferencesRoutes(unsubscribes: unsubscribes, store: store, pages: pages).addRoutes(to: router)
-        SenderAPIRoutes(store: store).addRoutes(to: router)
+        SenderAPIRoutes(store: store, links: links).addRoutes(to: router)
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "listgate"),

@@ -2,29 +2,31 @@
 // Every route authenticates first: no or bad token → 401; a token for another list → 403;
 // only then can an unknown list or snapshot be 404 (DESIGN.md invariant 4: fail closed).
 import Foundation
+import HTTPTypes
 import Hummingbird
 import ListgateCore
 import Logging
 
 struct SenderAPIRoutes: Sendable {
     let store: any ListgateStore
+    let links: LinkBuilder
+    /// Rows per database read while streaming: large enough to amortise a read, small
+    /// enough that memory stays flat whatever the audience size.
+    static let pageSize = 2_000
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("api/v1/lists") { request, context in try await lists(request, context) }
         router.post("api/v1/lists/:slug/snapshots") { request, context in try await takeSnapshot(request, context) }
         router.get("api/v1/snapshots/:id") { request, context in try await snapshot(request, context) }
+        router.get("api/v1/snapshots/:id/recipients") { request, context in try await recipients(request, context) }
+        router.get("api/v1/lists/:slug/unsubscribes") { request, context in try await unsubscribes(request, context) }
     }
 
     /// `POST /api/v1/lists/{slug}/snapshots`: freezes the list's active audience.
     func takeSnapshot(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         guard let access = try await authenticate(request, context) else { return unauthorized() }
-        let slugText = try context.parameters.require("slug")
-        guard slugText == access.listSlug else {
-            // Another list: 403 if it exists, 404 if not; never a fallback to "all".
-            var exists = false
-            if let slug = try? ListSlug(slugText) { exists = try await store.list(slug) != nil }
-            return exists ? forbidden() : notFound("list")
-        }
+        // Another list: 403 if it exists, 404 if not; never a fallback to "all".
+        if let refusal = try await refuseOtherList(context.parameters.require("slug"), access) { return refusal }
         let snapshot = try await store.takeSnapshot(
             listID: access.listID, tokenID: access.tokenID, source: EventSource("api:\(access.tokenID)"))
         return JSONAnswer.body(Self.document(snapshot), code: .created)
@@ -36,6 +38,95 @@ struct SenderAPIRoutes: Sendable {
         guard let snapshot = try await store.snapshot(id: context.parameters.require("id")) else { return notFound("snapshot") }
         guard snapshot.listID == access.listID else { return forbidden() }
         return JSONAnswer.body(Self.document(snapshot), code: .ok)
+    }
+
+    /// `GET /api/v1/snapshots/{id}/recipients`: the frozen members as NDJSON, each with a
+    /// working one-click unsubscribe link and the header values to send it in.
+    func recipients(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        guard let access = try await authenticate(request, context) else { return unauthorized() }
+        guard let snapshot = try await store.snapshot(id: context.parameters.require("id")) else { return notFound("snapshot") }
+        guard snapshot.listID == access.listID else { return forbidden() }
+        let store = self.store, links = self.links
+        var headers = Self.streamHeaders
+        // The sender can check what it received against what it reviewed.
+        headers[Self.countHeader] = String(snapshot.count)
+        headers[Self.sha256Header] = snapshot.sha256
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            var after: String?
+            var line = JSONLine(reservingCapacity: Self.pageSize * 400)
+            while true {
+                let page = try await store.snapshotRecipients(snapshotID: snapshot.id, after: after, limit: Self.pageSize)
+                for recipient in page {
+                    let url = links.unsubscribe(subscription: recipient.subscriptionID)
+                    line.field("email", recipient.email)
+                    line.field("name", recipient.name)
+                    line.field("subscribed_at", recipient.subscribedAt)
+                    line.field("unsubscribe_url", url)
+                    line.field("list_unsubscribe", "<\(url)>")
+                    line.field("list_unsubscribe_post", "List-Unsubscribe=One-Click")
+                    line.endObject()
+                }
+                if !line.bytes.isEmpty { try await writer.write(ByteBuffer(bytes: line.take())) }
+                guard page.count == Self.pageSize, let last = page.last else { break }
+                after = last.identityKey
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    /// `GET /api/v1/lists/{slug}/unsubscribes?since=RFC3339`: who left since then, oldest
+    /// first. `since` is required: a missing or malformed one is 400, never "since the
+    /// beginning".
+    func unsubscribes(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        guard let access = try await authenticate(request, context) else { return unauthorized() }
+        if let refusal = try await refuseOtherList(context.parameters.require("slug"), access) { return refusal }
+        guard let sinceText = request.uri.queryParameters["since"].map(String.init) else {
+            return JSONAnswer.error("since_required", "give since=RFC3339 time, e.g. 2026-11-21T00:00:00Z", status: .badRequest)
+        }
+        guard let since = Self.rfc3339(sinceText) else {
+            return JSONAnswer.error("invalid_since", "since must be an RFC 3339 time, e.g. 2026-11-21T00:00:00Z", status: .badRequest)
+        }
+        let store = self.store, listID = access.listID, sinceStamp = Timestamp.string(since)
+        return Response(status: .ok, headers: Self.streamHeaders, body: ResponseBody { writer in
+            var after: (time: String, key: String)?
+            var line = JSONLine()
+            while true {
+                let page = try await store.departures(listID: listID, since: sinceStamp, after: after, limit: Self.pageSize)
+                for departure in page {
+                    line.field("email", departure.email)
+                    line.field("unsubscribed_at", departure.unsubscribedAt)
+                    line.endObject()
+                }
+                if !line.bytes.isEmpty { try await writer.write(ByteBuffer(bytes: line.take())) }
+                guard page.count == Self.pageSize, let last = page.last else { break }
+                after = (last.unsubscribedAt, last.identityKey)
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    static let countHeader = HTTPField.Name("X-Listgate-Snapshot-Count")!
+    static let sha256Header = HTTPField.Name("X-Listgate-Snapshot-SHA256")!
+    static let streamHeaders: HTTPFields = [.contentType: "application/x-ndjson; charset=utf-8", .cacheControl: "no-store"]
+
+    /// RFC 3339 §5.6 date-time: a full date, a time with optional fraction, and `Z` or
+    /// an offset. Stricter than "anything ISO 8601": a date alone is refused.
+    static func rfc3339(_ text: String) -> Date? {
+        guard text.utf8.count <= 40 else { return nil }
+        let normalized = text.replacingOccurrences(of: "z", with: "Z").replacingOccurrences(of: "t", with: "T")
+        for style in [Date.ISO8601FormatStyle(includingFractionalSeconds: true), Date.ISO8601FormatStyle()] {
+            if let date = try? style.parse(normalized) { return date }
+        }
+        return nil
+    }
+
+    /// For a route naming a list: 403 if the token's list is another existing list, 404 if
+    /// there is no such list; nil when the token may read it.
+    func refuseOtherList(_ slugText: String, _ access: SenderAccess) async throws -> Response? {
+        guard slugText != access.listSlug else { return nil }
+        var exists = false
+        if let slug = try? ListSlug(slugText) { exists = try await store.list(slug) != nil }
+        return exists ? forbidden() : notFound("list")
     }
 
     static func document(_ snapshot: AudienceSnapshot) -> [String: Any] {

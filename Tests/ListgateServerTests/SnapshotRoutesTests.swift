@@ -120,4 +120,37 @@ struct SnapshotRoutesTests {
         }
         #expect(try await fixture.count("snapshots") == 1, "refused requests froze nothing")
     }
+
+    @Test("the recipients stream pages through the whole audience: every member once, in identity-key order")
+    func streamsAcrossPages() async throws {
+        let fixture = try await ServerFixture(lists: [("news", "週刊お知らせ", .ja)])
+        let members = 2 * 2_000 + 123 // more than two pages of the stream
+        try await fixture.store.pool.write { db in
+            try db.execute(sql: """
+                WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+                INSERT INTO addresses (email, identity_key, address_hash, created_at)
+                SELECT 'member' || i || '@example.net', 'member' || i || '@example.net', lower(hex(randomblob(32))),
+                       '2026-01-01T00:00:00.000Z' FROM n
+                """, arguments: [members])
+            try db.execute(sql: """
+                INSERT INTO subscriptions (list_id, address_id, status, source, created_at, updated_at, subscribed_at)
+                SELECT (SELECT id FROM lists WHERE slug = 'news'), id, 'active', 'admin',
+                       created_at, created_at, created_at FROM addresses
+                """)
+        }
+        let token = SenderTokenSecret.generate()
+        _ = try await fixture.store.createSenderToken(list: ListSlug("news"), name: nil, secret: token, source: .cli)
+        try await fixture.test { client in
+            let taken = try await client.execute(uri: "/api/v1/lists/news/snapshots", method: .post, headers: [.authorization: "Bearer \(token)"])
+            let id = try #require(try json(taken)["id"] as? String)
+            let stream = try await client.execute(uri: "/api/v1/snapshots/\(id)/recipients", method: .get, headers: [.authorization: "Bearer \(token)"])
+            #expect(stream.status == .ok)
+            let emails = try stream.text.split(separator: "\n").map {
+                try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])["email"] as? String
+            }
+            #expect(emails.count == members)
+            #expect(Set(emails).count == members, "no one twice across page boundaries")
+            #expect(emails.compactMap { $0 } == emails.compactMap { $0 }.sorted(), "identity-key order")
+        }
+    }
 }

@@ -66,10 +66,36 @@ public struct TokenSigner: Sendable {
 
 /// Base64 with the URL-safe alphabet and no padding (RFC 4648 §5).
 enum Base64URL {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// Encoded by table rather than through Foundation's base64 and three replacements:
+    /// the recipients stream signs one link per row.
     static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let input = Array(bytes)
+        var output = [UInt8]()
+        output.reserveCapacity((input.count * 4 + 2) / 3)
+        var index = 0
+        while index + 3 <= input.count {
+            let n = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+            output.append(alphabet[Int(n >> 18 & 63)])
+            output.append(alphabet[Int(n >> 12 & 63)])
+            output.append(alphabet[Int(n >> 6 & 63)])
+            output.append(alphabet[Int(n & 63)])
+            index += 3
+        }
+        switch input.count - index {
+        case 1:
+            let n = UInt32(input[index]) << 16
+            output.append(alphabet[Int(n >> 18 & 63)])
+            output.append(alphabet[Int(n >> 12 & 63)])
+        case 2:
+            let n = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8
+            output.append(alphabet[Int(n >> 18 & 63)])
+            output.append(alphabet[Int(n >> 12 & 63)])
+            output.append(alphabet[Int(n >> 6 & 63)])
+        default: break
+        }
+        return String(decoding: output, as: UTF8.self)
     }
 
     static func decode(_ text: String) -> [UInt8]? {

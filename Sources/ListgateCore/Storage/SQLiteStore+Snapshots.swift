@@ -67,3 +67,66 @@ extension SQLiteStore {
         }
     }
 }
+
+extension SQLiteStore {
+    public func snapshotRecipients(snapshotID: String, after: String?, limit: Int) async throws -> [SnapshotRecipient] {
+        try await pool.read { db in
+            // Keyset paging on the primary key (snapshot_id, identity_key): each page is an
+            // index range, so the last page costs what the first did.
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(sql: """
+                    SELECT m.identity_key, m.email, m.name, m.subscribed_at, s.public_id
+                    FROM snapshot_members m JOIN subscriptions s ON s.id = m.subscription_id
+                    WHERE m.snapshot_id = (SELECT id FROM snapshots WHERE public_id = ?1)
+                      AND m.identity_key > ?2
+                    ORDER BY m.identity_key
+                    LIMIT ?3
+                    """),
+                arguments: [snapshotID, after ?? "", limit])
+            var page: [SnapshotRecipient] = []
+            page.reserveCapacity(limit)
+            while let row = try rows.next() {
+                page.append(SnapshotRecipient(
+                    identityKey: row[0], email: row[1], name: row[2], subscribedAt: row[3], subscriptionID: row[4]))
+            }
+            return page
+        }
+    }
+
+    public func departures(listID: Int64, since: String, after: (time: String, key: String)?, limit: Int) async throws -> [Departure] {
+        try await pool.read { db in
+            // Two ways of leaving: the subscription ended (unsubscribed, bounced, complained),
+            // or the address was suppressed for this list or for every list while its
+            // subscription still looks active. A person who left both ways appears once,
+            // at the earlier time.
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(sql: """
+                    WITH left_list(email, identity_key, at) AS (
+                        SELECT a.email, a.identity_key, s.unsubscribed_at
+                        FROM subscriptions s JOIN addresses a ON a.id = s.address_id
+                        WHERE s.list_id = ?1 AND s.unsubscribed_at IS NOT NULL AND s.status <> 'active'
+                          AND s.unsubscribed_at >= ?2
+                        UNION ALL
+                        SELECT a.email, a.identity_key, x.created_at
+                        FROM suppressions x
+                        JOIN addresses a ON a.address_hash = x.address_hash
+                        JOIN subscriptions s ON s.address_id = a.id AND s.list_id = ?1
+                        WHERE (x.list_id = ?1 OR x.list_id IS NULL) AND x.created_at >= ?2
+                    ),
+                    first_leaving AS (
+                        SELECT email, identity_key, min(at) AS at FROM left_list GROUP BY identity_key
+                    )
+                    SELECT email, identity_key, at FROM first_leaving
+                    WHERE (at, identity_key) > (?3, ?4)
+                    ORDER BY at, identity_key
+                    LIMIT ?5
+                    """),
+                arguments: [listID, since, after?.time ?? "", after?.key ?? "", limit])
+            var page: [Departure] = []
+            while let row = try rows.next() {
+                page.append(Departure(email: row[0], identityKey: row[1], unsubscribedAt: row[2]))
+            }
+            return page
+        }
+    }
+}
