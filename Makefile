@@ -7,8 +7,9 @@ DB ?= ./listgate.sqlite3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 RUN_PACKAGES := libsqlite3-dev libcurl4-openssl-dev pkg-config
-# The mail tests talk to a real SMTP server (aiosmtpd); some tests inspect files with sqlite3.
-TEST_PACKAGES := $(RUN_PACKAGES) python3-aiosmtpd sqlite3
+# The mail tests talk to a real SMTP server (aiosmtpd); some tests inspect files with sqlite3;
+# the OpenAPI test reads openapi.yaml with python3-yaml.
+TEST_PACKAGES := $(RUN_PACKAGES) python3-aiosmtpd python3-yaml sqlite3
 
 # Installs only what is missing, so a second run makes no network call.
 define apt_install

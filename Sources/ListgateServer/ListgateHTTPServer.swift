@@ -43,6 +43,15 @@ public struct ListgateHTTPServer: Sendable {
     }
 
     public func buildApplication() async throws -> some ApplicationProtocol {
+        Application(
+            router: try await buildRouter(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "listgate"),
+            services: services,
+            logger: logger)
+    }
+
+    /// Every route the server answers; `openapi.yaml` documents exactly these (a test checks).
+    public func buildRouter() async throws -> Router<AppRequestContext> {
         var policy = IntakePolicy()
         policy.mailsPerAddressPerDay = configuration.rateLimits.perAddress.map {
             Int((Double($0.count) * 86_400 / $0.seconds).rounded(.up))
@@ -65,11 +74,7 @@ public struct ListgateHTTPServer: Sendable {
             .addRoutes(to: router)
         PreferencesRoutes(unsubscribes: unsubscribes, store: store, pages: pages).addRoutes(to: router)
         SenderAPIRoutes(store: store, links: links).addRoutes(to: router)
-        return Application(
-            router: router,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "listgate"),
-            services: services,
-            logger: logger)
+        return router
     }
 
     /// Runs the server and its services until SIGTERM or SIGINT, then shuts all of
