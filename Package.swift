@@ -28,6 +28,8 @@ let package = Package(
             name: "ListgateCore",
             dependencies: [
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The C API, for the one loop that reads a million rows without making Strings.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [.copy("../../Migrations")]

@@ -12,7 +12,7 @@ struct SenderAPIRoutes: Sendable {
     let links: LinkBuilder
     /// Rows per database read while streaming: large enough to amortise a read, small
     /// enough that memory stays flat whatever the audience size.
-    static let pageSize = 2_000
+    static let pageSize = 1_000
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("api/v1/lists") { request, context in try await lists(request, context) }
@@ -52,23 +52,21 @@ struct SenderAPIRoutes: Sendable {
         headers[Self.countHeader] = String(snapshot.count)
         headers[Self.sha256Header] = snapshot.sha256
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            var after: String?
-            var line = JSONLine(reservingCapacity: Self.pageSize * 400)
-            while true {
-                let page = try await store.snapshotRecipients(snapshotID: snapshot.id, after: after, limit: Self.pageSize)
-                for recipient in page {
-                    let url = links.unsubscribe(subscription: recipient.subscriptionID)
-                    line.field("email", recipient.email)
-                    line.field("name", recipient.name)
-                    line.field("subscribed_at", recipient.subscribedAt)
-                    line.field("unsubscribe_url", url)
-                    line.field("list_unsubscribe", "<\(url)>")
-                    line.field("list_unsubscribe_post", "List-Unsubscribe=One-Click")
-                    line.endObject()
+            // The next page is read (and encoded, on the database's thread) while this one
+            // is written.
+            var next: Task<RecipientPage, any Error>? = Task {
+                try await store.snapshotRecipients(snapshotID: snapshot.id, after: nil, limit: Self.pageSize, links: links)
+            }
+            defer { next?.cancel() }
+            while let pending = next {
+                let page = try await pending.value
+                next = nil
+                if let last = page.lastIdentityKey {
+                    next = Task {
+                        try await store.snapshotRecipients(snapshotID: snapshot.id, after: last, limit: Self.pageSize, links: links)
+                    }
                 }
-                if !line.bytes.isEmpty { try await writer.write(ByteBuffer(bytes: line.take())) }
-                guard page.count == Self.pageSize, let last = page.last else { break }
-                after = last.identityKey
+                if !page.ndjson.isEmpty { try await writer.write(ByteBuffer(bytes: page.ndjson)) }
             }
             try await writer.finish(nil)
         })

@@ -29,6 +29,19 @@ struct JSONLineTests {
         }
     }
 
+    @Test("a character that needs escaping is found at every position, also inside eight-byte strides")
+    func everyPosition() throws {
+        for special in ["\"", "\\", "\n", "\u{1}", "\u{7F}", "\u{2028}", "é", "山"] {
+            for position in 0...20 {
+                let value = String(repeating: "a", count: position) + special + String(repeating: "b", count: 20 - position)
+                var line = JSONLine()
+                line.field("v", value)
+                line.endObject()
+                #expect(try decoded(line)["v"] as? String == value, "\(special.debugDescription) at \(position)")
+            }
+        }
+    }
+
     @Test("line separators are escaped so a line is safe inside JavaScript too")
     func lineSeparatorsEscaped() {
         var line = JSONLine()

@@ -55,3 +55,21 @@ struct SignedTokenTests {
         #expect(signer.check(extended, purpose: .confirm) == .invalid)
     }
 }
+
+@Suite("Batch-signed links")
+struct BatchSignedLinkTests {
+    @Test("the link writer for streams writes exactly the links LinkBuilder makes one by one, and they check as valid")
+    func sameLinks() {
+        let links = LinkBuilder(signer: TokenSigner(secret: "secret"), baseURL: "https://lists.example.org/")
+        let writer = links.unsubscribeLinks()
+        for id in ["a", "3f2b9c0d1e4a5b6c7d8e9f0a1b2c3d4e", TokenSigner.newID(), TokenSigner.newID()] {
+            var bytes: [UInt8] = Array("prefix".utf8)
+            writer.append(subscription: id, to: &bytes)
+            let written = String(decoding: bytes.dropFirst(6), as: UTF8.self)
+            #expect(written == links.unsubscribe(subscription: id))
+            let token = String(written.dropFirst("https://lists.example.org/unsubscribe/".count))
+            #expect(links.check(token, purpose: .unsubscribe) == .valid(id: id))
+            #expect(links.check(token, purpose: .confirm) == .invalid)
+        }
+    }
+}

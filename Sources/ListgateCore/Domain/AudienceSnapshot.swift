@@ -13,15 +13,13 @@ public struct AudienceSnapshot: Sendable, Equatable {
     public let createdAt: Date
 }
 
-/// One member of a frozen audience, as the recipients stream sends it.
-public struct SnapshotRecipient: Sendable, Equatable {
-    /// The stream's order and its resume point.
-    public let identityKey: String
-    public let email: String
-    public let name: String?
-    public let subscribedAt: String
-    /// What the recipient's unsubscribe link signs.
-    public let subscriptionID: String
+/// A page of a snapshot's recipients, already written as NDJSON lines (see
+/// `RecipientLine`), and where the next page starts.
+public struct RecipientPage: Sendable {
+    public let ndjson: [UInt8]
+    public let count: Int
+    /// The identity key of the last recipient on the page: the next page starts after it.
+    public let lastIdentityKey: String?
 }
 
 /// Someone who left a list (unsubscribed, bounced, complained or was suppressed), for the
@@ -36,9 +34,10 @@ public protocol SnapshotStore: Sendable {
     /// Freezes the list's audience now. An empty audience is a snapshot of count 0.
     func takeSnapshot(listID: Int64, tokenID: String?, source: EventSource) async throws -> AudienceSnapshot
     func snapshot(id: String) async throws -> AudienceSnapshot?
-    /// Up to `limit` members of a snapshot in identity-key order, after `after` (exclusive);
-    /// read in pages so a million recipients stream in constant memory.
-    func snapshotRecipients(snapshotID: String, after: String?, limit: Int) async throws -> [SnapshotRecipient]
+    /// Up to `limit` members of a snapshot in identity-key order, after `after` (exclusive),
+    /// as NDJSON with their unsubscribe links; read in pages so a million recipients
+    /// stream in constant memory.
+    func snapshotRecipients(snapshotID: String, after: String?, limit: Int, links: LinkBuilder) async throws -> RecipientPage
     /// Up to `limit` departures from a list at or after `since` (a `Timestamp` string),
     /// oldest first, after the (time, identity key) position `after` (exclusive).
     func departures(listID: Int64, since: String, after: (time: String, key: String)?, limit: Int) async throws -> [Departure]

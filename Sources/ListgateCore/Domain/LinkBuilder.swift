@@ -26,6 +26,12 @@ public struct LinkBuilder: Sendable {
         "\(baseURL)/unsubscribe/\(signer.sign(.unsubscribe, id: id, expires: nil))"
     }
 
+    /// Writes the same links as `unsubscribe(subscription:)` into a byte buffer, signing
+    /// with a keyed state computed once: for streaming a million recipients.
+    public func unsubscribeLinks() -> UnsubscribeLinkWriter {
+        UnsubscribeLinkWriter(prefix: Array("\(baseURL)/unsubscribe/".utf8), signer: signer.batch(.unsubscribe))
+    }
+
     /// No login: the signed token is the key, and it names one person (by address hash).
     public func preferences(addressHash: String) -> String {
         "\(baseURL)/preferences/\(signer.sign(.preferences, id: addressHash, expires: nil))"
@@ -37,5 +43,20 @@ public struct LinkBuilder: Sendable {
 
     public func check(_ token: String, purpose: TokenPurpose, now: Date = Date()) -> TokenCheck {
         signer.check(token, purpose: purpose, now: now)
+    }
+}
+
+public struct UnsubscribeLinkWriter {
+    let prefix: [UInt8]
+    let signer: BatchTokenSigner
+
+    public func append(subscription id: String, to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: prefix)
+        signer.append(id: id, to: &bytes)
+    }
+
+    public func append(subscription id: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: prefix)
+        signer.append(id: id, to: &bytes)
     }
 }

@@ -55,6 +55,12 @@ public struct TokenSigner: Sendable {
         return .valid(id: id)
     }
 
+    /// A signer for many tokens of one purpose without expiry: the keyed HMAC state is
+    /// computed once rather than per token (the recipients stream signs a million links).
+    public func batch(_ purpose: TokenPurpose) -> BatchTokenSigner {
+        BatchTokenSigner(key: keyBytes, messagePrefix: Array("listgate/\(purpose.rawValue)/".utf8))
+    }
+
     private func mac(_ purpose: TokenPurpose, _ id: String, _ expiry: String) -> HashedAuthenticationCode<SHA256> {
         HMAC<SHA256>.authenticationCode(for: Data(Self.message(purpose, id, expiry).utf8), using: key)
     }
@@ -62,6 +68,47 @@ public struct TokenSigner: Sendable {
     private static func message(_ purpose: TokenPurpose, _ id: String, _ expiry: String) -> String {
         "listgate/\(purpose.rawValue)/\(id)/\(expiry)"
     }
+}
+
+/// Tokens exactly as `TokenSigner.sign(purpose, id:, expires: nil)` makes them (a test
+/// holds the two equal), appended to a byte buffer.
+public struct BatchTokenSigner {
+    // HMAC (RFC 2104) spelled out over SHA256's buffer-pointer API: the hash states after
+    // the padded key blocks are kept, and Crypto's generic DataProtocol path is avoided.
+    private let inner: SHA256
+    private let outer: SHA256
+    private let messagePrefix: [UInt8]
+
+    init(key: [UInt8], messagePrefix: [UInt8]) {
+        precondition(key.count <= 64, "an HMAC-SHA256 key longer than the block would be hashed first")
+        let block = key + [UInt8](repeating: 0, count: 64 - key.count)
+        var inner = SHA256(), outer = SHA256()
+        block.map { $0 ^ 0x36 }.withUnsafeBytes { inner.update(bufferPointer: $0) }
+        block.map { $0 ^ 0x5C }.withUnsafeBytes { outer.update(bufferPointer: $0) }
+        self.inner = inner
+        self.outer = outer
+        self.messagePrefix = messagePrefix
+    }
+
+    public func append(id: String, to bytes: inout [UInt8]) {
+        var id = id
+        id.withUTF8 { append(id: $0, to: &bytes) }
+    }
+
+    /// The same, for an id given as UTF-8 bytes (read straight from the database).
+    public func append(id: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
+        var inner = self.inner, outer = self.outer
+        messagePrefix.withUnsafeBytes { inner.update(bufferPointer: $0) }
+        inner.update(bufferPointer: UnsafeRawBufferPointer(id))
+        Self.noExpiry.withUnsafeBytes { inner.update(bufferPointer: $0) }
+        inner.finalize().withUnsafeBytes { outer.update(bufferPointer: $0) }
+        bytes.append(contentsOf: id)
+        bytes.append(contentsOf: Self.dotNoExpiryDot)
+        outer.finalize().withUnsafeBytes { Base64URL.append($0, to: &bytes) }
+    }
+
+    private static let noExpiry = Array("/0".utf8)
+    private static let dotNoExpiryDot = Array(".0.".utf8)
 }
 
 /// Base64 with the URL-safe alphabet and no padding (RFC 4648 §5).
@@ -74,6 +121,11 @@ enum Base64URL {
         let input = Array(bytes)
         var output = [UInt8]()
         output.reserveCapacity((input.count * 4 + 2) / 3)
+        input.withUnsafeBytes { append($0, to: &output) }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    static func append(_ input: UnsafeRawBufferPointer, to output: inout [UInt8]) {
         var index = 0
         while index + 3 <= input.count {
             let n = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
@@ -95,7 +147,6 @@ enum Base64URL {
             output.append(alphabet[Int(n >> 6 & 63)])
         default: break
         }
-        return String(decoding: output, as: UTF8.self)
     }
 
     static func decode(_ text: String) -> [UInt8]? {

@@ -3,6 +3,7 @@
 import Crypto
 import Foundation
 import GRDB
+import GRDBSQLite
 
 extension SQLiteStore {
     public func takeSnapshot(listID: Int64, tokenID: String?, source: EventSource) async throws -> AudienceSnapshot {
@@ -69,27 +70,39 @@ extension SQLiteStore {
 }
 
 extension SQLiteStore {
-    public func snapshotRecipients(snapshotID: String, after: String?, limit: Int) async throws -> [SnapshotRecipient] {
+    public func snapshotRecipients(snapshotID: String, after: String?, limit: Int, links: LinkBuilder) async throws -> RecipientPage {
         try await pool.read { db in
             // Keyset paging on the primary key (snapshot_id, identity_key): each page is an
             // index range, so the last page costs what the first did.
-            let rows = try Row.fetchCursor(
-                db.cachedStatement(sql: """
-                    SELECT m.identity_key, m.email, m.name, m.subscribed_at, s.public_id
-                    FROM snapshot_members m JOIN subscriptions s ON s.id = m.subscription_id
-                    WHERE m.snapshot_id = (SELECT id FROM snapshots WHERE public_id = ?1)
-                      AND m.identity_key > ?2
-                    ORDER BY m.identity_key
-                    LIMIT ?3
-                    """),
-                arguments: [snapshotID, after ?? "", limit])
-            var page: [SnapshotRecipient] = []
-            page.reserveCapacity(limit)
-            while let row = try rows.next() {
-                page.append(SnapshotRecipient(
-                    identityKey: row[0], email: row[1], name: row[2], subscribedAt: row[3], subscriptionID: row[4]))
+            let statement = try db.cachedStatement(sql: """
+                SELECT m.email, m.name, m.subscribed_at, s.public_id, m.identity_key
+                FROM snapshot_members m JOIN subscriptions s ON s.id = m.subscription_id
+                WHERE m.snapshot_id = (SELECT id FROM snapshots WHERE public_id = ?1)
+                  AND m.identity_key > ?2
+                ORDER BY m.identity_key
+                LIMIT ?3
+                """)
+            statement.arguments = [snapshotID, after ?? "", limit]
+            // Columns are read as bytes straight from SQLite into the page (no String per
+            // column): this loop runs once per recipient of a million-member snapshot.
+            var writer = RecipientLine(links: links, expected: limit)
+            let handle = statement.sqliteStatement
+            var count = 0
+            var lastKey: String?
+            let rows = try Row.fetchCursor(statement)
+            while try rows.next() != nil {
+                func column(_ index: Int32) -> UnsafeBufferPointer<UInt8>? {
+                    guard let text = sqlite3_column_text(handle, index) else { return nil }
+                    return UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, index)))
+                }
+                writer.append(
+                    email: column(0) ?? UnsafeBufferPointer(start: nil, count: 0), name: column(1),
+                    subscribedAt: column(2) ?? UnsafeBufferPointer(start: nil, count: 0),
+                    subscriptionID: column(3) ?? UnsafeBufferPointer(start: nil, count: 0))
+                count += 1
+                if count == limit, let key = column(4) { lastKey = String(decoding: key, as: UTF8.self) }
             }
-            return page
+            return RecipientPage(ndjson: writer.finish(), count: count, lastIdentityKey: lastKey)
         }
     }
 
