@@ -151,13 +151,12 @@ class Browser:
     def open(self, url):
         self.driver.get(url)
 
-    def heading(self):
-        return self.driver.find_element(By.TAG_NAME, "h1").text
-
     def expect_heading(self, text):
+        def shows_heading(driver):
+            return [h1.text for h1 in driver.find_elements(By.TAG_NAME, "h1")] == [text]
+
         try:
-            WebDriverWait(self.driver, 10).until(
-                expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "h1"), text))
+            WebDriverWait(self.driver, 10).until(shows_heading)
         except TimeoutException:
             raise Failure(f"{self.driver.current_url}: expected the heading {text!r}, "
                           f"the page says:\n{self.driver.find_element(By.TAG_NAME, 'body').text}")
