@@ -10,6 +10,13 @@ RUN_PACKAGES := libsqlite3-dev libcurl4-openssl-dev pkg-config
 # The mail tests talk to a real SMTP server (aiosmtpd); some tests inspect files with sqlite3;
 # the OpenAPI test reads openapi.yaml with python3-yaml.
 TEST_PACKAGES := $(RUN_PACKAGES) python3-aiosmtpd python3-yaml sqlite3
+# The browser end to end drives Debian's Chromium through chromedriver with Debian's
+# python3-selenium (run by /usr/bin/python3, which also has aiosmtpd); the CJK fonts make the
+# Japanese pages render (and the screenshots show text, not boxes).
+BROWSER_PACKAGES := chromium chromium-driver python3-selenium fonts-noto-cjk
+# The API sweep runs schemathesis, from PyPI, pinned, in a venv of Debian's python3.
+SCHEMATHESIS_VERSION := 4.32.5
+E2E_VENV := .venv-e2e
 
 # Installs only what is missing, so a second run makes no network call.
 define apt_install
@@ -20,13 +27,23 @@ define apt_install
 	fi
 endef
 
-.PHONY: run test build deps test-deps clean bench
+.PHONY: run test build deps test-deps browser-deps e2e-deps e2e clean bench
 
 deps:
 	$(call apt_install,$(RUN_PACKAGES))
 
 test-deps:
 	$(call apt_install,$(TEST_PACKAGES))
+
+browser-deps: test-deps
+	$(call apt_install,$(BROWSER_PACKAGES))
+
+e2e-deps: browser-deps
+	$(call apt_install,python3-venv)
+	@$(E2E_VENV)/bin/schemathesis --version 2>/dev/null | grep -qF "$(SCHEMATHESIS_VERSION)" || { \
+	  echo "installing schemathesis $(SCHEMATHESIS_VERSION) from PyPI into $(E2E_VENV)/"; \
+	  /usr/bin/python3 -m venv $(E2E_VENV) && \
+	  $(E2E_VENV)/bin/pip install -q "schemathesis==$(SCHEMATHESIS_VERSION)"; }
 
 build: deps
 	$(SWIFT) build
@@ -36,10 +53,20 @@ run: build
 	.build/debug/listgate migrate --db $(DB)
 	.build/debug/listgate serve --db $(DB) --demo
 
-## make test: build everything and run every test (Swift Testing)
-test: test-deps
+## make test: build everything and run every test (Swift Testing), then the browser end to end
+test: test-deps browser-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+	  /usr/bin/python3 Tests/E2E/browser_e2e.py; \
+	else echo "browser e2e skipped: chromium or chromedriver is missing (make browser-deps)"; fi
+
+## make e2e: a headless Chromium subscribes and unsubscribes (screenshots to docs/screenshots/),
+## then schemathesis sweeps openapi.yaml against a running server (no 5xx, answers as documented)
+e2e: e2e-deps
+	$(SWIFT) build
+	/usr/bin/python3 Tests/E2E/browser_e2e.py --screenshots docs/screenshots
+	/usr/bin/python3 Tests/E2E/api_fuzz.py
 
 clean:
 	rm -rf .build
