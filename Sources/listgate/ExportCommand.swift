@@ -48,6 +48,7 @@ struct ExportCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
+            MallocTuning.limitArenas()
             let slug = try ListSlug(list)
             let store = try await database.openMigrated()
             let progress = ProgressLine(quiet: target.quiet, noun: "rows")
@@ -90,6 +91,7 @@ struct ExportCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
+            MallocTuning.limitArenas()
             let slug = try list.map { try ListSlug($0) }
             let sinceDate = try since.map(Self.parseTime)
             let store = try await database.openMigrated()
