@@ -45,8 +45,9 @@ clean:
 
 ## make bench: release build, then every benchmark; figures are ratios against a reference in the same run
 bench: test-deps
-	$(call apt_install,wrk curl)
+	$(call apt_install,wrk curl time)
 	$(SWIFT) build -c release --product MailBenchmark
 	$(SWIFT) build -c release --product listgate
 	bench/mail.sh
 	bench/forms.sh
+	bench/data.sh

@@ -136,7 +136,7 @@ struct SubscriberImportStoreTests {
         #expect(summary.imported == 1)
         #expect(try subscriptions(in: database) == ["active@example.org": "unsubscribed", "new@example.org": "bounced"])
         #expect(try rows("SELECT unsubscribed_at FROM subscriptions s JOIN addresses a ON a.id = s.address_id WHERE a.identity_key = 'active@example.org'", in: database).first?[0] == "2025-01-02T00:00:00.000Z")
-        #expect(try rows("SELECT reason FROM suppressions ORDER BY id", in: database).map { $0[0] as String } == ["unsubscribed", "bounced"])
+        #expect(try rows("SELECT reason FROM suppressions ORDER BY reason", in: database).map { $0[0] as String } == ["bounced", "unsubscribed"])
         let again = try await importCSV("email\nactive@example.org\nnew@example.org\n", note: "x", in: database).0
         #expect(again.suppressed == 2)
         #expect(try await database.store.verifyLedger { _ in }.isIntact)
