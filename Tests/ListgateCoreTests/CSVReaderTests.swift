@@ -334,6 +334,16 @@ struct ImportRulesTests {
         #expect(record.identityKey == "taro@xn--r8jz45g.jp")
     }
 
+    @Test("names follow the intake's rules, printable ASCII included", arguments: [
+        "Ada", "  Ada Lovelace  ", "   ", "", "日本 太郎", " \tTab\t ", String(repeating: "x", count: 200),
+        String(repeating: "x", count: 201), "two\nlines", "bell\u{7}",
+    ])
+    func names(text: String) {
+        let fast = Result { () throws(DomainError) in try ImportRules.validName(text) }
+        let shared = Result { () throws(DomainError) in try Intake.validName(text) }
+        #expect(fast == shared)
+    }
+
     @Test("a consent note over 500 characters is refused as an option")
     func longNote() throws {
         #expect(throws: ImportOptionError.self) { try ImportRules(consentNote: String(repeating: "x", count: 501)) }

@@ -231,6 +231,18 @@ public struct ImportRules: Sendable {
         latestAcceptedStamp = Timestamp.string(latestAcceptedTime)
     }
 
+    /// Intake.validName, answered without Unicode property lookups for the common case of
+    /// a printable ASCII name (a million rows).
+    static func validName(_ text: String?) throws(DomainError) -> String? {
+        guard let text else { return nil }
+        let utf8 = text.utf8
+        guard utf8.count <= 200, utf8.allSatisfy({ $0 >= 0x20 && $0 <= 0x7E }) else { return try Intake.validName(text) }
+        guard let first = utf8.firstIndex(where: { $0 != 0x20 }), let last = utf8.lastIndex(where: { $0 != 0x20 }) else {
+            return nil
+        }
+        return String(text[first...last])
+    }
+
     static func validNote(_ text: String?) throws(ImportOptionError) -> String? {
         guard let trimmed = text?.trimmingCharacters(in: .whitespaces), !trimmed.isEmpty else { return nil }
         guard trimmed.count <= maxConsentNoteLength else {
@@ -255,7 +267,7 @@ public struct ImportRules: Sendable {
         }
         let name: String?
         do {
-            name = try Intake.validName(raw.name)
+            name = try Self.validName(raw.name)
         } catch {
             return problem(error.description)
         }
