@@ -26,9 +26,15 @@ final class ProgressLine: @unchecked Sendable {
         started = clock.now
     }
 
+    /// Called once per batch: also lets waiting messages out, so problems found so far
+    /// are on stderr even if the process is stopped.
     func update(_ progress: TransferProgress) {
-        guard enabled else { return }
         lock.withLock {
+            if !pending.isEmpty {
+                write(pending)
+                pending = ""
+            }
+            guard enabled else { return }
             let now = clock.now
             if let lastDrawn, now - lastDrawn < .milliseconds(250) { return }
             lastDrawn = now
@@ -40,8 +46,7 @@ final class ProgressLine: @unchecked Sendable {
             if let fraction = progress.fraction, fraction > 0, fraction < 1, elapsed > 0 {
                 line += ", ETA \(Self.duration(elapsed * (1 - fraction) / fraction))"
             }
-            write(pending + "\r\u{1B}[K" + line)
-            pending = ""
+            write("\r\u{1B}[K" + line)
             showing = true
         }
     }
