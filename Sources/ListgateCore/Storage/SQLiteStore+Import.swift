@@ -123,6 +123,8 @@ private struct ImportWriter {
     let stamp: String
     var ledger: EventLedger.Appender
     var counts = ImportCounts()
+    /// The last consent note and its JSON form: usually one note serves the whole file.
+    private var quotedNote: (note: String, json: String)?
     private let isSuppressed: BoundStatement
     private let findAddress: BoundStatement
     private let findSubscription: BoundStatement
@@ -280,7 +282,16 @@ private struct ImportWriter {
     private mutating func recordEvent(_ row: ImportRow, status: SubscriptionStatus, previous: SubscriptionStatus?) throws {
         // Keys in sorted order, as EventLedger.canonicalJSON writes them.
         var detail = "{"
-        if let note = row.record.consentNote { detail += "\"consent_note\":" + JSONText.quoted(note) + "," }
+        if let note = row.record.consentNote {
+            let json: String
+            if let cached = quotedNote, cached.note == note {
+                json = cached.json
+            } else {
+                json = JSONText.quoted(note)
+                quotedNote = (note, json)
+            }
+            detail += "\"consent_note\":" + json + ","
+        }
         detail += "\"import\":\"" + context.importID + "\""
         if let previous { detail += ",\"previous_status\":\"" + previous.rawValue + "\"" }
         detail += ",\"status\":\"" + status.rawValue + "\""
