@@ -35,7 +35,7 @@ struct ImportCommand: AsyncParsableCommand {
             skipped, and nothing is duplicated.
 
             Examples:
-              listgate import members.csv --list news --consent-note "signed up at the 2025 fair, paper form"
+              listgate import members.csv --list news --consent-note "paper form, 2025 fair"
               cat members.ndjson | listgate import - --list news --format ndjson
             """
     )

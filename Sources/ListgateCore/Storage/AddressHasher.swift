@@ -7,12 +7,7 @@ import GRDB
 
 enum AddressHasher {
     static func hash(_ address: EmailAddress, in db: Database) throws -> String {
-        guard let key = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = ?"),
-            arguments: [GeneratedKey.addressHashKey.rawValue])
-        else {
-            throw StoreError.needsMigration
-        }
-        return hash(identityKey: address.identityKey, key: key)
+        hash(identityKey: address.identityKey, key: try key(in: db))
     }
 
     static func hash(identityKey: String, key: String) -> String {
@@ -35,7 +30,7 @@ enum AddressHasher {
         }
     }
 
-    /// The key itself, to build a `Keyed` from outside a database closure.
+    /// The key itself (also to build a `Keyed` outside a database closure).
     static func key(in db: Database) throws -> String {
         guard let key = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = ?"),
             arguments: [GeneratedKey.addressHashKey.rawValue])

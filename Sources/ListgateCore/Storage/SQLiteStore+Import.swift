@@ -78,22 +78,13 @@ extension SQLiteStore {
     /// commands' 64 MB peak.
     static let importCacheKiB = 8192
 
-    private static func hex128(_ high: UInt64, _ low: UInt64) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var bytes = [UInt8](repeating: 0, count: 32)
-        for index in 0..<16 {
-            bytes[15 - index] = digits[Int((high >> (UInt64(index) * 4)) & 0xF)]
-            bytes[31 - index] = digits[Int((low >> (UInt64(index) * 4)) & 0xF)]
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
     /// SQLite's own default.
     static let defaultCacheKiB = 2000
 
     private func writeImportBatch(_ rows: [ImportRow], _ context: ImportContext) async throws -> ImportCounts {
         // Public ids are random, handed out in ascending order: the batch then appends to
-        // their index instead of writing all over it. Knowing one id still tells nothing
-        // about another (2^128 values between 10,000 rows).
+        // their index instead of writing all over it. They stay unguessable: 10,000
+        // random 128-bit values, sorted, are still about 2^115 apart.
         var generator = SystemRandomNumberGenerator()
         let publicIDs = (0..<rows.count).map { _ in (generator.next() as UInt64, generator.next() as UInt64) }.sorted { $0 < $1 }
             .map { Self.hex128($0.0, $0.1) }
@@ -102,6 +93,17 @@ extension SQLiteStore {
             for (row, publicID) in zip(rows, publicIDs) { try writer.merge(row, publicID: publicID) }
             return writer.counts
         }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    private static func hex128(_ high: UInt64, _ low: UInt64) -> String {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        for index in 0..<16 {
+            bytes[15 - index] = hexDigits[Int((high >> (UInt64(index) * 4)) & 0xF)]
+            bytes[31 - index] = hexDigits[Int((low >> (UInt64(index) * 4)) & 0xF)]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 
