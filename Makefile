@@ -73,9 +73,10 @@ clean:
 
 ## make bench: release build, then every benchmark; figures are ratios against a reference in the same run
 bench: test-deps
-	$(call apt_install,wrk curl bc)
+	$(call apt_install,wrk curl bc time)
 	$(SWIFT) build -c release --product MailBenchmark
 	$(SWIFT) build -c release --product listgate
 	bench/mail.sh
 	bench/forms.sh
 	bench/sender.sh
+	bench/data.sh

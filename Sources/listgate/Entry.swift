@@ -32,6 +32,9 @@ enum Entry {
         case let error as CLIError: Console.error(error.description)
         case let error as SenderTokenError: Console.error(error.description)
         case let error as MembershipError: Console.error(error.description)
+        case let error as DataFileError: Console.error(error.description)
+        case let error as ExportError: Console.error(error.description)
+        case let error as ImportOptionError: Console.error(error.description)
         case let error as DatabaseError:
             Console.error("database: \(error.message ?? error.description)")
         default:

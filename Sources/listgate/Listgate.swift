@@ -15,6 +15,7 @@ struct Listgate: AsyncParsableCommand {
             LISTGATE_HOST, LISTGATE_PORT, ...), then defaults.
             """,
         subcommands: [MigrateCommand.self, ServeCommand.self, ListsCommand.self, OutboxCommand.self, TokensCommand.self,
-                      SubscribersCommand.self, SuppressionsCommand.self]
+                      SubscribersCommand.self, SuppressionsCommand.self, ImportCommand.self, ExportCommand.self,
+                      EventsCommand.self]
     )
 }

@@ -7,16 +7,36 @@ import GRDB
 
 enum AddressHasher {
     static func hash(_ address: EmailAddress, in db: Database) throws -> String {
-        guard let key = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = ?"),
-            arguments: [GeneratedKey.addressHashKey.rawValue])
-        else {
-            throw StoreError.needsMigration
-        }
-        return hash(identityKey: address.identityKey, key: key)
+        hash(identityKey: address.identityKey, key: try key(in: db))
     }
 
     static func hash(identityKey: String, key: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data(identityKey.utf8), using: SymmetricKey(data: Data(key.utf8)))
         return mac.hexString
+    }
+
+    /// The key read once, for hashing many addresses (an import): the same hashes as
+    /// `hash(identityKey:key:)` without a settings read and key setup per address.
+    struct Keyed {
+        let key: SymmetricKey
+
+        init(key: String) {
+            self.key = SymmetricKey(data: Data(key.utf8))
+        }
+
+        func hash(identityKey: String) -> String {
+            var text = identityKey
+            return text.withUTF8 { HMAC<SHA256>.authenticationCode(for: UnsafeRawBufferPointer($0), using: key).hexString }
+        }
+    }
+
+    /// The key itself (also to build a `Keyed` outside a database closure).
+    static func key(in db: Database) throws -> String {
+        guard let key = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM settings WHERE key = ?"),
+            arguments: [GeneratedKey.addressHashKey.rawValue])
+        else {
+            throw StoreError.needsMigration
+        }
+        return key
     }
 }

@@ -4,7 +4,8 @@
 // not at all (DESIGN.md invariants 6 and 8).
 import Foundation
 
-public protocol ListgateStore: IntakeStore, UnsubscribeStore, PreferencesStore, MembershipStore, SenderTokenStore, SnapshotStore {
+public protocol ListgateStore: IntakeStore, UnsubscribeStore, PreferencesStore, MembershipStore, SenderTokenStore, SnapshotStore,
+    SubscriberDataStore {
     /// Fails with `StoreError.needsMigration` (or a stronger error) unless the database
     /// schema is exactly what this build expects.
     func checkSchema() async throws
