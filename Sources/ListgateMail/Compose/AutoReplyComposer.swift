@@ -7,9 +7,19 @@ import Mustache
 
 public struct AutoReplyComposer: AutoReplyRendering {
     let templates: MustacheLibrary
+    /// The wording hashes, computed once: templates do not change while listgate runs,
+    /// and every subscribe request records one.
+    private let consentVersions: [String: String]
 
     public init(templates: MustacheLibrary) {
         self.templates = templates
+        var versions: [String: String] = [:]
+        for kind in AutoReplyKind.allCases {
+            for locale in ListLocale.allCases {
+                versions["\(kind.rawValue).\(locale.rawValue)"] = Self.wordingHash(templates, kind: kind, locale: locale)
+            }
+        }
+        consentVersions = versions
     }
 
     /// The templates shipped in `Forms/mail`.
@@ -61,6 +71,10 @@ public struct AutoReplyComposer: AutoReplyRendering {
     /// A short hash of the wording a person saw (subject, text and HTML templates),
     /// recorded with consent events so the ledger says what was agreed to.
     public func consentVersion(for kind: AutoReplyKind, locale: ListLocale) -> String {
+        consentVersions["\(kind.rawValue).\(locale.rawValue)"] ?? Self.wordingHash(templates, kind: kind, locale: locale)
+    }
+
+    static func wordingHash(_ templates: MustacheLibrary, kind: AutoReplyKind, locale: ListLocale) -> String {
         let name = "\(kind.rawValue).\(locale.rawValue)"
         let sources = ["subject", "text", "html"].map { templates.getTemplate(named: "\(name).\($0)")?.description ?? "" }
         return String(SHA256.hash(data: Data(sources.joined(separator: "\u{1F}").utf8))
