@@ -76,7 +76,4 @@ bench: test-deps
 	$(call apt_install,wrk curl bc time)
 	$(SWIFT) build -c release --product MailBenchmark
 	$(SWIFT) build -c release --product listgate
-	bench/mail.sh
-	bench/forms.sh
-	bench/sender.sh
-	bench/data.sh
+	bench/report.sh
