@@ -46,6 +46,11 @@ struct ServeCommand: AsyncParsableCommand {
         valueName: "count"))
     var mailCeiling: Int?
 
+    @Option(help: ArgumentHelp(
+        "First retry delay in seconds after a 4xx answer or a network error; it doubles with each attempt, up to an hour (env LISTGATE_RETRY_BASE; default 30).",
+        valueName: "seconds"))
+    var retryBase: Double?
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let host = self.host ?? environment["LISTGATE_HOST"] ?? "127.0.0.1"
@@ -53,6 +58,13 @@ struct ServeCommand: AsyncParsableCommand {
         var policy = OutboxPolicy()
         policy.ceilingPerMinute = try Self.number(
             "mail ceiling", mailCeiling.map(String.init) ?? environment["LISTGATE_MAIL_CEILING"] ?? "300", in: 1...1_000_000)
+        if let text = retryBase.map({ String($0) }) ?? environment["LISTGATE_RETRY_BASE"] {
+            // Short delays are for tests and for a relay on the same host; the default suits a real MTA.
+            guard let seconds = Double(text), seconds >= 0.01, seconds <= 3600 else {
+                throw CLIError("invalid retry base '\(text)': use a number of seconds from 0.01 to 3600")
+            }
+            policy.retryBase = .milliseconds(Int64((seconds * 1000).rounded()))
+        }
         let smtpURL = smtpURL ?? environment["LISTGATE_SMTP_URL"]
         if let smtpURL, smtpURL.lowercased().hasPrefix("smtp"), !CurlCapabilities.linked.speaksSMTP {
             throw CLIError("the system's libcurl (\(CurlCapabilities.linked.version)) was built without SMTP support")
