@@ -15,6 +15,11 @@ public struct ServerConfiguration: Sendable {
     public var rateLimits = RateLimits.defaults
     /// LISTGATE_SECRET_KEY; nil uses the key `migrate` generated.
     public var secretKey: String?
+    /// A connection is closed when it has gone this long without delivering a whole
+    /// request head (or body part) and without a response being written: a client that
+    /// drips a header a byte at a time (slowloris) or keeps an idle keep-alive
+    /// connection cannot hold a socket for ever. nil: never.
+    public var idleTimeout: Duration? = .seconds(30)
 
     public init() {}
 
@@ -67,9 +72,15 @@ public struct ListgateHTTPServer: Sendable {
         SenderAPIRoutes(store: store).addRoutes(to: router)
         return Application(
             router: router,
+            server: .http1(configuration: .init(idleTimeout: configuration.idleTimeout.map { .nanoseconds(Self.nanoseconds($0)) })),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "listgate"),
             services: services,
             logger: logger)
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     /// Runs the server and its services until SIGTERM or SIGINT, then shuts all of
