@@ -176,6 +176,11 @@ public final class SMTPSink: @unchecked Sendable {
         }
     }
 
+    /// How many messages are recorded so far, without reading them.
+    public func messageCount() throws -> Int {
+        try recordNames().count
+    }
+
     /// "000001.json", … in arrival order (the dot-prefixed temporary files excluded).
     private func recordNames() throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: messagesDirectory.path)
