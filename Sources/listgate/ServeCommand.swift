@@ -97,7 +97,9 @@ struct ServeCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let composer = try await AutoReplyComposer.bundled()
-        let worker = OutboxWorker(store: store, transport: transport, policy: policy, logger: logger)
+        let journal: DeliveryJournal
+        do { journal = try DeliveryJournal(forDatabaseAt: database.resolvedPath) } catch { throw CLIError("\(error)") }
+        let worker = OutboxWorker(store: store, transport: transport, policy: policy, logger: logger, journal: journal)
         let server = ListgateHTTPServer(
             store: store, configuration: configuration, renderer: composer, registry: registry, logger: logger,
             services: [worker])

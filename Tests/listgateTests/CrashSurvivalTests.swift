@@ -7,7 +7,8 @@
 // Exactly-once delivery over SMTP cannot survive every SIGKILL (RFC 1047): once the
 // final "." of DATA has left, the server may accept the message while the sender dies
 // before it learns so. Such a message is in `sending` at the restart and goes out again,
-// with the same Message-ID. The test takes
+// with the same Message-ID. (The worker notes each acceptance in a journal the instant
+// libcurl reports it, so only that instant is left; see DeliveryJournal.) The test takes
 // the candidates at the moment of the kill (delivered at the sink, yet `sending` in the
 // database) and holds the code to them: a second copy of anything else fails the test; a
 // second copy of a candidate is reported as a known issue, visible in every run it occurs.
