@@ -51,6 +51,10 @@ struct ServeCommand: AsyncParsableCommand {
         valueName: "seconds"))
     var retryBase: Double?
 
+    @Option(help: ArgumentHelp(
+        "Longest retry delay in seconds (env LISTGATE_RETRY_CAP; default 3600).", valueName: "seconds"))
+    var retryCap: Double?
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let host = self.host ?? environment["LISTGATE_HOST"] ?? "127.0.0.1"
@@ -58,12 +62,15 @@ struct ServeCommand: AsyncParsableCommand {
         var policy = OutboxPolicy()
         policy.ceilingPerMinute = try Self.number(
             "mail ceiling", mailCeiling.map(String.init) ?? environment["LISTGATE_MAIL_CEILING"] ?? "300", in: 1...1_000_000)
+        // Short delays are for tests and for a relay on the same host; the defaults suit a real MTA.
         if let text = retryBase.map({ String($0) }) ?? environment["LISTGATE_RETRY_BASE"] {
-            // Short delays are for tests and for a relay on the same host; the default suits a real MTA.
-            guard let seconds = Double(text), seconds >= 0.01, seconds <= 3600 else {
-                throw CLIError("invalid retry base '\(text)': use a number of seconds from 0.01 to 3600")
-            }
-            policy.retryBase = .milliseconds(Int64((seconds * 1000).rounded()))
+            policy.retryBase = try Self.seconds("retry base", text)
+        }
+        if let text = retryCap.map({ String($0) }) ?? environment["LISTGATE_RETRY_CAP"] {
+            policy.retryCap = try Self.seconds("retry cap", text, upTo: 86_400)
+        }
+        guard policy.retryCap >= policy.retryBase else {
+            throw CLIError("the retry cap (\(policy.retryCap)) is shorter than the retry base (\(policy.retryBase))")
         }
         let smtpURL = smtpURL ?? environment["LISTGATE_SMTP_URL"]
         if let smtpURL, smtpURL.lowercased().hasPrefix("smtp"), !CurlCapabilities.linked.speaksSMTP {
@@ -118,6 +125,14 @@ struct ServeCommand: AsyncParsableCommand {
               url.query == nil, url.fragment == nil
         else { throw CLIError("invalid base URL '\(text)': use e.g. https://lists.example.org") }
         return text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+
+    /// A number of seconds from 0.01 to `limit`, as a Duration.
+    static func seconds(_ name: String, _ text: String, upTo limit: Double = 3600) throws -> Duration {
+        guard let seconds = Double(text), seconds >= 0.01, seconds <= limit else {
+            throw CLIError("invalid \(name) '\(text)': use a number of seconds from 0.01 to \(Int(limit))")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 
     static func number(_ name: String, _ text: String, in range: ClosedRange<Int>) throws -> Int {

@@ -13,9 +13,10 @@ struct OutageSurvivalTests {
         let workspace = try Workspace().migrated()
         try workspace.listgate("lists", "create", "news", "--name", "News", "--from", "news@example.org")
         let smtpPort = try freeLoopbackPort()
-        // A 0.1 s first retry instead of 30 s: the backoff's shape, on a test's clock.
+        // Retries after 0.1 s doubling to 0.8 s instead of 30 s to an hour: the backoff's
+        // shape on a test's clock, however long the outage lasts on a loaded machine.
         let server = try await ServeProcess(
-            workspace, arguments: ["--smtp-url", "smtp://127.0.0.1:\(smtpPort)", "--retry-base", "0.1"],
+            workspace, arguments: ["--smtp-url", "smtp://127.0.0.1:\(smtpPort)", "--retry-base", "0.1", "--retry-cap", "0.8"],
             environment: ["LISTGATE_RATE_LIMITS": "off"])
 
         // "flaky…" recipients are refused with 451 twice by the sink, then accepted.
@@ -42,7 +43,7 @@ struct OutageSurvivalTests {
 
         // Back, but the first three recipients after the outage get 451 too.
         let sink = try SMTPSink.start(port: smtpPort, options: ["--fail-next", "3", "--flaky-failures", "2"])
-        let delivered = try await eventually(within: .seconds(40)) {
+        let delivered = try await eventually(within: .seconds(30)) {
             try await outbox().allSatisfy { $0.status == "sent" }
         }
         let undelivered = try await outbox().filter { $0.status != "sent" }
@@ -55,5 +56,17 @@ struct OutageSurvivalTests {
         for row in try await outbox() where row.recipient.hasPrefix("flaky") {
             #expect(row.attempts >= 2 + 2 + 1, "\(row.recipient): the outage, two 451s, then the delivery")
         }
+    }
+
+    @Test("serve refuses a retry base out of range or a cap shorter than the base", arguments: [
+        ["--retry-base", "0"], ["--retry-base", "nan"], ["--retry-cap", "100000"], ["--retry-base", "10", "--retry-cap", "1"],
+    ])
+    func retryOptions(_ options: [String]) throws {
+        // A database that does not exist: if the options were taken, serve would stop there instead.
+        let workspace = try Workspace()
+        let result = try Binary.run(["serve", "--port", "0", "--db", workspace.db] + options, in: workspace.url)
+        #expect(result.status != 0)
+        #expect(result.lastErrorLine?.hasPrefix("error: ") == true)
+        #expect(result.lastErrorLine?.contains("retry") == true, "\(result.stderr)")
     }
 }
