@@ -35,27 +35,30 @@ struct SlowClientTests {
         }
         try await Task.sleep(for: .milliseconds(500))
 
+        // Starved, these would time out (5 s). The bounds are for a machine that is also
+        // running the rest of the test suite: typical answers take milliseconds.
         let poster = FormPoster(connections: 2, timeout: 5)
-        var slowest: Duration = .zero
-        for round in 1...5 {
+        var times: [Duration] = []
+        for round in 1...6 {
             var started = ContinuousClock.now
             let health = await poster.get("\(server.base)/healthz")
-            let healthTime = ContinuousClock.now - started
+            times.append(ContinuousClock.now - started)
             #expect(health == 200)
-            #expect(healthTime < .seconds(2), "GET /healthz took \(healthTime)")
 
             started = ContinuousClock.now
             let posted = await poster.post("\(server.base)/lists/news/subscribe", ["email": "patient\(round)@example.net"])
-            let postTime = ContinuousClock.now - started
+            times.append(ContinuousClock.now - started)
             #expect(posted == 200)
-            #expect(postTime < .seconds(2), "the subscribe post took \(postTime)")
-            slowest = max(slowest, healthTime, postTime)
             try await Task.sleep(for: .milliseconds(200))
         }
+        times.sort()
+        let median = times[times.count / 2], slowest = times[times.count - 1]
+        #expect(median < .seconds(1), "median answer \(median)")
+        #expect(slowest < .seconds(3), "slowest answer \(slowest)")
 
         // The slow connections were still being served, not refused: the load was real.
         let open = slow.filter { $0.send("a") }.count
         #expect(open == slow.count, "only \(open) slow connections were still open")
-        print("slow clients: \(slow.count) dripping connections; slowest other request \(slowest)")
+        print("slow clients: \(slow.count) dripping connections; other requests: median \(median), slowest \(slowest)")
     }
 }
