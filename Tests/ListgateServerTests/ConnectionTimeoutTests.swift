@@ -26,8 +26,8 @@ struct ConnectionTimeoutTests {
     func unfinishedHeadIsClosed() async throws {
         try await live(idleTimeout: .seconds(1)) { port in
             // Without the timeout the connection would stay open and `receive` give up after
-            // 10 s; the bounds below leave room for a machine busy with other tests.
-            let socket = try LoopbackSocket(port: port, receiveTimeout: .seconds(10))
+            // 20 s; the bounds below leave room for a machine busy with other work.
+            let socket = try LoopbackSocket(port: port, receiveTimeout: .seconds(20))
             let started = ContinuousClock.now
             socket.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
             // Keep dripping for a while: bytes that do not complete the head are no progress.
@@ -38,14 +38,14 @@ struct ConnectionTimeoutTests {
             let answer = socket.receive()
             let elapsed = ContinuousClock.now - started
             #expect(answer == [], "the server closed the connection without answering")
-            #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(6), "closed after \(elapsed)")
+            #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(15), "closed after \(elapsed)")
         }
     }
 
     @Test("an idle keep-alive connection is closed after the timeout; an answered request on it came first")
     func idleKeepAliveIsClosed() async throws {
         try await live(idleTimeout: .seconds(1)) { port in
-            let socket = try LoopbackSocket(port: port, receiveTimeout: .seconds(10))
+            let socket = try LoopbackSocket(port: port, receiveTimeout: .seconds(20))
             socket.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             // The idle time starts once the answer is written: wait for all of it first.
             var answer = socket.receive() ?? []
@@ -57,7 +57,7 @@ struct ConnectionTimeoutTests {
             let idle = ContinuousClock.now - answered
             #expect(String(decoding: answer, as: UTF8.self).hasPrefix("HTTP/1.1 200"))
             #expect(rest.isEmpty)
-            #expect(idle >= .milliseconds(800) && idle < .seconds(6), "closed after \(idle) idle")
+            #expect(idle >= .milliseconds(800) && idle < .seconds(15), "closed after \(idle) idle")
         }
     }
 

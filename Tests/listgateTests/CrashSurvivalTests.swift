@@ -44,11 +44,13 @@ struct CrashSurvivalTests {
             }
         }
 
-        // Kill once the intake has acknowledged a third and the worker has delivered some.
-        let busy = try await eventually(within: .seconds(20)) {
-            let answered = acknowledged.current.count
-            let mailed = try sink.messageCount()
-            return answered >= addresses.count / 3 && mailed >= 20
+        // Kill once the intake has acknowledged a third, the worker has delivered some and
+        // is delivering more (messages claimed, `sending`, in the database) right now.
+        let busy = try await eventually(within: .seconds(60)) {
+            guard acknowledged.current.count >= addresses.count / 3, try sink.messageCount() >= 20 else { return false }
+            return try await DatabaseQueue(path: workspace.db).read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE status = 'sending'") ?? 0
+            } > 0
         }
         try #require(busy, "the load never got going:\n\(server?.log ?? "")")
         server?.kill()
@@ -68,7 +70,7 @@ struct CrashSurvivalTests {
         let window = deliveredBeforeKill.intersection(inFlight)
 
         let restarted = try await ServeProcess(workspace, arguments: arguments, environment: environment)
-        let drained = try await eventually(within: .seconds(30)) {
+        let drained = try await eventually(within: .seconds(60)) {
             try await DatabaseQueue(path: workspace.db).read { db in
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending')") ?? -1
             } == 0

@@ -34,7 +34,7 @@ struct OutageSurvivalTests {
             }
         }
         // The outage, seen by the worker: every message tried and deferred, none given up.
-        let triedTwice = try await eventually(within: .seconds(15)) {
+        let triedTwice = try await eventually(within: .seconds(30)) {
             try await outbox().allSatisfy { $0.status == "queued" && $0.attempts >= 2 }
         }
         let afterOutage = try await outbox()
@@ -43,7 +43,7 @@ struct OutageSurvivalTests {
 
         // Back, but the first three recipients after the outage get 451 too.
         let sink = try SMTPSink.start(port: smtpPort, options: ["--fail-next", "3", "--flaky-failures", "2"])
-        let delivered = try await eventually(within: .seconds(30)) {
+        let delivered = try await eventually(within: .seconds(60)) {
             try await outbox().allSatisfy { $0.status == "sent" }
         }
         let undelivered = try await outbox().filter { $0.status != "sent" }

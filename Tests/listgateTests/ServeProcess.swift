@@ -15,7 +15,7 @@ final class ServeProcess: @unchecked Sendable {
     var base: String { "http://127.0.0.1:\(port)" }
 
     /// Starts `listgate serve --db <workspace db> --port <free> ARGUMENTS` and waits
-    /// (up to 10 s) until /healthz answers 200.
+    /// (up to 30 s, for a loaded machine) until /healthz answers 200.
     init(_ workspace: Workspace, arguments: [String], environment: [String: String] = [:]) async throws {
         port = try freePort()
         logURL = workspace.url.appendingPathComponent("serve-\(port).log")
@@ -32,7 +32,7 @@ final class ServeProcess: @unchecked Sendable {
         process.standardOutput = log
         process.standardError = log
         try process.run()
-        for _ in 0..<100 {
+        for _ in 0..<300 {
             if await httpGet("\(base)/healthz")?.0 == 200 { return }
             if !process.isRunning { break }
             try await Task.sleep(for: .milliseconds(100))
@@ -40,8 +40,13 @@ final class ServeProcess: @unchecked Sendable {
         throw WorkspaceError(message: "listgate serve did not come up:\n\(self.log)")
     }
 
+    /// SIGTERM (a graceful stop), then SIGKILL if it is still running after 5 s.
     deinit {
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = ContinuousClock.now + .seconds(5)
+        while process.isRunning, ContinuousClock.now < deadline { usleep(10_000) }
+        kill()
     }
 
     /// SIGKILL: the process gets no chance to finish, flush or record anything.

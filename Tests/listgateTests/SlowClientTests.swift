@@ -35,9 +35,9 @@ struct SlowClientTests {
         }
         try await Task.sleep(for: .milliseconds(500))
 
-        // Starved, these would time out (5 s). The bounds are for a machine that is also
-        // running the rest of the test suite: typical answers take milliseconds.
-        let poster = FormPoster(connections: 2, timeout: 5)
+        // Starved, these would time out (10 s). The bounds are for a machine that is also
+        // running the rest of the test suite: alone, answers take milliseconds.
+        let poster = FormPoster(connections: 2, timeout: 10)
         var times: [Duration] = []
         for round in 1...6 {
             var started = ContinuousClock.now
@@ -53,8 +53,8 @@ struct SlowClientTests {
         }
         times.sort()
         let median = times[times.count / 2], slowest = times[times.count - 1]
-        #expect(median < .seconds(1), "median answer \(median)")
-        #expect(slowest < .seconds(3), "slowest answer \(slowest)")
+        #expect(median < .seconds(2), "median answer \(median)")
+        #expect(slowest < .seconds(5), "slowest answer \(slowest)")
 
         // The slow connections were still being served, not refused: the load was real.
         let open = slow.filter { $0.send("a") }.count
