@@ -58,7 +58,7 @@ fuzz: deps
 	    -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$$work/crashes/ -print_final_stats=1 2>&1 \
 	    | grep -E "^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|==[0-9]+==|SUMMARY|artifact_prefix)|Fatal error|ERROR" ; \
 	  status=$${PIPESTATUS[0]}; \
-	  if [ $$status -ne 0 ]; then echo "$$target found a crash (status $$status): see $$work/crashes/"; exit 1; fi; \
+	  if [ $$status -ne 0 ]; then echo "$$target failed (status $$status); a crashing input is kept in $$work/crashes/"; exit 1; fi; \
 	done
 
 ## make bench: release build, then every benchmark; figures are ratios against a reference in the same run

@@ -118,7 +118,7 @@ struct CrashSurvivalTests {
             #expect(ids.count == 1, "\(recipient) got \(ids.count) different confirmation mails")
         }
         withKnownIssue(
-            "RFC 1047: a message accepted by the SMTP server in the instant before SIGKILL, not yet recorded, is sent again",
+            "RFC 1047: a message the SMTP server accepted just before SIGKILL, before the worker read its answer, is sent again",
             isIntermittent: true
         ) {
             #expect(duplicated.isEmpty, "\(duplicated.count) message(s) delivered but unrecorded at the kill were sent again")
