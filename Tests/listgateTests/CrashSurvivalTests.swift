@@ -46,9 +46,10 @@ struct CrashSurvivalTests {
 
         // Kill once the intake has acknowledged a third, the worker has delivered some and
         // is delivering more (messages claimed, `sending`, in the database) right now.
+        let watcher = try DatabaseQueue(path: workspace.db)  // opened once: the kill follows the look closely
         let busy = try await eventually(within: .seconds(60)) {
             guard acknowledged.current.count >= addresses.count / 3, try sink.messageCount() >= 20 else { return false }
-            return try await DatabaseQueue(path: workspace.db).read { db in
+            return try await watcher.read { db in
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE status = 'sending'") ?? 0
             } > 0
         }
