@@ -27,7 +27,7 @@ define apt_install
 	fi
 endef
 
-.PHONY: run test build deps test-deps browser-deps e2e-deps e2e clean bench
+.PHONY: run test build deps test-deps browser-deps e2e-deps e2e clean bench fuzz
 
 deps:
 	$(call apt_install,$(RUN_PACKAGES))
@@ -69,7 +69,25 @@ e2e: e2e-deps
 	/usr/bin/python3 Tests/E2E/api_fuzz.py
 
 clean:
-	rm -rf .build
+	rm -rf .build Fuzz/.build
+
+## make fuzz: libFuzzer + AddressSanitizer on each target in Fuzz/ for FUZZ_SECONDS seconds.
+## Seeds: Fuzz/Corpus/<target>/ (committed); what the fuzzer learns and any crashing
+## input go to Fuzz/.build/fuzz/<target>/. A crash stops the run with a non-zero status.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= FuzzAddress FuzzForm FuzzMIME
+fuzz: deps
+	set -o pipefail; $(SWIFT) build --package-path Fuzz --scratch-path Fuzz/.build -c debug \
+	  -Xswiftc -sanitize=fuzzer,address 2>&1 | grep -v "Cannot export local symbol"
+	@for target in $(FUZZ_TARGETS); do \
+	  work=Fuzz/.build/fuzz/$$target; mkdir -p $$work/corpus $$work/crashes; \
+	  echo "== $$target: $(FUZZ_SECONDS) s"; \
+	  SWIFT_BACKTRACE=enable=no Fuzz/.build/debug/$$target $$work/corpus Fuzz/Corpus/$$target \
+	    -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$$work/crashes/ -print_final_stats=1 2>&1 \
+	    | grep -E "^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|==[0-9]+==|SUMMARY|artifact_prefix)|Fatal error|ERROR" ; \
+	  status=$${PIPESTATUS[0]}; \
+	  if [ $$status -ne 0 ]; then echo "$$target failed (status $$status); a crashing input is kept in $$work/crashes/"; exit 1; fi; \
+	done
 
 ## make bench: release build, then every benchmark; figures are ratios against a reference in the same run
 bench: test-deps

@@ -10,6 +10,10 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "listgate", targets: ["listgate"]),
+        // Libraries only so that the fuzzing package (Fuzz/) can depend on them.
+        .library(name: "ListgateCore", targets: ["ListgateCore"]),
+        .library(name: "ListgateMail", targets: ["ListgateMail"]),
+        .library(name: "ListgateServer", targets: ["ListgateServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),

@@ -193,9 +193,15 @@ struct SubscribeForm: Decodable, Sendable {
         var request = request
         let buffer: ByteBuffer
         do { buffer = try await request.collectBody(upTo: FormLimits.bodyBytes) } catch { return .failure(.bodyTooLarge) }
+        return decode(body: buffer.readableBytesView, contentType: request.headers[.contentType])
+    }
+
+    /// The body's bytes to fields: everything after the body is read, and what the
+    /// fuzzer (Fuzz/) drives.
+    static func decode(body: some Collection<UInt8>, contentType: String?) -> Result<SubscribeForm, Problem> {
         // Invalid UTF-8 is refused, not repaired: a repaired address is not what was typed.
-        guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else { return .failure(.malformedBody) }
-        let type = request.headers[.contentType]?.lowercased() ?? ""
+        guard let text = String(validating: body, as: UTF8.self) else { return .failure(.malformedBody) }
+        let type = contentType?.lowercased() ?? ""
         let form: SubscribeForm
         do {
             if type.hasPrefix("application/json") {

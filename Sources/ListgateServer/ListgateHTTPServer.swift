@@ -15,6 +15,11 @@ public struct ServerConfiguration: Sendable {
     public var rateLimits = RateLimits.defaults
     /// LISTGATE_SECRET_KEY; nil uses the key `migrate` generated.
     public var secretKey: String?
+    /// A connection is closed when it has gone this long without delivering a whole
+    /// request head (or body part) and without a response being written: a client that
+    /// drips a header a byte at a time (slowloris) or keeps an idle keep-alive
+    /// connection cannot hold a socket for ever. nil: never.
+    public var idleTimeout: Duration? = .seconds(30)
 
     public init() {}
 
@@ -45,6 +50,7 @@ public struct ListgateHTTPServer: Sendable {
     public func buildApplication() async throws -> some ApplicationProtocol {
         Application(
             router: try await buildRouter(),
+            server: .http1(configuration: .init(idleTimeout: configuration.idleTimeout.map { .nanoseconds(Self.nanoseconds($0)) })),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "listgate"),
             services: services,
             logger: logger)
@@ -75,6 +81,11 @@ public struct ListgateHTTPServer: Sendable {
         PreferencesRoutes(unsubscribes: unsubscribes, store: store, pages: pages).addRoutes(to: router)
         SenderAPIRoutes(store: store, links: links).addRoutes(to: router)
         return router
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     /// Runs the server and its services until SIGTERM or SIGINT, then shuts all of

@@ -46,6 +46,15 @@ struct ServeCommand: AsyncParsableCommand {
         valueName: "count"))
     var mailCeiling: Int?
 
+    @Option(help: ArgumentHelp(
+        "First retry delay in seconds after a 4xx answer or a network error; it doubles with each attempt, up to the retry cap (env LISTGATE_RETRY_BASE; default 30).",
+        valueName: "seconds"))
+    var retryBase: Double?
+
+    @Option(help: ArgumentHelp(
+        "Longest retry delay in seconds (env LISTGATE_RETRY_CAP; default 3600).", valueName: "seconds"))
+    var retryCap: Double?
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let host = self.host ?? environment["LISTGATE_HOST"] ?? "127.0.0.1"
@@ -53,6 +62,16 @@ struct ServeCommand: AsyncParsableCommand {
         var policy = OutboxPolicy()
         policy.ceilingPerMinute = try Self.number(
             "mail ceiling", mailCeiling.map(String.init) ?? environment["LISTGATE_MAIL_CEILING"] ?? "300", in: 1...1_000_000)
+        // Short delays are for tests and for a relay on the same host; the defaults suit a real MTA.
+        if let text = retryBase.map({ String($0) }) ?? environment["LISTGATE_RETRY_BASE"] {
+            policy.retryBase = try Self.seconds("retry base", text)
+        }
+        if let text = retryCap.map({ String($0) }) ?? environment["LISTGATE_RETRY_CAP"] {
+            policy.retryCap = try Self.seconds("retry cap", text, upTo: 86_400)
+        }
+        guard policy.retryCap >= policy.retryBase else {
+            throw CLIError("the retry cap (\(policy.retryCap)) is shorter than the retry base (\(policy.retryBase))")
+        }
         let smtpURL = smtpURL ?? environment["LISTGATE_SMTP_URL"]
         if let smtpURL, smtpURL.lowercased().hasPrefix("smtp"), !CurlCapabilities.linked.speaksSMTP {
             throw CLIError("the system's libcurl (\(CurlCapabilities.linked.version)) was built without SMTP support")
@@ -85,7 +104,9 @@ struct ServeCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let composer = try await AutoReplyComposer.bundled()
-        let worker = OutboxWorker(store: store, transport: transport, policy: policy, logger: logger)
+        let journal: DeliveryJournal
+        do { journal = try DeliveryJournal(forDatabaseAt: database.resolvedPath) } catch { throw CLIError("\(error)") }
+        let worker = OutboxWorker(store: store, transport: transport, policy: policy, logger: logger, journal: journal)
         let server = ListgateHTTPServer(
             store: store, configuration: configuration, renderer: composer, registry: registry, logger: logger,
             services: [worker])
@@ -104,6 +125,14 @@ struct ServeCommand: AsyncParsableCommand {
               url.query == nil, url.fragment == nil
         else { throw CLIError("invalid base URL '\(text)': use e.g. https://lists.example.org") }
         return text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+
+    /// A number of seconds from 0.01 to `limit`, as a Duration.
+    static func seconds(_ name: String, _ text: String, upTo limit: Double = 3600) throws -> Duration {
+        guard let seconds = Double(text), seconds >= 0.01, seconds <= limit else {
+            throw CLIError("invalid \(name) '\(text)': use a number of seconds from 0.01 to \(Int(limit))")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 
     static func number(_ name: String, _ text: String, in range: ClosedRange<Int>) throws -> Int {

@@ -257,6 +257,12 @@ extension EmailAddressTests {
         Refused("user@xn--ls8h.jp", .invalidDomain, "valid punycode for an emoji"),
         Refused("user@xn--ucher-egd.jp", .invalidDomain, "punycode of a non-NFC label"),
         Refused("user@xn--bcher-kva-.jp", .invalidDomain, "A-label ending with a hyphen"),
+        // Found by FuzzAddress: canonical Punycode of a U-label that typing would never
+        // give, because width folding maps it (ｶﾀｶﾅ is typed as カタカナ, xn--lcka3d1b): a
+        // second identity key for one domain, which would get past a suppression.
+        Refused("user@xn--4j7ca3av.jp", .invalidDomain, "A-label of half-width katakana ｶﾀｶﾅ"),
+        Refused("a@xn--nn--nkurazs55rauz45razs54uurazs5554uz4rauz46g.jp", .invalidDomain,
+                "A-label holding a half-width ｦ (the fuzzer's input)"),
         // Length limits, one over the boundary
         Refused(repeated("a", 65) + "@example.jp", .localPartTooLong, "65-octet local part"),
         Refused(repeated("漢", 22) + "@example.jp", .localPartTooLong, "66-octet UTF-8 local part (22 characters)"),
@@ -384,6 +390,17 @@ extension EmailAddressTests {
         @Test("refuses, with the expected reason", arguments: EmailAddressTests.refusedAddresses)
         func refuses(_ example: Refused) {
             #expect(throws: example.error) { try EmailAddress(example.input) }
+        }
+
+        @Test("an accepted address re-parses to the same identity from each of its renderings",
+              arguments: EmailAddressTests.acceptedAddresses)
+        func renderingsRoundTrip(_ example: Accepted) throws {
+            let address = try EmailAddress(example.input)
+            for rendering in [address.entered, address.smtpPath, address.displayAddress] {
+                let again = try EmailAddress(rendering)
+                #expect(again.identityKey == address.identityKey, "\(rendering.debugDescription)")
+                #expect(again.asciiDomain == address.asciiDomain, "\(rendering.debugDescription)")
+            }
         }
 
         @Test("keeps what was entered and normalises the domain", arguments: EmailAddressTests.normalisedAddresses)

@@ -1,6 +1,7 @@
 // Starts the real SMTP server the tests deliver to (smtp_sink.py, aiosmtpd under
 // Debian's /usr/bin/python3) and reads back what it recorded. See smtp_sink.py's header
-// for its behaviour (tempfail…/reject…/slow… recipients, --auth, --fail-next N).
+// for its behaviour (tempfail…/reject…/slow…/flaky… recipients, --auth, --fail-next N,
+// --flaky-failures K).
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -58,7 +59,8 @@ public final class SMTPSink: @unchecked Sendable {
     /// Starts a sink and waits (up to 10 s) until it listens. Without `port`, the server
     /// binds port 0 itself and reports the port the kernel chose, so parallel tests can
     /// never race for one; pass a port to restart a server where an earlier one was.
-    /// `options` go to smtp_sink.py as they are, e.g. ["--auth"] or ["--fail-next", "2"].
+    /// `options` go to smtp_sink.py as they are, e.g. ["--auth"], ["--fail-next", "2"] or
+    /// ["--flaky-failures", "3"].
     public static func start(port: Int? = nil, options: [String] = []) throws -> SMTPSink {
         guard let script = Bundle.module.url(forResource: "smtp_sink", withExtension: "py") else {
             throw SMTPSinkError("smtp_sink.py is not in the ListgateTestSupport resource bundle")
@@ -172,6 +174,11 @@ public final class SMTPSink: @unchecked Sendable {
             }
             try await Task.sleep(for: .milliseconds(10))
         }
+    }
+
+    /// How many messages are recorded so far, without reading them.
+    public func messageCount() throws -> Int {
+        try recordNames().count
     }
 
     /// "000001.json", … in arrival order (the dot-prefixed temporary files excluded).

@@ -4,7 +4,7 @@
 Run with Debian's interpreter, which has python3-aiosmtpd:
 
     /usr/bin/python3 smtp_sink.py --port PORT --dir DIR [--ready-file F]
-                                  [--auth] [--fail-next N]
+                                  [--auth] [--fail-next N] [--flaky-failures K]
 
 Listens on 127.0.0.1:PORT (PORT 0 lets the kernel choose; the chosen port is what
 the ready file contains). Speaks ESMTP with 8BITMIME and SMTPUTF8, keeps the data
@@ -26,6 +26,9 @@ sees a half-written file. The JSON object holds:
 Behaviour by recipient local part (case-insensitive prefix):
     tempfail...  -> "451 4.3.0 try again later" at RCPT TO
     reject...    -> "550 5.1.1 no such user" at RCPT TO
+    flaky...     -> "451 4.3.0 try again later" at the first K RCPT TOs of that
+                    address (K from --flaky-failures, default 2), then accepted: a
+                    greylisting-like server whose 4xx end by themselves
     slow...      -> the server sleeps 2 s after the DATA content before replying 250
 
 Outages: "--fail-next N" answers "451 4.3.0 try again later" to the next N RCPT TO
@@ -67,10 +70,12 @@ class Recorder:
     """aiosmtpd handler: the hooks run on the one event-loop thread, so the counters
     need no lock."""
 
-    def __init__(self, directory, control_file, fail_next):
+    def __init__(self, directory, control_file, fail_next, flaky_failures):
         self.directory = directory
         self.control_file = control_file
         self.fail_next = fail_next
+        self.flaky_failures = flaky_failures
+        self.flaky_refusals = {}
         self.message_numbers = itertools.count(1)
         self.session_numbers = itertools.count(1)
 
@@ -109,6 +114,11 @@ class Recorder:
             return "451 4.3.0 try again later"
         if local_part.startswith("reject"):
             return "550 5.1.1 no such user"
+        if local_part.startswith("flaky"):
+            refused = self.flaky_refusals.get(address.lower(), 0)
+            if refused < self.flaky_failures:
+                self.flaky_refusals[address.lower()] = refused + 1
+                return "451 4.3.0 try again later"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
@@ -146,7 +156,7 @@ async def serve(arguments):
     directory = os.path.abspath(arguments.dir)
     os.makedirs(directory, exist_ok=True)
     control_file = os.path.join(os.path.dirname(directory), "control")
-    handler = Recorder(directory, control_file, arguments.fail_next)
+    handler = Recorder(directory, control_file, arguments.fail_next, arguments.flaky_failures)
     loop = asyncio.get_running_loop()
     connections = weakref.WeakSet()
 
@@ -199,6 +209,7 @@ def main():
     parser.add_argument("--ready-file")
     parser.add_argument("--auth", action="store_true")
     parser.add_argument("--fail-next", type=int, default=0)
+    parser.add_argument("--flaky-failures", type=int, default=2)
     arguments = parser.parse_args()
     # aiosmtpd logs to "mail.log"; keep stderr for real problems (e.g. its deprecation
     # warning about Session.login_data on every AUTH).

@@ -404,8 +404,11 @@ private enum DomainRules {
         guard isLDH(lower) else { throw .invalidDomain }
         guard lower.hasPrefix(Punycode.acePrefix) else { return (lower, lower) }
         // An A-label typed by hand must be a real, canonical one, or two spellings of one
-        // domain (or an undecodable one) would get in.
-        guard let unicode = Punycode.toUnicode(label: lower), isValidULabel(unicode) else {
+        // domain (or an undecodable one) would get in. Canonical includes being what typing
+        // its U-label gives: a half-width ｶ decodes fine but is typed as カ (width folding).
+        guard let unicode = Punycode.toUnicode(label: lower), isValidULabel(unicode),
+              Punycode.toASCII(label: String(String.UnicodeScalarView(foldingWidth(ArraySlice(unicode.unicodeScalars))))) == lower
+        else {
             throw .invalidDomain
         }
         return (lower, unicode)

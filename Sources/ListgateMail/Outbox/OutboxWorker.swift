@@ -2,9 +2,12 @@
 // each with the content guard, hands it to the transport, and records the outcome.
 //
 // Delivery is at-least-once. A message is marked `sent` after the SMTP server accepted
-// it; a crash between the two leaves it in `sending`, and the next start puts it back
-// in the queue, so it may be delivered twice — with the same Message-ID, which lets
-// mail systems drop the duplicate. No crash can lose a queued message.
+// it; the acceptance is noted in the DeliveryJournal first, the instant libcurl reports
+// it, so a crash while the mark waits for the database does not send it again. A crash
+// between the final "." and the server's answer leaves it in `sending` with nothing
+// noted, and the next start puts it back in the queue, so it may be delivered twice —
+// with the same Message-ID, which lets mail systems drop the duplicate. No crash can
+// lose a queued message.
 import CoreMetrics
 import Foundation
 import ListgateCore
@@ -16,19 +19,23 @@ public struct OutboxWorker: Service {
     let transport: any MailTransport
     let policy: OutboxPolicy
     let logger: Logger
+    let journal: DeliveryJournal?
 
-    public init(store: any ListgateStore, transport: any MailTransport, policy: OutboxPolicy = OutboxPolicy(), logger: Logger) {
+    /// - Parameter journal: where accepted-but-unrecorded deliveries are noted so that a
+    ///   crash does not send them again (see DeliveryJournal); nil: none.
+    public init(
+        store: any ListgateStore, transport: any MailTransport, policy: OutboxPolicy = OutboxPolicy(), logger: Logger,
+        journal: DeliveryJournal? = nil
+    ) {
         self.store = store
         self.transport = transport
         self.policy = policy
         self.logger = logger
+        self.journal = journal
     }
 
     public func run() async throws {
-        let interrupted = try await store.requeueClaimed(ids: nil)
-        if interrupted > 0 {
-            logger.warning("requeued messages interrupted by a previous stop", metadata: ["count": "\(interrupted)"])
-        }
+        try await recoverFromPreviousStop()
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 let handled: Int
@@ -43,6 +50,25 @@ public struct OutboxWorker: Service {
                 }
                 if handled == 0 { try? await Task.sleep(for: policy.pollInterval) }
             }
+        }
+    }
+
+    /// Settles what a previous process left in `sending`: a message the journal says the
+    /// SMTP server accepted is marked `sent`; every other one goes back to the queue
+    /// (it may have reached the server in the instant before the stop, and then goes
+    /// out twice, under the same Message-ID).
+    public func recoverFromPreviousStop() async throws {
+        if let journal {
+            let accepted = try journal.leftOver()
+            for id in accepted { try await store.markSent(id, at: Date()) }
+            journal.clear()
+            if !accepted.isEmpty {
+                logger.warning("marked sent: accepted before a previous stop, not yet recorded", metadata: ["count": "\(accepted.count)"])
+            }
+        }
+        let interrupted = try await store.requeueClaimed(ids: nil)
+        if interrupted > 0 {
+            logger.warning("requeued messages interrupted by a previous stop", metadata: ["count": "\(interrupted)"])
         }
     }
 
@@ -123,8 +149,10 @@ public struct OutboxWorker: Service {
             return
         }
         do {
-            try await transport.send(message.raw, from: list.from.address, to: recipient)
+            let journal = journal, id = message.id
+            try await transport.send(message.raw, from: list.from.address, to: recipient, whenAccepted: { journal?.accepted(id) })
             try await store.markSent(message.id, at: Date())
+            journal?.recorded(message.id)
             Self.count("sent")
         } catch let error as DeliveryError {
             switch error {

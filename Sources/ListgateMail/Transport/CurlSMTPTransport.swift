@@ -86,6 +86,12 @@ public final class CurlSMTPTransport: MailTransport {
     }
 
     public func send(_ message: [UInt8], from sender: EmailAddress, to recipient: Recipient) async throws(DeliveryError) {
+        try await send(message, from: sender, to: recipient, whenAccepted: {})
+    }
+
+    public func send(
+        _ message: [UInt8], from sender: EmailAddress, to recipient: Recipient, whenAccepted accepted: @escaping @Sendable () -> Void
+    ) async throws(DeliveryError) {
         let lane = lanes[nextLane.withLock { next in
             defer { next = (next + 1) % lanes.count }
             return next
@@ -95,7 +101,11 @@ public final class CurlSMTPTransport: MailTransport {
         let forwardPath = recipient.path
         let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, DeliveryError>, Never>) in
             lane.queue.async {
-                continuation.resume(returning: connection.deliver(message, from: reversePath, to: forwardPath))
+                let outcome = connection.deliver(message, from: reversePath, to: forwardPath)
+                // On the lane, before the task resumes: a resumed task may wait for a
+                // thread of the cooperative pool, and a crash in that wait must not forget it.
+                if case .success = outcome { accepted() }
+                continuation.resume(returning: outcome)
             }
         }
         try outcome.get()

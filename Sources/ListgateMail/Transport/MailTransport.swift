@@ -8,6 +8,21 @@ import ListgateCore
 public protocol MailTransport: Sendable {
     /// Delivers one rendered RFC 5322 message to its one recipient (one MAIL FROM, one RCPT TO).
     func send(_ message: [UInt8], from sender: EmailAddress, to recipient: Recipient) async throws(DeliveryError)
+
+    /// The same, calling `accepted` as soon as the server has taken the message, on
+    /// whatever thread learnt it, before this returns (see DeliveryJournal for why).
+    func send(
+        _ message: [UInt8], from sender: EmailAddress, to recipient: Recipient, whenAccepted accepted: @escaping @Sendable () -> Void
+    ) async throws(DeliveryError)
+}
+
+extension MailTransport {
+    public func send(
+        _ message: [UInt8], from sender: EmailAddress, to recipient: Recipient, whenAccepted accepted: @escaping @Sendable () -> Void
+    ) async throws(DeliveryError) {
+        try await send(message, from: sender, to: recipient)
+        accepted()
+    }
 }
 
 /// Why a message was not delivered, sorted by what the outbox should do about it.

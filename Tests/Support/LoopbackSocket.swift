@@ -1,0 +1,94 @@
+// A blocking TCP client socket to 127.0.0.1, for tests that must control the bytes and
+// their timing (a request head sent a byte at a time), which URLSession cannot.
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public final class LoopbackSocket: @unchecked Sendable {
+    public let descriptor: Int32
+    private let lock = NSLock()
+    private var closed = false
+
+    /// Connects to 127.0.0.1:`port`; `receiveTimeout` bounds each `receive`.
+    public init(port: Int, receiveTimeout: Duration = .seconds(10)) throws {
+        #if canImport(Glibc)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { throw SMTPSinkError("socket() failed: \(String(cString: strerror(errno)))") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = in_addr_t(0x7F00_0001).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            let reason = String(cString: strerror(errno))
+            Self.systemClose(fd)
+            throw SMTPSinkError("connect(127.0.0.1:\(port)) failed: \(reason)")
+        }
+        let (seconds, attoseconds) = receiveTimeout.components
+        var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        descriptor = fd
+    }
+
+    deinit { close() }
+
+    /// Sends all of `bytes`; false if the peer has closed the connection.
+    @discardableResult
+    public func send(_ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { buffer in
+                #if canImport(Glibc)
+                Glibc.send(descriptor, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL))
+                #else
+                Darwin.send(descriptor, buffer.baseAddress, buffer.count, 0)
+                #endif
+            }
+            if sent <= 0 { return false }
+            offset += sent
+        }
+        return true
+    }
+
+    @discardableResult
+    public func send(_ text: String) -> Bool { send(Array(text.utf8)) }
+
+    /// Up to `limit` bytes; empty when the peer closed the connection; nil on timeout or error.
+    public func receive(limit: Int = 65536) -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: limit)
+        let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, limit, 0) }
+        guard count >= 0 else { return nil }
+        return Array(buffer[0..<count])
+    }
+
+    /// Reads until the peer closes the connection (or `receive` times out) and returns it all.
+    public func receiveAll() -> [UInt8] {
+        var all: [UInt8] = []
+        while let chunk = receive(), !chunk.isEmpty { all += chunk }
+        return all
+    }
+
+    public func close() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !closed else { return }
+        closed = true
+        Self.systemClose(descriptor)
+    }
+
+    private static func systemClose(_ fd: Int32) {
+        #if canImport(Glibc)
+        _ = Glibc.close(fd)
+        #else
+        _ = Darwin.close(fd)
+        #endif
+    }
+}

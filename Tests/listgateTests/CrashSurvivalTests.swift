@@ -1,0 +1,131 @@
+// "Acknowledged means durable" under SIGKILL: subscribe posts fired concurrently at the
+// built binary, the process killed mid-load (HTTP intake and outbox both busy), started
+// again on the same database; then every acknowledged address is stored and received
+// its confirmation mail from the real SMTP server. (Until the person confirms, a
+// subscribe request is a pending row in `submissions`, not yet a subscription.)
+//
+// Exactly-once delivery over SMTP cannot survive every SIGKILL (RFC 1047): once the
+// final "." of DATA has left, the server may accept the message while the sender dies
+// before it learns so. Such a message is in `sending` at the restart and goes out again,
+// with the same Message-ID. (The worker notes each acceptance in a journal the instant
+// libcurl reports it, so only the time until then is left; see DeliveryJournal.) The test takes
+// the candidates at the moment of the kill (delivered at the sink, yet `sending` in the
+// database) and holds the code to them: a second copy of anything else fails the test; a
+// second copy of a candidate is reported as a known issue, visible in every run it occurs.
+import Foundation
+import GRDB
+import ListgateTestSupport
+import Testing
+
+@Suite("Crash survival through the binary", .serialized)
+struct CrashSurvivalTests {
+    @Test("SIGKILL mid-load: every acknowledged subscribe is stored and gets one confirmation mail")
+    func killMidLoad() async throws {
+        let workspace = try Workspace().migrated()
+        try workspace.listgate("lists", "create", "news", "--name", "News", "--from", "news@example.org")
+        let sink = try SMTPSink.start()
+        let arguments = ["--smtp-url", sink.url, "--mail-ceiling", "100000"]
+        let environment = ["LISTGATE_RATE_LIMITS": "off"]
+        var server: ServeProcess? = try await ServeProcess(workspace, arguments: arguments, environment: environment)
+        let base = try #require(server?.base)
+
+        let addresses = (1...600).map { "crash\($0)@example.net" }
+        let acknowledged = Shared<Set<String>>([])
+        let poster = FormPoster(connections: 16)
+        let load = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for (index, address) in addresses.enumerated() {
+                    if index >= 16 { await group.next() }
+                    group.addTask {
+                        let status = await poster.post("\(base)/lists/news/subscribe", ["email": address])
+                        if let status, (200..<400).contains(status) { _ = acknowledged.withLock { $0.insert(address) } }
+                    }
+                }
+            }
+        }
+
+        // Kill once the intake has acknowledged a third, the worker has delivered some and
+        // is delivering more (messages claimed, `sending`, in the database) right now.
+        let watcher = try DatabaseQueue(path: workspace.db)  // opened once: the kill follows the look closely
+        let busy = try await eventually(within: .seconds(60)) {
+            guard acknowledged.current.count >= addresses.count / 3, try sink.messageCount() >= 20 else { return false }
+            return try await watcher.read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE status = 'sending'") ?? 0
+            } > 0
+        }
+        try #require(busy, "the load never got going:\n\(server?.log ?? "")")
+        server?.kill()
+        server = nil
+        await load.value
+        let acked = acknowledged.withLock { $0 }
+        #expect(acked.count < addresses.count, "the kill came after the whole load: it proves nothing")
+
+        // The window, measured: delivered at the sink, still `sending` in the database.
+        // A final "." that reached the sink just before the kill is still being recorded
+        // there: give it a moment, or its copy would look like one from after the restart.
+        try await Task.sleep(for: .milliseconds(300))
+        let deliveredBeforeKill = Set(try sink.messages().compactMap { messageID(of: $0.data) })
+        let inFlight = Set(try await DatabaseQueue(path: workspace.db).read { db in
+            try String.fetchAll(db, sql: "SELECT message_id FROM outbox WHERE status = 'sending'")
+        })
+        let window = deliveredBeforeKill.intersection(inFlight)
+
+        let restarted = try await ServeProcess(workspace, arguments: arguments, environment: environment)
+        let drained = try await eventually(within: .seconds(60)) {
+            try await DatabaseQueue(path: workspace.db).read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending')") ?? -1
+            } == 0
+        }
+        try #require(drained, "the outbox did not drain after the restart:\n\(restarted.log)")
+
+        let stored = try await DatabaseQueue(path: workspace.db).read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT s.email, s.status, o.message_id, o.status AS mail_status
+                FROM submissions s LEFT JOIN outbox o ON o.recipient = s.email
+                WHERE s.kind = 'subscribe'
+                """).map { row -> (email: String, status: String, messageID: String?, mailStatus: String?) in
+                    (row["email"], row["status"], row["message_id"], row["mail_status"])
+                }
+        }
+        let byAddress = Dictionary(grouping: stored, by: \.email)
+        let received = try sink.messages()
+        let copiesByMessageID = Dictionary(grouping: received.compactMap { messageID(of: $0.data) }, by: { $0 }).mapValues(\.count)
+        let messagesByRecipient = Dictionary(grouping: received, by: { $0.rcptTos.joined(separator: ",") })
+
+        for address in acked.sorted() {
+            let rows = byAddress[address] ?? []
+            #expect(rows.count == 1 && rows.first?.status == "pending", "\(address) was acknowledged but is not stored")
+            #expect(rows.first?.mailStatus == "sent", "\(address): its confirmation is \(rows.first?.mailStatus ?? "missing")")
+            #expect((messagesByRecipient[address]?.count ?? 0) >= 1, "\(address) was acknowledged but got no mail")
+        }
+        // Stored but not acknowledged (the answer was cut by the kill) is fine; it must
+        // still get its mail, like any other.
+        for (address, rows) in byAddress {
+            #expect(rows.count == 1 && rows.first?.mailStatus == "sent", "\(address): \(rows)")
+        }
+        for message in received {
+            #expect(message.rcptTos.count == 1)
+            let id = try #require(messageID(of: message.data))
+            let owner = stored.first { $0.messageID == id }
+            #expect(owner?.email == message.rcptTos.first, "a message the database does not know about: \(id)")
+        }
+        // Every message, one copy. A second copy is possible only for a message caught in
+        // the window (delivered, yet not recorded), and then only one, same Message-ID.
+        let duplicated = Set(copiesByMessageID.filter { $0.value > 1 }.keys)
+        #expect(duplicated.isSubset(of: window), "delivered twice outside the window: \(duplicated.subtracting(window))")
+        #expect(copiesByMessageID.values.allSatisfy { $0 <= 2 })
+        for (recipient, messages) in messagesByRecipient {
+            let ids = Set(messages.compactMap { messageID(of: $0.data) })
+            #expect(ids.count == 1, "\(recipient) got \(ids.count) different confirmation mails")
+        }
+        withKnownIssue(
+            "RFC 1047: a message the SMTP server accepted just before SIGKILL, before the worker read its answer, is sent again",
+            isIntermittent: true
+        ) {
+            #expect(duplicated.isEmpty, "\(duplicated.count) message(s) delivered but unrecorded at the kill were sent again")
+        }
+        print("crash survival: \(addresses.count) posted, \(acked.count) acknowledged, \(stored.count) stored, "
+            + "\(received.count) delivered, \(duplicated.count) twice; at the kill \(inFlight.count) sending, "
+            + "\(window.count) of them already delivered")
+    }
+}
