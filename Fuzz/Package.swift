@@ -34,6 +34,10 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "FuzzCSV",
+            dependencies: ["FuzzDriver", .product(name: "ListgateCore", package: identity)]
+        ),
+        .executableTarget(
             name: "FuzzForm",
             dependencies: ["FuzzDriver", .product(name: "ListgateServer", package: identity)]
         ),
