@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 @testable import ListgateCore
 import ListgateServer
+import ListgateTestSupport
 import Testing
 
 @Suite("Sender API snapshots")
@@ -37,19 +38,8 @@ struct SnapshotRoutesTests {
         try #require(try JSONSerialization.jsonObject(with: Data(response.text.utf8)) as? [String: Any])
     }
 
-    /// SHA-256 computed by Python, independently of our code.
     func pythonSHA256(_ keys: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", "import hashlib,json,sys; k=json.load(sys.stdin); print(hashlib.sha256('\\n'.join(sorted(k)).encode()).hexdigest())"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        input.fileHandleForWriting.write(try JSONSerialization.data(withJSONObject: keys))
-        try input.fileHandleForWriting.close()
-        process.waitUntilExit()
-        return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try IndependentChecksum.sha256(sortedAndJoined: keys)
     }
 
     @Test("a snapshot freezes exactly the active, unsuppressed members, with count and sha256 over sorted identity keys")
