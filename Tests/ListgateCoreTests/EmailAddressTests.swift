@@ -271,7 +271,10 @@ extension EmailAddressTests {
         Refused(local64 + "@" + domain(octets: 190), .tooLong, "255-octet address"),
         Refused("a@" + domain(octets: 254), .domainTooLong, "254-octet domain"),
         Refused("a@" + domain(octets: 253), .tooLong, "253-octet domain leaves no room for a local part"),
-        Refused("a@" + repeated("例.", 86) + "jp", .domainTooLong, "over 255 octets as typed"),
+        Refused("a@" + repeated("例.", 86) + "jp", .domainTooLong, "over 253 octets as A-labels"),
+        Refused("a@" + repeated("a.", 127) + "jp", .domainTooLong, "256 characters as typed"),
+        Refused(local64 + "@" + [String](repeating: repeated("\u{304B}\u{3099}", 40), count: 3).joined(separator: ".") + ".jp",
+                .tooLong, "310 characters as typed (decomposed が), though 208 octets with A-labels"),
     ]
 
     // MARK: Normalised properties
@@ -393,9 +396,15 @@ extension EmailAddressTests {
         }
 
         @Test("an accepted address re-parses to the same identity from each of its renderings",
-              arguments: EmailAddressTests.acceptedAddresses)
-        func renderingsRoundTrip(_ example: Accepted) throws {
-            let address = try EmailAddress(example.input)
+              arguments: EmailAddressTests.acceptedAddresses.map(\.input) + [
+                  // Found by FuzzAddress: A-labels whose display form is over 255 octets.
+                  "a@" + Array(repeating: "xn--l8jaaaaaaaaaaaaaaaaaaa", count: 7).joined(separator: ".") + ".jp",
+                  "a@n-n--r--ringIng.Xn-Int-rgzg.xn--rgzg.xn--Unsafezg.xn--UnsafeBuf.r.xn--r-rzg.xn--rjpUnsafezg"
+                      + ".xn--UnsafeBuf.r.xn--r-xn-n--r--ringIng.Xn-Int-rgzg.xn--rgzg.xn--Unsafezg.xn--UnsafeBuf.r"
+                      + ".xn--r-rzg.xn--rjpUnsafezg.xn--UnsafeBuf.r.xn--r-rzg.xn--rjpjp",
+              ])
+        func renderingsRoundTrip(_ input: String) throws {
+            let address = try EmailAddress(input)
             for rendering in [address.entered, address.smtpPath, address.displayAddress] {
                 let again = try EmailAddress(rendering)
                 #expect(again.identityKey == address.identityKey, "\(rendering.debugDescription)")

@@ -32,7 +32,8 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
         let (local, domain) = try AddressSyntax.splitAtSign(scalars)
         let localPart = try LocalPartRules.validated(local)
         let (asciiDomain, unicodeDomain) = try DomainRules.validated(domain)
-        guard localPart.utf8.count + 1 + asciiDomain.utf8.count <= AddressLimits.path else {
+        guard localPart.utf8.count + 1 + asciiDomain.utf8.count <= AddressLimits.path,
+              scalars.count <= AddressLimits.enteredCharacters else {
             throw .tooLong
         }
 
@@ -74,11 +75,11 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
 /// Why a string was refused. `description` is a short English message for the user.
 public enum EmailAddressError: Error, Equatable, Sendable, CustomStringConvertible {
     case empty
-    /// The whole address (smtpPath form) is over 254 octets.
+    /// The whole address (smtpPath form) is over 254 octets, or over 254 characters as typed.
     case tooLong
     /// The local part is over 64 octets (UTF-8).
     case localPartTooLong
-    /// The domain is over 255 octets as entered, or over 253 in A-label form.
+    /// The domain is over 255 characters as entered, or over 253 octets in A-label form.
     case domainTooLong
     /// A domain label is over 63 octets after A-label conversion.
     case labelTooLong
@@ -169,14 +170,21 @@ public enum EmailAddressError: Error, Equatable, Sendable, CustomStringConvertib
 
 // MARK: - Limits
 
-/// RFC 5321 §4.5.3.1 size limits, in octets.
+/// RFC 5321 §4.5.3.1 size limits, in octets, and two bounds on what is typed.
 enum AddressLimits {
     static let localPart = 64
     static let label = 63
+    /// In Unicode scalars, not octets: a U-label domain is never longer in scalars than
+    /// its A-label form, so every address accepted as an A-label is also accepted as it
+    /// is displayed (3-octet CJK scalars would put it over 255 octets).
     static let domainAsEntered = 255
     static let asciiDomain = 253
     /// 256 for the reverse-path including "<" and ">" (RFC 5321 errata 1690).
     static let path = 254
+    /// The whole address as typed, in Unicode scalars: what the database's
+    /// `length(email) <= 254` counts. Only a typed domain that normalisation shortens
+    /// (decomposed or half-width voiced kana) can reach it within the other limits.
+    static let enteredCharacters = 254
 }
 
 // MARK: - Scanning shared with Mailbox
@@ -340,7 +348,7 @@ private enum DomainRules {
     static func validated(_ domain: AddressSyntax.Scalars) throws(EmailAddressError) -> (ascii: String, unicode: String) {
         guard !domain.isEmpty else { throw .missingDomain }
         guard domain.first != "[" else { throw .domainLiteralNotSupported }
-        guard AddressSyntax.string(domain).utf8.count <= AddressLimits.domainAsEntered else {
+        guard domain.count <= AddressLimits.domainAsEntered else {
             throw .domainTooLong
         }
         // Empty labels come from a leading, trailing (including "example.jp.") or double dot.
