@@ -81,7 +81,7 @@ struct SenderAPIRoutes: Sendable {
         guard let sinceText = request.uri.queryParameters["since"].map(String.init) else {
             return JSONAnswer.error("since_required", "give since=RFC3339 time, e.g. 2026-11-21T00:00:00Z", status: .badRequest)
         }
-        guard let since = Self.rfc3339(sinceText) else {
+        guard let since = Timestamp.parse(sinceText) else {
             return JSONAnswer.error("invalid_since", "since must be an RFC 3339 time, e.g. 2026-11-21T00:00:00Z", status: .badRequest)
         }
         let store = self.store, listID = access.listID, sinceStamp = Timestamp.string(since)
@@ -106,17 +106,6 @@ struct SenderAPIRoutes: Sendable {
     static let countHeader = HTTPField.Name("X-Listgate-Snapshot-Count")!
     static let sha256Header = HTTPField.Name("X-Listgate-Snapshot-SHA256")!
     static let streamHeaders: HTTPFields = [.contentType: "application/x-ndjson; charset=utf-8", .cacheControl: "no-store"]
-
-    /// RFC 3339 §5.6 date-time: a full date, a time with optional fraction, and `Z` or
-    /// an offset. Stricter than "anything ISO 8601": a date alone is refused.
-    static func rfc3339(_ text: String) -> Date? {
-        guard text.utf8.count <= 40 else { return nil }
-        let normalized = text.replacingOccurrences(of: "z", with: "Z").replacingOccurrences(of: "t", with: "T")
-        for style in [Date.ISO8601FormatStyle(includingFractionalSeconds: true), Date.ISO8601FormatStyle()] {
-            if let date = try? style.parse(normalized) { return date }
-        }
-        return nil
-    }
 
     /// For a route naming a list: 403 if the token's list is another existing list, 404 if
     /// there is no such list; nil when the token may read it.

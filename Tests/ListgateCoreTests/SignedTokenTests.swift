@@ -64,7 +64,8 @@ struct BatchSignedLinkTests {
         let writer = links.unsubscribeLinks()
         for id in ["a", "3f2b9c0d1e4a5b6c7d8e9f0a1b2c3d4e", TokenSigner.newID(), TokenSigner.newID()] {
             var bytes: [UInt8] = Array("prefix".utf8)
-            writer.append(subscription: id, to: &bytes)
+            var utf8 = id
+            utf8.withUTF8 { writer.append(subscription: $0, to: &bytes) }
             let written = String(decoding: bytes.dropFirst(6), as: UTF8.self)
             #expect(written == links.unsubscribe(subscription: id))
             let token = String(written.dropFirst("https://lists.example.org/unsubscribe/".count))

@@ -63,12 +63,6 @@ public struct JSONLine {
             | zeroByte(word ^ (ones &* 0x7F)) | (word & highs)
     }
 
-    /// Empties the buffer, keeping its capacity.
-    public mutating func clear() {
-        bytes.removeAll(keepingCapacity: true)
-        fields = 0
-    }
-
     /// Adds `"key":"…"` (or `"key":null`) from UTF-8 bytes, e.g. read straight from the database.
     public mutating func field(_ key: StaticString, utf8 value: UnsafeBufferPointer<UInt8>?) {
         startField(key)

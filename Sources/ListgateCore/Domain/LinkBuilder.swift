@@ -50,11 +50,6 @@ public struct UnsubscribeLinkWriter {
     let prefix: [UInt8]
     let signer: BatchTokenSigner
 
-    public func append(subscription id: String, to bytes: inout [UInt8]) {
-        bytes.append(contentsOf: prefix)
-        signer.append(id: id, to: &bytes)
-    }
-
     public func append(subscription id: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
         bytes.append(contentsOf: prefix)
         signer.append(id: id, to: &bytes)

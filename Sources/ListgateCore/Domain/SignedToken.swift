@@ -90,12 +90,7 @@ public struct BatchTokenSigner {
         self.messagePrefix = messagePrefix
     }
 
-    public func append(id: String, to bytes: inout [UInt8]) {
-        var id = id
-        id.withUTF8 { append(id: $0, to: &bytes) }
-    }
-
-    /// The same, for an id given as UTF-8 bytes (read straight from the database).
+    /// The id is UTF-8 bytes, as read straight from the database.
     public func append(id: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
         var inner = self.inner, outer = self.outer
         messagePrefix.withUnsafeBytes { inner.update(bufferPointer: $0) }
