@@ -3,6 +3,7 @@
 // form poster that many tasks share. Used by the crash, outage and slow-client tests.
 import Foundation
 import GRDB
+import ListgateTestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -115,20 +116,4 @@ func eventually(within timeout: Duration, _ condition: () async throws -> Bool) 
         try? await Task.sleep(for: .milliseconds(20))
     }
     return try await condition()
-}
-
-/// A value shared by concurrent tasks and threads in a test.
-final class Shared<Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<T>(_ body: (inout Value) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
-    }
-
-    var current: Value { withLock { $0 } }
 }
