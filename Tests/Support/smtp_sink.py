@@ -5,6 +5,7 @@ Run with Debian's interpreter, which has python3-aiosmtpd:
 
     /usr/bin/python3 smtp_sink.py --port PORT --dir DIR [--ready-file F]
                                   [--auth] [--fail-next N] [--flaky-failures K]
+                                  [--data-delay SECONDS]
 
 Listens on 127.0.0.1:PORT (PORT 0 lets the kernel choose; the chosen port is what
 the ready file contains). Speaks ESMTP with 8BITMIME and SMTPUTF8, keeps the data
@@ -30,6 +31,10 @@ Behaviour by recipient local part (case-insensitive prefix):
                     address (K from --flaky-failures, default 2), then accepted: a
                     greylisting-like server whose 4xx end by themselves
     slow...      -> the server sleeps 2 s after the DATA content before replying 250
+
+--data-delay SECONDS makes every DATA wait that long (a fraction is fine) before its
+reply, for every recipient: a server that keeps each delivery in flight for a while,
+so a test can catch the sender in the middle of one.
 
 Outages: "--fail-next N" answers "451 4.3.0 try again later" to the next N RCPT TO
 commands whatever the recipient. At run time, writing a decimal N into the file
@@ -70,8 +75,9 @@ class Recorder:
     """aiosmtpd handler: the hooks run on the one event-loop thread, so the counters
     need no lock."""
 
-    def __init__(self, directory, control_file, fail_next, flaky_failures):
+    def __init__(self, directory, control_file, fail_next, flaky_failures, data_delay):
         self.directory = directory
+        self.data_delay = data_delay
         self.control_file = control_file
         self.fail_next = fail_next
         self.flaky_failures = flaky_failures
@@ -127,6 +133,8 @@ class Recorder:
         if any(rcpt.rpartition("@")[0].strip('"').lower().startswith("slow")
                for rcpt in envelope.rcpt_tos):
             await asyncio.sleep(2)
+        if self.data_delay > 0:
+            await asyncio.sleep(self.data_delay)
         auth_login = None
         if session.authenticated and session.auth_data is not None:
             login = getattr(session.auth_data, "login", None)
@@ -156,7 +164,8 @@ async def serve(arguments):
     directory = os.path.abspath(arguments.dir)
     os.makedirs(directory, exist_ok=True)
     control_file = os.path.join(os.path.dirname(directory), "control")
-    handler = Recorder(directory, control_file, arguments.fail_next, arguments.flaky_failures)
+    handler = Recorder(directory, control_file, arguments.fail_next, arguments.flaky_failures,
+                       arguments.data_delay)
     loop = asyncio.get_running_loop()
     connections = weakref.WeakSet()
 
@@ -210,6 +219,7 @@ def main():
     parser.add_argument("--auth", action="store_true")
     parser.add_argument("--fail-next", type=int, default=0)
     parser.add_argument("--flaky-failures", type=int, default=2)
+    parser.add_argument("--data-delay", type=float, default=0.0)
     arguments = parser.parse_args()
     # aiosmtpd logs to "mail.log"; keep stderr for real problems (e.g. its deprecation
     # warning about Session.login_data on every AUTH).
