@@ -23,9 +23,9 @@ struct CrashSurvivalTests {
     func killMidLoad() async throws {
         let workspace = try Workspace().migrated()
         try workspace.listgate("lists", "create", "news", "--name", "News", "--from", "news@example.org")
-        // Each delivery stays in flight for 20 ms at the sink, so "the worker is delivering
+        // Each delivery stays in flight for 50 ms at the sink, so "the worker is delivering
         // right now" lasts long enough to be seen, however fast or slow this machine is.
-        let sink = try SMTPSink.start(options: ["--data-delay", "0.02"])
+        let sink = try SMTPSink.start(options: ["--data-delay", "0.05"])
         let arguments = ["--smtp-url", sink.url, "--mail-ceiling", "100000"]
         let environment = ["LISTGATE_RATE_LIMITS": "off"]
         var server: ServeProcess? = try await ServeProcess(workspace, arguments: arguments, environment: environment)
