@@ -106,6 +106,7 @@ let package = Package(
                 "ListgateCore", "ListgateMail", "ListgateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ]
         ),
         .testTarget(

@@ -77,7 +77,7 @@ struct FormRoutes: Sendable {
     func accepted(_ request: Request, list: MailingList) -> Response {
         request.wantsJSON
             ? JSONAnswer.status("pending", code: .accepted)
-            : pages.render("check_inbox", locale: list.locale, ["list_name": list.name])
+            : pages.renderShared("check_inbox", locale: list.locale, ["list_name": list.name])
     }
 
     func invalidForm(_ request: Request, list: MailingList, form: SubscribeForm, error: DomainError) -> Response {

@@ -4,9 +4,13 @@ import Foundation
 import Hummingbird
 import ListgateCore
 import Mustache
+import Synchronization
 
 struct Pages: Sendable {
     let library: MustacheLibrary
+    /// Pages that are the same for every visitor (they show only the list's own values)
+    /// are rendered once: the "check your inbox" answer is sent for every subscribe post.
+    private let shared = SharedPages()
 
     static func bundled() async throws -> Pages {
         guard let directory = Bundle.module.url(forResource: "pages", withExtension: nil) else {
@@ -18,17 +22,50 @@ struct Pages: Sendable {
     func render(_ page: String, locale: ListLocale, _ values: [String: String] = [:], status: HTTPResponse.Status = .ok)
         -> Response
     {
-        let html = library.render(values, withTemplate: "\(page).\(locale.rawValue)") ?? "<!DOCTYPE html><title>listgate</title>"
+        let html = library.render(values.mapValues(EscapableText.make), withTemplate: "\(page).\(locale.rawValue)")
+            ?? "<!DOCTYPE html><title>listgate</title>"
         return Response(
             status: status,
             headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
+    /// `render` for a page whose values are the list's own, never the visitor's: the
+    /// bytes are kept and sent again to everyone who gets this page for this list.
+    func renderShared(_ page: String, locale: ListLocale, _ values: [String: String]) -> Response {
+        let key = ([page, locale.rawValue] + values.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] })
+            .joined(separator: "\u{1F}")
+        let body = shared.body(for: key) {
+            ByteBuffer(
+                string: library.render(values.mapValues(EscapableText.make), withTemplate: "\(page).\(locale.rawValue)")
+                    ?? "<!DOCTYPE html><title>listgate</title>")
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: body))
+    }
+
     /// The generic error page, in the given language.
     func error(_ problem: Problem, locale: ListLocale) -> Response {
         let text = problem.text(locale)
         return render("error", locale: locale, ["title": text.title, "message": text.message], status: problem.status)
+    }
+}
+
+/// Rendered pages by key, at most `limit` of them (then it starts over: lists are few).
+final class SharedPages: Sendable {
+    private let pages = Mutex<[String: ByteBuffer]>([:])
+    private let limit = 256
+
+    func body(for key: String, render: () -> ByteBuffer) -> ByteBuffer {
+        if let body = pages.withLock({ $0[key] }) { return body }
+        let body = render()
+        pages.withLock { pages in
+            if pages.count >= limit { pages.removeAll() }
+            pages[key] = body
+        }
+        return body
     }
 }
 
@@ -114,7 +151,7 @@ public enum EmbedSnippet {
         let pages = try await Pages.bundled()
         let base = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         return pages.library.render(
-            ["list_name": list.name, "action_url": "\(base)/lists/\(list.slug)/subscribe"],
+            ["list_name": EscapableText.make(list.name), "action_url": EscapableText.make("\(base)/lists/\(list.slug)/subscribe")],
             withTemplate: "embed.\(list.locale.rawValue)") ?? ""
     }
 }

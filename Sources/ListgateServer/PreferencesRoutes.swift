@@ -28,9 +28,9 @@ struct PreferencesRoutes: Sendable {
         }
         let locale = entries.first?.locale ?? request.preferredLocale
         var values: [String: Any] = [
-            "action_url": request.uri.path,
+            "action_url": EscapableText.make(request.uri.path),
             "lists": entries.map {
-                ["list_name": $0.listName, "slug": $0.listSlug, "status_label": Self.label($0.status, locale),
+                ["list_name": EscapableText.make($0.listName), "slug": $0.listSlug, "status_label": Self.label($0.status, locale),
                  "can_leave": ["active", "pending"].contains($0.status)] as [String: Any]
             },
         ]

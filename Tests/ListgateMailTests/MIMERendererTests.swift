@@ -412,6 +412,18 @@ struct MIMERendererTests {
         }
     }
 
+    @Test("base64 is byte for byte Foundation's, wrapped at 76 with CRLF, for every length up to 400")
+    func base64MatchesFoundation() {
+        var generator = SeededGenerator(state: 2045)
+        for length in 0...400 {
+            let original = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let expected = Data(original).base64EncodedString(options: [.lineLength76Characters, .endLineWithCarriageReturn, .endLineWithLineFeed])
+            #expect(String(decoding: MIMEBase64.encode(original), as: UTF8.self) == expected, "length \(length)")
+            #expect(String(decoding: MIMEBase64.encodeUnwrapped(original), as: UTF8.self) == Data(original).base64EncodedString(),
+                    "length \(length), one line")
+        }
+    }
+
     // MARK: Message-ID
 
     @Test("MessageID.make gives 32 random hex digits at the given domain")

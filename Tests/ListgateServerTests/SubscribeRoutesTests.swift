@@ -211,6 +211,26 @@ struct SubscribeRoutesTests {
         #expect(try await fixture.count("submissions") == 0)
     }
 
+    // swift-mustache escapes per grapheme cluster: a quote carrying a combining mark (or
+    // after a prepended mark) was one cluster it did not know, and went out raw.
+    @Test("a quote or bracket fused with a mark is escaped too: the re-shown form keeps its attributes", arguments: [
+        "\"\u{301} autofocus onfocus=alert(1) x=\"", "\u{600}\" autofocus onfocus=alert(1) x=\"", "<\u{301}img src=x onerror=alert(1)>",
+        "'\u{20DD} onfocus=alert(1) '",
+    ])
+    func fusedMarksEscaped(_ name: String) async throws {
+        let fixture = try await ServerFixture()
+        try await fixture.test { client in
+            let page = try await client.post("/lists/news/subscribe", form: ["email": "not-an-address", "name": name])
+            #expect(page.status == .unprocessableContent)
+            #expect(page.text.contains("alert(1)"), "the input is shown again")
+            let fused = page.text.filter { character in
+                character.unicodeScalars.count > 1 && character.unicodeScalars.contains { "&<>\"'".unicodeScalars.contains($0) }
+            }
+            #expect(fused.isEmpty, "raw HTML syntax fused with a mark: \(fused.unicodeScalars.map { String($0.value, radix: 16) })")
+            #expect(!page.text.contains(" onfocus=alert(1) x=\"") && !page.text.contains("<img"))
+        }
+    }
+
     @Test("header injection in any field is refused and queues nothing", arguments: [
         ["email": "a@example.net\r\nBcc: victim@example.org"],
         ["email": "a@example.net\nCc: victim@example.org"],

@@ -8,9 +8,11 @@ public struct Intake: Sendable {
     let renderer: any AutoReplyRendering
     let links: LinkBuilder
     let policy: IntakePolicy
+    let lists: ListDirectory
 
     public init(store: any IntakeStore, renderer: any AutoReplyRendering, links: LinkBuilder, policy: IntakePolicy = IntakePolicy()) {
         self.store = store
+        self.lists = ListDirectory(store: store)
         self.renderer = renderer
         self.links = links
         self.policy = policy
@@ -18,7 +20,7 @@ public struct Intake: Sendable {
 
     /// The list a form posts to, or `listNotFound` (fail closed: never a default list).
     public func list(_ slugText: String) async throws -> MailingList {
-        guard let slug = try? ListSlug(slugText), let list = try await store.list(slug) else {
+        guard let slug = try? ListSlug(slugText), let list = try await lists.list(slug) else {
             throw DomainError.listNotFound(slugText)
         }
         return list

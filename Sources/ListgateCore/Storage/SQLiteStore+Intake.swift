@@ -17,7 +17,7 @@ extension SQLiteStore {
     public func recordSubscribeRequest(_ submission: NewSubmission, mail: NewOutboxMessage, policy: IntakePolicy) async throws
         -> SubscribeOutcome
     {
-        try await pool.write { db in
+        try await intakeCommits.write { db in
             let now = submission.requestedAt
             let listID = submission.list.id
             let hash = try AddressHasher.hash(submission.address, in: db)

@@ -6,6 +6,8 @@ import GRDB
 public struct SQLiteStore: ListgateStore {
     let pool: DatabasePool
     let migrations: [Migration]
+    /// Subscribe requests share write transactions (see GroupCommit).
+    let intakeCommits: GroupCommit
 
     /// Opens (creating if needed) the database at `path`. Use `openExisting` for
     /// commands that must not create a database as a side effect.
@@ -20,9 +22,10 @@ public struct SQLiteStore: ListgateStore {
             // process (kill -9 included) without an fsync per commit; only a power loss
             // or kernel crash can roll back the last commits. Stated here rather than
             // left to how the system's SQLite was compiled.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA synchronous = NORMAL"); try db.execute(sql: "PRAGMA wal_autocheckpoint = 8000")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        intakeCommits = GroupCommit(pool: pool)
         self.migrations = try migrations ?? Migration.bundled()
     }
 

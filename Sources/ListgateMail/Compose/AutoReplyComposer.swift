@@ -10,6 +10,8 @@ public struct AutoReplyComposer: AutoReplyRendering {
     /// The wording hashes, computed once: templates do not change while listgate runs,
     /// and every subscribe request records one.
     private let consentVersions: [String: String]
+    /// Each list's templates, rendered once with marks for the per-message values.
+    private let stencils = MailStencils()
 
     public init(templates: MustacheLibrary) {
         self.templates = templates
@@ -33,10 +35,18 @@ public struct AutoReplyComposer: AutoReplyRendering {
     /// Renders the message; the same `messageID` must be kept for every retry.
     public func compose(_ reply: AutoReply, messageID: MessageID? = nil, date: Date = Date()) throws -> OutgoingMessage {
         let name = "\(reply.kind.rawValue).\(reply.list.locale.rawValue)"
-        let context = try Self.context(for: reply)
+        let values = try Self.values(for: reply)
         func render(_ part: String) throws -> String {
-            guard let text = templates.render(context, withTemplate: "\(name).\(part)") else {
-                throw ComposeError.missingTemplate("\(name).\(part).mustache")
+            let template = "\(name).\(part)"
+            let listValues = values.list
+            let key = [template, String(reply.list.id), reply.list.name, String(reply.links.expiresHours)]
+                .joined(separator: "\u{1F}")
+            let stencil = stencils.stencil(for: key) {
+                Self.stencil(templates, template, list: listValues, messageKeys: Set(values.message.keys))
+            }
+            if let text = stencil?.render(values.message) { return text }
+            guard let text = templates.render(values.all, withTemplate: template) else {
+                throw ComposeError.missingTemplate("\(template).mustache")
             }
             return text
         }
@@ -50,6 +60,22 @@ public struct AutoReplyComposer: AutoReplyRendering {
             htmlBody: try render("html"),
             messageID: messageID ?? MessageID.make(domain: reply.list.from.address.asciiDomain),
             date: date)
+    }
+
+    /// The template rendered with marks for the message's values, kept only if it then
+    /// renders a probe exactly as Mustache does.
+    static func stencil(_ templates: MustacheLibrary, _ template: String, list: [String: Any], messageKeys: Set<String>)
+        -> MailStencil?
+    {
+        let marks = Dictionary(uniqueKeysWithValues: messageKeys.map { ($0, MailStencil.mark($0)) })
+        guard let marked = templates.render(list.merging(marks) { $1 }, withTemplate: template),
+              let stencil = MailStencil(rendered: marked, keys: messageKeys)
+        else { return nil }
+        let probe = Dictionary(uniqueKeysWithValues: messageKeys.map { ($0, "<a href=\"\($0)\">&amp;'\($0)' & 日本語</a>") })
+        guard let expected = templates.render(list.merging(probe) { $1 }, withTemplate: template),
+              stencil.render(probe) == expected
+        else { return nil }
+        return stencil
     }
 
     /// Renders and wraps the message for the outbox.
@@ -82,13 +108,14 @@ public struct AutoReplyComposer: AutoReplyRendering {
     }
 
     /// The template variables. Only listgate's own values; every link the kind needs
-    /// must be present (fail closed rather than mail a broken link).
-    static func context(for reply: AutoReply) throws -> [String: Any] {
-        var context: [String: Any] = [
-            "list_name": reply.list.name,
-            "recipient": reply.recipient.address.displayAddress,
+    /// must be present (fail closed rather than mail a broken link). `list` holds the
+    /// list's values, the same for every mail; `message` those of this mail alone.
+    static func values(for reply: AutoReply) throws -> (list: [String: Any], message: [String: String], all: [String: Any]) {
+        let list: [String: Any] = [
+            "list_name": EscapableText.make(reply.list.name),
             "expires_hours": reply.links.expiresHours,
         ]
+        var message = ["recipient": EscapableText.make(reply.recipient.address.displayAddress)]
         let required: [(String, String?)] =
             switch reply.kind {
             case .confirmation: [("confirm_url", reply.links.confirm), ("block_url", reply.links.block)]
@@ -97,8 +124,8 @@ public struct AutoReplyComposer: AutoReplyRendering {
             }
         for (key, value) in required {
             guard let value, !value.isEmpty else { throw ComposeError.missingLink(kind: reply.kind, link: key) }
-            context[key] = value
+            message[key] = EscapableText.make(value)
         }
-        return context
+        return (list, message, list.merging(message) { $1 })
     }
 }

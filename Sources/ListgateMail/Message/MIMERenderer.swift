@@ -183,17 +183,22 @@ private struct BodyPart {
     /// CRLF, a lone LF and a lone CR all become CRLF: the canonical form of text
     /// (RFC 2045 §2.10), and a lone CR or LF on the wire is read differently by every MTA.
     static func canonicalLineBreaks(_ bytes: [UInt8]) -> [UInt8] {
+        // Text whose every CR and LF is already a CRLF pair (what the templates give) is
+        // returned as it is; anything else is rebuilt.
+        guard !isCanonical(bytes) else { return bytes }
         var output: [UInt8] = []
         output.reserveCapacity(bytes.count + bytes.count / 40)
         var index = 0
         while index < bytes.count {
             switch bytes[index] {
             case 0x0D:
-                output += [0x0D, 0x0A]
+                output.append(0x0D)
+                output.append(0x0A)
                 let next = index + 1
                 index += next < bytes.count && bytes[next] == 0x0A ? 2 : 1
             case 0x0A:
-                output += [0x0D, 0x0A]
+                output.append(0x0D)
+                output.append(0x0A)
                 index += 1
             case let byte:
                 output.append(byte)
@@ -201,6 +206,22 @@ private struct BodyPart {
             }
         }
         return output
+    }
+
+    private static func isCanonical(_ bytes: [UInt8]) -> Bool {
+        var index = 0
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x0D:
+                guard index + 1 < bytes.count, bytes[index + 1] == 0x0A else { return false }
+                index += 2
+            case 0x0A:
+                return false
+            default:
+                index += 1
+            }
+        }
+        return true
     }
 }
 

@@ -151,36 +151,52 @@ public enum MIMEBase64 {
 
     /// Padded base64, lines joined by CRLF, no CRLF after the last line.
     public static func encode(_ bytes: [UInt8]) -> [UInt8] {
-        let flat = encodeUnwrapped(bytes)
-        var output: [UInt8] = []
-        output.reserveCapacity(flat.count + flat.count / lineLength * 2)
-        var start = 0
-        while start < flat.count {
-            if start > 0 { output += [0x0D, 0x0A] }
-            let end = min(start + lineLength, flat.count)
-            output += flat[start..<end]
-            start = end
-        }
-        return output
+        encode(bytes, wrapAt: lineLength)
     }
 
     /// Padded base64 on one line, as encoded-words need it.
     static func encodeUnwrapped(_ bytes: [UInt8]) -> [UInt8] {
-        var output: [UInt8] = []
-        output.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index < bytes.count {
-            let chunk = bytes[index..<min(index + 3, bytes.count)]
-            let b0 = chunk[chunk.startIndex]
-            let b1 = chunk.count > 1 ? chunk[chunk.startIndex + 1] : 0
-            let b2 = chunk.count > 2 ? chunk[chunk.startIndex + 2] : 0
-            output.append(alphabet[Int(b0 >> 2)])
-            output.append(alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)])
-            output.append(chunk.count > 1 ? alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "="))
-            output.append(chunk.count > 2 ? alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "="))
-            index += 3
+        encode(bytes, wrapAt: nil)
+    }
+
+    /// One pass over whole three-byte groups straight into the output, a CRLF after every
+    /// `wrapAt` symbols (a multiple of four) except at the very end.
+    private static func encode(_ bytes: [UInt8], wrapAt: Int?) -> [UInt8] {
+        let symbols = (bytes.count + 2) / 3 * 4
+        let breaks = wrapAt.map { symbols == 0 ? 0 : (symbols - 1) / $0 } ?? 0
+        let groupsPerLine = (wrapAt ?? Int.max) / 4
+        return [UInt8](unsafeUninitializedCapacity: symbols + 2 * breaks) { output, count in
+            alphabet.withUnsafeBufferPointer { alphabet in
+                bytes.withUnsafeBufferPointer { input in
+                    var out = 0
+                    var index = 0
+                    var groupsOnLine = 0
+                    func put(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, length: Int) {
+                        if groupsOnLine == groupsPerLine {
+                            output[out] = 0x0D
+                            output[out + 1] = 0x0A
+                            out += 2
+                            groupsOnLine = 0
+                        }
+                        output[out] = alphabet[Int(b0 >> 2)]
+                        output[out + 1] = alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)]
+                        output[out + 2] = length > 1 ? alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "=")
+                        output[out + 3] = length > 2 ? alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "=")
+                        out += 4
+                        groupsOnLine += 1
+                    }
+                    while index + 3 <= input.count {
+                        put(input[index], input[index + 1], input[index + 2], length: 3)
+                        index += 3
+                    }
+                    let rest = input.count - index
+                    if rest > 0 {
+                        put(input[index], rest > 1 ? input[index + 1] : 0, 0, length: rest)
+                    }
+                    count = out
+                }
+            }
         }
-        return output
     }
 
     /// Strict decoding: line breaks must be CRLF; otherwise only alphabet characters, with
