@@ -11,11 +11,13 @@ public enum EscapableText {
         scalar == "&" || scalar == "<" || scalar == ">" || scalar == "\"" || scalar == "'"
     }
 
+    /// Whether any of `& < > " '` occurs; the common case costs one scan of the bytes.
+    public static func containsSpecial(_ value: String) -> Bool {
+        value.utf8.contains { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 }
+    }
+
     public static func make(_ value: String) -> String {
-        // The common case, a value with none of the five, costs one scan of its bytes.
-        guard value.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 }) else {
-            return value
-        }
+        guard containsSpecial(value) else { return value }
         var output = ""
         output.reserveCapacity(value.utf8.count)
         for character in value {

@@ -10,6 +10,7 @@
 // used only after it has rendered a probe (values full of characters HTML escapes)
 // exactly as Mustache does; a template a stencil cannot reproduce (a value inside a
 // lambda, say) is simply rendered by Mustache every time.
+import ListgateCore
 import Synchronization
 
 struct MailStencil: Sendable, Equatable {
@@ -79,9 +80,7 @@ struct MailStencil: Sendable, Equatable {
 
     /// The five characters Mustache's HTML escaping replaces, replaced the same way.
     static func htmlEscaped(_ value: String) -> String {
-        guard value.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 }) else {
-            return value
-        }
+        guard EscapableText.containsSpecial(value) else { return value }
         var output = ""
         output.reserveCapacity(value.utf8.count + 16)
         for scalar in value.unicodeScalars {
