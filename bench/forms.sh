@@ -19,9 +19,9 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" > /dev/null 2>
 
 rate() { awk '/Requests\/sec/ {print $2}'; }
 healthz=$(wrk -t2 -c32 -d10s "http://127.0.0.1:$port/healthz" | rate)
-subscribe=$(wrk -t2 -c32 -d10s -s bench/subscribe.lua "http://127.0.0.1:$port" | rate)
+subscribe=$(wrk -t2 -c32 -d10s -s bench/subscribe.lua "http://127.0.0.1:$port" -- 0 burst | rate)
 # About 1,000 requests/s: 10 connections, each waiting 10 ms between requests.
-paced=$(wrk -t2 -c10 -d10s --latency -s bench/subscribe.lua "http://127.0.0.1:$port" -- 10)
+paced=$(wrk -t2 -c10 -d10s --latency -s bench/subscribe.lua "http://127.0.0.1:$port" -- 10 paced)
 paced_rate=$(echo "$paced" | rate)
 p99=$(echo "$paced" | awk '$1 == "99%" {print $2}')
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")

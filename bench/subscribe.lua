@@ -11,13 +11,16 @@ end
 
 function init(args)
   thread_id = id
-  -- Optional fixed pacing: BENCH_DELAY_MS per connection between requests.
+  -- Optional fixed pacing: milliseconds per connection between requests.
   pacing = tonumber(args[1] or "0")
+  -- A tag per wrk run, so a second run posts new addresses too rather than repeats
+  -- (a repeat within 15 minutes takes the cheap "already mailed" path).
+  run = args[2] or "a"
 end
 
 function request()
   counter = counter + 1
-  local body = "email=bench" .. thread_id .. "x" .. counter .. "%40example.net&name=bench"
+  local body = "email=bench" .. run .. thread_id .. "x" .. counter .. "%40example.net&name=bench"
   return wrk.format("POST", "/lists/bench/subscribe",
     { ["Content-Type"] = "application/x-www-form-urlencoded" }, body)
 end

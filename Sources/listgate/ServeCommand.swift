@@ -109,7 +109,7 @@ struct ServeCommand: AsyncParsableCommand {
         let worker = OutboxWorker(store: store, transport: transport, policy: policy, logger: logger, journal: journal)
         let server = ListgateHTTPServer(
             store: store, configuration: configuration, renderer: composer, registry: registry, logger: logger,
-            services: [worker, CheckpointService(try WALCheckpointer(databasePath: database.resolvedPath))])
+            services: [worker])
         let application = try await server.buildApplication()
         print("listgate is serving on http://\(host):\(port)")
         for list in try await store.allLists() {

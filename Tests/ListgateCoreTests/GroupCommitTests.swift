@@ -1,6 +1,5 @@
-// Specification of group commit and of the background WAL checkpoint: requests that
-// share a transaction still succeed or fail alone, are answered only once their writes
-// are on disk, and the log is copied into the database file outside the write path.
+// Specification of group commit: requests that share a transaction still succeed or
+// fail alone, and are answered only once their writes are on disk.
 import Foundation
 import GRDB
 @testable import ListgateCore
@@ -89,21 +88,5 @@ struct GroupCommitTests {
         // And the next group is written normally.
         try await commits.write { db in try db.execute(sql: "INSERT INTO t (n, tag) VALUES (1, 'after')") }
         #expect(try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM t") } == 1)
-    }
-
-    @Test("the background checkpoint copies every committed page of the log into the database file")
-    func checkpoint() async throws {
-        let database = try await MigratedDatabase.make()
-        let checkpointer = try WALCheckpointer(databasePath: database.path)
-        _ = try await database.store.createList(
-            NewList(slug: ListSlug("news"), name: "News", from: Mailbox("news@example.org")), source: .cli)
-        let result = try await checkpointer.checkpoint()
-        #expect(result.logPages > 0, "the list was written to the log first")
-        #expect(result.copiedPages == result.logPages)
-        // The database file alone (no log) now holds the list.
-        let copy = database.directory.path("copy.sqlite3")
-        try FileManager.default.copyItem(atPath: database.path, toPath: copy)
-        let slugs = try await DatabaseQueue(path: copy).read { db in try String.fetchAll(db, sql: "SELECT slug FROM lists") }
-        #expect(slugs == ["news"])
     }
 }

@@ -23,10 +23,6 @@ public struct SQLiteStore: ListgateStore {
             // or kernel crash can roll back the last commits. Stated here rather than
             // left to how the system's SQLite was compiled.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            // The server checkpoints in the background (WALCheckpointer); a writer does it
-            // itself, inside its commit, only once the log passes 8,000 pages (~32 MB), as
-            // the fallback when nothing else does (a CLI command on its own, say).
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 8000")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         intakeCommits = GroupCommit(pool: pool)

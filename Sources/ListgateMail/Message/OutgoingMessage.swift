@@ -102,21 +102,8 @@ public enum MessageError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// Random hex from the system CSPRNG, for Message-IDs and MIME boundaries.
 enum MIMERandom {
-    /// `octets` random bytes as lower-case hex, from the system's CSPRNG, eight bytes a draw.
+    /// `octets` random bytes from the system's CSPRNG as lower-case hex.
     static func hex(octets: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let digits: StaticString = "0123456789abcdef"
-        return String(unsafeUninitializedCapacity: octets * 2) { output in
-            digits.withUTF8Buffer { digits in
-                var word: UInt64 = 0
-                for index in 0..<octets {
-                    if index % 8 == 0 { word = generator.next() }
-                    let octet = UInt8(truncatingIfNeeded: word >> (8 * UInt64(index % 8)))
-                    output[2 * index] = digits[Int(octet >> 4)]
-                    output[2 * index + 1] = digits[Int(octet & 0x0F)]
-                }
-            }
-            return octets * 2
-        }
+        RandomToken.hex(bytes: octets)
     }
 }
