@@ -5,7 +5,6 @@
 // trusted for `lifetime` and then read again: a change made from the CLI is seen within
 // that time. Unknown slugs are never remembered: a list created a moment ago is found at
 // once, and random slugs cannot grow the cache.
-import Foundation
 import Synchronization
 
 public final class ListDirectory: Sendable {
