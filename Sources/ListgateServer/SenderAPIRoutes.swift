@@ -13,6 +13,7 @@ struct SenderAPIRoutes: Sendable {
     /// Rows per database read while streaming: large enough to amortise a read, small
     /// enough that memory stays flat whatever the audience size.
     static let pageSize = 1_000
+    static let pagesAhead = 2
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("api/v1/lists") { request, context in try await lists(request, context) }
@@ -52,20 +53,25 @@ struct SenderAPIRoutes: Sendable {
         headers[Self.countHeader] = String(snapshot.count)
         headers[Self.sha256Header] = snapshot.sha256
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            // The next page is read (and encoded, on the database's thread) while this one
-            // is written.
-            var next: Task<RecipientPage, any Error>? = Task {
-                try await store.snapshotRecipients(snapshotID: snapshot.id, after: nil, limit: Self.pageSize, links: links)
-            }
-            defer { next?.cancel() }
-            while let pending = next {
-                let page = try await pending.value
-                next = nil
-                if let last = page.lastIdentityKey {
-                    next = Task {
-                        try await store.snapshotRecipients(snapshotID: snapshot.id, after: last, limit: Self.pageSize, links: links)
-                    }
+            // Pages are read and encoded on the database's reader threads, two ahead of
+            // the one being written. Where a page ends is looked up first (a walk of the
+            // primary-key index), so the page after it need not wait for it.
+            var reading: [Task<RecipientPage, any Error>] = []
+            defer { for page in reading { page.cancel() } }
+            var nextStart: String?? = .some(nil)  // .none once the last page is being read
+            func readAhead() async throws {
+                while reading.count < Self.pagesAhead, case .some(let start) = nextStart {
+                    let end = try await store.snapshotPageEnd(snapshotID: snapshot.id, after: start, limit: Self.pageSize)
+                    nextStart = end.map { .some($0) } ?? .none
+                    reading.append(Task {
+                        try await store.snapshotRecipients(snapshotID: snapshot.id, after: start, limit: Self.pageSize, links: links)
+                    })
                 }
+            }
+            try await readAhead()
+            while !reading.isEmpty {
+                let page = try await reading.removeFirst().value
+                try await readAhead()
                 if !page.ndjson.isEmpty { try await writer.write(ByteBuffer(bytes: page.ndjson)) }
             }
             try await writer.finish(nil)

@@ -14,12 +14,10 @@ public struct AudienceSnapshot: Sendable, Equatable {
 }
 
 /// A page of a snapshot's recipients, already written as NDJSON lines (see
-/// `RecipientLine`), and where the next page starts.
+/// `RecipientLine`).
 public struct RecipientPage: Sendable {
     public let ndjson: [UInt8]
     public let count: Int
-    /// The identity key of the last recipient on the page: the next page starts after it.
-    public let lastIdentityKey: String?
 }
 
 /// Someone who left a list (unsubscribed, bounced, complained or was suppressed), for the
@@ -38,6 +36,10 @@ public protocol SnapshotStore: Sendable {
     /// as NDJSON with their unsubscribe links; read in pages so a million recipients
     /// stream in constant memory.
     func snapshotRecipients(snapshotID: String, after: String?, limit: Int, links: LinkBuilder) async throws -> RecipientPage
+    /// The identity key of the `limit`-th member after `after`, where the page after that
+    /// one starts; nil when fewer remain. It only walks the index, so the next page can be
+    /// read while this one still is.
+    func snapshotPageEnd(snapshotID: String, after: String?, limit: Int) async throws -> String?
     /// Up to `limit` departures from a list at or after `since` (a `Timestamp` string),
     /// oldest first, after the (time, identity key) position `after` (exclusive).
     func departures(listID: Int64, since: String, after: (time: String, key: String)?, limit: Int) async throws -> [Departure]

@@ -75,7 +75,7 @@ extension SQLiteStore {
             // Keyset paging on the primary key (snapshot_id, identity_key): each page is an
             // index range, so the last page costs what the first did.
             let statement = try db.cachedStatement(sql: """
-                SELECT m.email, m.name, m.subscribed_at, s.public_id, m.identity_key
+                SELECT m.email, m.name, m.subscribed_at, s.public_id
                 FROM snapshot_members m JOIN subscriptions s ON s.id = m.subscription_id
                 WHERE m.snapshot_id = (SELECT id FROM snapshots WHERE public_id = ?1)
                   AND m.identity_key > ?2
@@ -88,7 +88,6 @@ extension SQLiteStore {
             var writer = RecipientLine(links: links, expected: limit)
             let handle = statement.sqliteStatement
             var count = 0
-            var lastKey: String?
             let rows = try Row.fetchCursor(statement)
             while try rows.next() != nil {
                 func column(_ index: Int32) -> UnsafeBufferPointer<UInt8>? {
@@ -100,9 +99,20 @@ extension SQLiteStore {
                     subscribedAt: column(2) ?? UnsafeBufferPointer(start: nil, count: 0),
                     subscriptionID: column(3) ?? UnsafeBufferPointer(start: nil, count: 0))
                 count += 1
-                if count == limit, let key = column(4) { lastKey = String(decoding: key, as: UTF8.self) }
             }
-            return RecipientPage(ndjson: writer.finish(), count: count, lastIdentityKey: lastKey)
+            return RecipientPage(ndjson: writer.finish(), count: count)
+        }
+    }
+
+    public func snapshotPageEnd(snapshotID: String, after: String?, limit: Int) async throws -> String? {
+        try await pool.read { db in
+            try String.fetchOne(db.cachedStatement(sql: """
+                    SELECT identity_key FROM snapshot_members
+                    WHERE snapshot_id = (SELECT id FROM snapshots WHERE public_id = ?1) AND identity_key > ?2
+                    ORDER BY identity_key
+                    LIMIT 1 OFFSET ?3
+                    """),
+                arguments: [snapshotID, after ?? "", limit - 1])
         }
     }
 
