@@ -111,10 +111,12 @@ struct SnapshotRoutesTests {
         #expect(try await fixture.count("snapshots") == 1, "refused requests froze nothing")
     }
 
-    @Test("the recipients stream pages through the whole audience: every member once, in identity-key order")
-    func streamsAcrossPages() async throws {
+    // Pages hold 1,000 recipients and are read ahead, each page's end looked up first:
+    // one short page, exactly full pages, one over, and several with the last partial.
+    @Test("the recipients stream pages through the whole audience: every member once, in identity-key order",
+          arguments: [999, 2_000, 2_001, 4_123])
+    func streamsAcrossPages(_ members: Int) async throws {
         let fixture = try await ServerFixture(lists: [("news", "週刊お知らせ", .ja)])
-        let members = 4_123 // several pages of the stream (1,000 recipients a page), the last one partial
         try await fixture.store.pool.write { db in
             try db.execute(sql: """
                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
