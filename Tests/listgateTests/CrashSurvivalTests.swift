@@ -144,6 +144,6 @@ struct CrashSurvivalTests {
         }
         print("crash survival: \(posted.current) posted, \(acked.count) acknowledged, \(stored.count) stored, "
             + "\(received.count) delivered, \(duplicated.count) twice; at the kill \(inFlight.count) sending, "
-            + "\(window.count) of them already delivered")
+            + "\(window.count) of them already delivered; the poll before the kill saw \(seen.sending) sending")
     }
 }
