@@ -22,12 +22,7 @@ struct Pages: Sendable {
     func render(_ page: String, locale: ListLocale, _ values: [String: String] = [:], status: HTTPResponse.Status = .ok)
         -> Response
     {
-        let html = library.render(values.mapValues(EscapableText.make), withTemplate: "\(page).\(locale.rawValue)")
-            ?? "<!DOCTYPE html><title>listgate</title>"
-        return Response(
-            status: status,
-            headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(string: html)))
+        Self.response(ByteBuffer(string: html(page, locale: locale, values)), status: status)
     }
 
     /// `render` for a page whose values are the list's own, never the visitor's: the
@@ -35,13 +30,27 @@ struct Pages: Sendable {
     func renderShared(_ page: String, locale: ListLocale, _ values: [String: String]) -> Response {
         let key = ([page, locale.rawValue] + values.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] })
             .joined(separator: "\u{1F}")
-        let body = shared.body(for: key) {
-            ByteBuffer(
-                string: library.render(values.mapValues(EscapableText.make), withTemplate: "\(page).\(locale.rawValue)")
-                    ?? "<!DOCTYPE html><title>listgate</title>")
+        return Self.response(shared.body(for: key) { ByteBuffer(string: html(page, locale: locale, values)) }, status: .ok)
+    }
+
+    /// Every page is rendered here, so every value, however deeply nested, passes
+    /// `EscapableText` before Mustache escapes it.
+    func html(_ page: String, locale: ListLocale, _ values: [String: Any]) -> String {
+        library.render(Self.escapable(values), withTemplate: "\(page).\(locale.rawValue)") ?? "<!DOCTYPE html><title>listgate</title>"
+    }
+
+    private static func escapable(_ value: Any) -> Any {
+        switch value {
+        case let text as String: EscapableText.make(text)
+        case let object as [String: Any]: object.mapValues(escapable)
+        case let array as [Any]: array.map(escapable)
+        default: value
         }
-        return Response(
-            status: .ok,
+    }
+
+    static func response(_ body: ByteBuffer, status: HTTPResponse.Status) -> Response {
+        Response(
+            status: status,
             headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
             body: .init(byteBuffer: body))
     }
@@ -150,8 +159,6 @@ public enum EmbedSnippet {
     public static func html(for list: MailingList, baseURL: String) async throws -> String {
         let pages = try await Pages.bundled()
         let base = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        return pages.library.render(
-            ["list_name": EscapableText.make(list.name), "action_url": EscapableText.make("\(base)/lists/\(list.slug)/subscribe")],
-            withTemplate: "embed.\(list.locale.rawValue)") ?? ""
+        return pages.html("embed", locale: list.locale, ["list_name": list.name, "action_url": "\(base)/lists/\(list.slug)/subscribe"])
     }
 }

@@ -28,9 +28,9 @@ struct PreferencesRoutes: Sendable {
         }
         let locale = entries.first?.locale ?? request.preferredLocale
         var values: [String: Any] = [
-            "action_url": EscapableText.make(request.uri.path),
+            "action_url": request.uri.path,
             "lists": entries.map {
-                ["list_name": EscapableText.make($0.listName), "slug": $0.listSlug, "status_label": Self.label($0.status, locale),
+                ["list_name": $0.listName, "slug": $0.listSlug, "status_label": Self.label($0.status, locale),
                  "can_leave": ["active", "pending"].contains($0.status)] as [String: Any]
             },
         ]
@@ -40,10 +40,7 @@ struct PreferencesRoutes: Sendable {
                 ? (done.isEmpty ? "変更はありませんでした。" : "\(done.count)件のリストの配信を停止しました。")
                 : (done.isEmpty ? "Nothing changed." : "You left \(done.count) list\(done.count == 1 ? "" : "s").")
         }
-        let html = pages.library.render(values, withTemplate: "preferences.\(locale.rawValue)") ?? ""
-        return Response(
-            status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(string: html)))
+        return Pages.response(ByteBuffer(string: pages.html("preferences", locale: locale, values)), status: .ok)
     }
 
     func leave(_ request: Request, _ context: AppRequestContext) async throws -> Response {
