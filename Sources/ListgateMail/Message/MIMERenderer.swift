@@ -230,7 +230,7 @@ private struct BodyPart {
 private enum Boundary {
     static func make(avoiding parts: [BodyPart]) -> String {
         while true {
-            let boundary = "=_" + MIMERandom.hex(octets: 16)
+            let boundary = "=_" + RandomToken.hex(bytes: 16)
             let delimiter = Array(("--" + boundary).utf8)
             if !parts.contains(where: { $0.encoding == .sevenBit && contains($0.encoded, delimiter) }) {
                 return boundary

@@ -19,7 +19,7 @@ public struct MessageID: Sendable, Hashable, CustomStringConvertible {
     /// that is not dot-atom text (only a caller's slip could pass one) is replaced by the
     /// reserved `listgate.invalid` rather than written into a header.
     public static func make(domain: String) -> MessageID {
-        let left = MIMERandom.hex(octets: 16)
+        let left = RandomToken.hex(bytes: 16)
         return MessageID("<" + left + "@" + domain + ">") ?? MessageID(unchecked: "<" + left + "@listgate.invalid>")
     }
 
@@ -97,13 +97,5 @@ public enum MessageError: Error, Equatable, Sendable, CustomStringConvertible {
         case .headerInjection(let field):
             "the \(field) header would contain a line break or control character; it was refused, not stripped"
         }
-    }
-}
-
-/// Random hex from the system CSPRNG, for Message-IDs and MIME boundaries.
-enum MIMERandom {
-    /// `octets` random bytes from the system's CSPRNG as lower-case hex.
-    static func hex(octets: Int) -> String {
-        RandomToken.hex(bytes: octets)
     }
 }
