@@ -93,5 +93,6 @@ fuzz: deps
 bench: test-deps
 	$(call apt_install,wrk curl bc time)
 	$(SWIFT) build -c release --product MailBenchmark
+	$(SWIFT) build -c release --product IntakeBenchmark
 	$(SWIFT) build -c release --product listgate
 	bench/report.sh

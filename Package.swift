@@ -89,6 +89,11 @@ let package = Package(
             dependencies: ["ListgateCore", "ListgateMail", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/MailBenchmark"
         ),
+        .executableTarget(
+            name: "IntakeBenchmark",
+            dependencies: ["ListgateCore", "ListgateMail"],
+            path: "Benchmarks/IntakeBenchmark"
+        ),
         .testTarget(
             name: "ListgateCoreTests",
             dependencies: ["ListgateCore", .product(name: "GRDB", package: "GRDB.swift")]

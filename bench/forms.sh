@@ -3,6 +3,9 @@
 # with rate limits off; wrk posts the subscribe form for distinct addresses, against
 # GET /healthz of the same server in the same run. Sending is paused so the figure is
 # the front door's (validate, render the confirmation, commit submission + mail + event).
+# Then the same work without HTTP: IntakeBenchmark calls the core's intake directly on a
+# fresh database in the same kind of directory, which shows how much of a post is the
+# core and its storage rather than the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.build/release/listgate
@@ -25,10 +28,14 @@ paced=$(wrk -t2 -c10 -d10s --latency -s bench/subscribe.lua "http://127.0.0.1:$p
 paced_rate=$(echo "$paced" | rate)
 p99=$(echo "$paced" | awk '$1 == "99%" {print $2}')
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
+# The server is stopped first so that the two do not share the CPUs.
+kill $server; wait $server 2>/dev/null || true
+core=$(.build/release/IntakeBenchmark "$work/core.sqlite3" 30000 32)
 queued=$($bin outbox status --json --db "$db" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["counts"]["queued"])')
 
 echo "GET /healthz:              $healthz requests/s"
 echo "POST subscribe:            $subscribe requests/s ($queued confirmation mails queued in all)"
 echo "subscribe / healthz:       $(/usr/bin/python3 -c "print(f'{$subscribe / $healthz:.2f}')")x (target >= 0.5x)"
+echo "the core alone, no HTTP:   $core requests/s = $(/usr/bin/python3 -c "print(f'{$core / $healthz:.2f}')")x /healthz (the ceiling for POST subscribe)"
 echo "paced subscribe:           $paced_rate requests/s, p99 latency $p99 (target < 10ms at ~1000/s)"
 echo "server peak RSS:           $((rss_kb / 1024)) MB (target <= 64 MB)"

@@ -89,4 +89,17 @@ struct GroupCommitTests {
         try await commits.write { db in try db.execute(sql: "INSERT INTO t (n, tag) VALUES (1, 'after')") }
         #expect(try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM t") } == 1)
     }
+
+    @Test("a group keeps its savepoint journal in memory, and the writer's other transactions are left as they were")
+    func journalInMemory() async throws {
+        let directory = try TemporaryDirectory()
+        let pool = try pool(in: directory)
+        let commits = GroupCommit(pool: pool)
+        // PRAGMA temp_store: 0 is the default (a temporary file), 2 is memory.
+        let inGroup = try await commits.write { db in try Int.fetchOne(db, sql: "PRAGMA temp_store") }
+        #expect(inGroup == 2)
+        // A snapshot or a large sort on the same connection must not be held in memory.
+        let afterwards = try await pool.write { db in try Int.fetchOne(db, sql: "PRAGMA temp_store") }
+        #expect(afterwards == 0)
+    }
 }

@@ -69,7 +69,21 @@ final class GroupCommit: Sendable {
             }
             if group.isEmpty { return }
             do {
-                let answers = try await pool.write { db in group.map { $0.run(db) } }
+                let answers = try await pool.writeWithoutTransaction { db in
+                    // Each savepoint keeps the pages it changes in a statement journal,
+                    // which SQLite moves to a temporary file once a group's passes 64 KiB:
+                    // a file created, written and deleted per group. In memory instead,
+                    // bounded by what one group writes (measured: +20% requests/s when
+                    // the database itself is in memory, +5-10% on disk).
+                    try db.execute(sql: "PRAGMA temp_store = MEMORY")
+                    defer { try? db.execute(sql: "PRAGMA temp_store = DEFAULT") }
+                    var answers: [@Sendable () -> Void] = []
+                    try db.inTransaction {
+                        answers = group.map { $0.run(db) }
+                        return .commit
+                    }
+                    return answers
+                }
                 for answer in answers { answer() }
             } catch {
                 for request in group { request.fail(error) }
