@@ -114,4 +114,13 @@ struct LedgerChainTests {
             #expect(decoded == text)
         }
     }
+
+    @Test("an event's detail is one JSON object, keys in sorted order, that decodes back to the same values")
+    func canonicalDetail() throws {
+        let detail = ["user_agent": "Mozilla \"5\"\n\u{8}", "route": "form:/lists/ニュース/subscribe", "client": "192.0.2.0/24"]
+        let json = EventLedger.canonicalJSON(detail)
+        #expect(json.hasPrefix(#"{"client":"192.0.2.0/24","route":"form:/lists/ニュース/subscribe","user_agent":"#))
+        #expect(try JSONDecoder().decode([String: String].self, from: Data(json.utf8)) == detail)
+        #expect(EventLedger.canonicalJSON([:]) == "{}")
+    }
 }

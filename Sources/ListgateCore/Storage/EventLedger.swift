@@ -10,7 +10,7 @@ enum EventLedger {
     static func append(_ event: NewEvent, at date: Date, in db: Database) throws {
         let prevHash = try String.fetchOne(db.cachedStatement(sql: "SELECT hash FROM events ORDER BY id DESC LIMIT 1")) ?? genesisHash
         let occurredAt = Timestamp.string(date)
-        let detail = try canonicalJSON(event.detail)
+        let detail = canonicalJSON(event.detail)
         let hash = chainHash(
             prevHash: prevHash, occurredAt: occurredAt, type: event.type.rawValue, listID: event.listID,
             addressHash: event.addressHash, source: event.source.rawValue, consentVersion: event.consentVersion,
@@ -37,9 +37,15 @@ enum EventLedger {
         return SHA256.hex(Data(fields.joined(separator: "\u{1F}").utf8))
     }
 
-    static func canonicalJSON(_ detail: [String: String]) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(detail), as: UTF8.self)
+    /// The detail as one JSON object with its keys in sorted order, each string written by
+    /// `JSONText.quoted`, the same writer the importer's hand-built details use, so every
+    /// event's detail has one spelling whichever path wrote it.
+    static func canonicalJSON(_ detail: [String: String]) -> String {
+        var json = "{"
+        for (index, key) in detail.keys.sorted().enumerated() {
+            if index > 0 { json += "," }
+            json += JSONText.quoted(key) + ":" + JSONText.quoted(detail[key]!)
+        }
+        return json + "}"
     }
 }

@@ -58,6 +58,9 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case migrationChanged(String)
     case migrationFailed(name: String, reason: String)
     case invalidMigrationName(String)
+    /// A subscribe request came with a mail to someone other than the address submitted
+    /// (a programming error the store refuses rather than sends: invariant 2).
+    case mailNotToSubmitter
 
     public var description: String {
         switch self {
@@ -73,6 +76,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             "migration \(name) failed and was rolled back: \(reason)"
         case .invalidMigrationName(let name):
             "migration file name '\(name)' does not match NNNN_name.sql"
+        case .mailNotToSubmitter:
+            "refused: a subscribe request's mail must go to the address submitted, and to no one else"
         }
     }
 }

@@ -17,7 +17,10 @@ extension SQLiteStore {
     public func recordSubscribeRequest(_ submission: NewSubmission, mail: NewOutboxMessage, policy: IntakePolicy) async throws
         -> SubscribeOutcome
     {
-        try await intakeCommits.write { db in
+        // The outbox row below takes the submitter's address hash, and a submission may
+        // cause one mail, to the submitter: anything else is refused before any write.
+        guard mail.recipient.identityKey == submission.address.identityKey else { throw StoreError.mailNotToSubmitter }
+        return try await intakeCommits.write { db in
             let now = submission.requestedAt
             let listID = submission.list.id
             let hash = try AddressHasher.hash(submission.address, in: db)
@@ -45,7 +48,7 @@ extension SQLiteStore {
                     submission.origin.userAgent, Timestamp.string(now), Timestamp.string(submission.expiresAt),
                     Timestamp.string(now),
                 ])
-            _ = try Self.enqueue(mail, at: now, in: db)
+            _ = try Self.enqueue(mail, at: now, addressHash: hash, in: db)
             try EventLedger.append(
                 NewEvent(.requested, listID: listID, addressHash: hash, source: EventSource(submission.origin.route),
                          consentVersion: submission.consentVersion, detail: Self.originDetail(submission.origin)),

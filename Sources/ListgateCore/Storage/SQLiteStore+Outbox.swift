@@ -10,7 +10,10 @@ extension SQLiteStore {
     }
 
     /// Inserts one message inside the caller's transaction (the transactional outbox).
-    static func enqueue(_ message: NewOutboxMessage, at date: Date, in db: Database) throws -> Int64 {
+    /// `addressHash` is the recipient's, when the caller has already computed it.
+    static func enqueue(_ message: NewOutboxMessage, at date: Date, addressHash: String? = nil, in db: Database) throws
+        -> Int64
+    {
         let now = Timestamp.string(date)
         try db.cachedStatement(sql: """
                 INSERT INTO outbox (message_id, list_id, kind, recipient, address_hash, needs_smtputf8, raw_message,
@@ -18,7 +21,7 @@ extension SQLiteStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [
                 message.messageID, message.listID, message.kind.rawValue, message.recipient.smtpPath,
-                try AddressHasher.hash(message.recipient, in: db), message.recipient.needsSMTPUTF8,
+                try addressHash ?? AddressHasher.hash(message.recipient, in: db), message.recipient.needsSMTPUTF8,
                 Data(message.raw), now, now, now,
             ])
         return db.lastInsertedRowID
