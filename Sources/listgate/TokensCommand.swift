@@ -20,9 +20,7 @@ struct TokensCommand: AsyncParsableCommand {
 
         func run() async throws {
             let slug = try ListSlug(list)
-            if let name, name.count > 200 || name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-                throw CLIError("invalid --name: use at most 200 characters on one line")
-            }
+            if let name, let problem = OneLineName.problem(name) { throw CLIError("invalid --name: \(problem)") }
             let secret = SenderTokenSecret.generate()
             _ = try await database.openMigrated().createSenderToken(list: slug, name: name, secret: secret, source: .cli)
             print(secret)

@@ -293,6 +293,7 @@ struct ImportRulesTests {
             (RawImportRow(line: 2), "no email address"),
             (RawImportRow(line: 3, email: "a@b@example.org"), "invalid email 'a@b@example.org': the address has more than one @"),
             (RawImportRow(line: 4, email: "a@example.org", name: "two\nlines"), "invalid name: it contains a control character (e.g. a line break)"),
+            (RawImportRow(line: 4, email: "a@example.org", name: String(repeating: "e\u{301}", count: 101)), "invalid name: longer than 200 characters"),
             (RawImportRow(line: 5, email: "a@example.org", status: "subscribed"), "unknown status 'subscribed': use active, pending, unsubscribed, bounced or complained"),
             (RawImportRow(line: 6, email: "a@example.org", subscribedAt: "yesterday"), "invalid subscribed_at 'yesterday': use RFC 3339, e.g. 2024-04-01T09:30:00Z, not in the future"),
             (RawImportRow(line: 7, email: "a@example.org", consentNote: "a\u{7}b"), "invalid consent note: it contains a control character (e.g. a line break)"),

@@ -78,9 +78,27 @@ struct ListStoreTests {
     }
 
     @Test("list names are trimmed and must be non-empty, single-line and at most 200 characters",
-          arguments: ["", "   ", "a\nb", "a\rBcc: x", String(repeating: "あ", count: 201)])
+          arguments: ["", "   ", "a\nb", "a\rBcc: x", "a\u{2028}b", String(repeating: "あ", count: 201),
+                      String(repeating: "e\u{301}", count: 101)])
     func invalidNames(_ name: String) throws {
         #expect(throws: DomainError.self) { try NewList.sample(name: name) }
+    }
+
+    @Test("a list's name may be 200 code points, counted as SQLite counts them")
+    func longestName() async throws {
+        let database = try await MigratedDatabase.make()
+        let name = String(repeating: "e\u{301}", count: 100)
+        let list = try await database.store.createList(try .sample(name: name), source: .cli)
+        #expect(list.name == name)
+    }
+
+    @Test("a From display name over 200 code points is refused (the mailbox parser refuses line breaks itself)")
+    func longFromName() throws {
+        let from = try Mailbox("\"\(String(repeating: "e\u{301}", count: 101))\" <news@example.org>")
+        #expect(throws: DomainError.invalidFromName("longer than 200 characters")) {
+            try NewList(slug: ListSlug("news"), name: "News", from: from)
+        }
+        #expect(throws: EmailAddressError.self) { try Mailbox("\"News\u{2028}Bcc\" <news@example.org>") }
     }
 
     @Test("slugs follow [a-z0-9][a-z0-9-]{0,62}", arguments: [

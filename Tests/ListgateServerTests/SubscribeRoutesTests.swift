@@ -211,6 +211,26 @@ struct SubscribeRoutesTests {
         #expect(try await fixture.count("submissions") == 0)
     }
 
+    // 200 accented letters written with combining marks are 200 Characters but 400 code
+    // points, and the column's CHECK counts code points: counted as Characters, such a name
+    // passed validation, failed the insert as a 500, and only for addresses that reached
+    // the insert, which told a prober which addresses were subscribed.
+    @Test("a name over 200 code points is 422 whatever the address's state, never 500")
+    func longNameInCodePoints() async throws {
+        let fixture = try await ServerFixture()
+        let name = String(repeating: "e\u{301}", count: 200)
+        try await fixture.test { client in
+            let known = try await client.post("/lists/news/subscribe", form: ["email": "known@example.net"])
+            #expect(known.status.code < 400)
+            for email in ["known@example.net", "unknown@example.net"] {
+                let api = try await client.post("/lists/news/subscribe", form: ["email": email, "name": name], json: true)
+                #expect(api.status == .unprocessableContent, "\(email)")
+                #expect(api.text.contains("\"code\":\"invalid_name\""), "\(email)")
+            }
+        }
+        #expect(try await fixture.count("submissions") == 1)
+    }
+
     // swift-mustache escapes per grapheme cluster: a quote carrying a combining mark (or
     // after a prepended mark) was one cluster it did not know, and went out raw.
     @Test("a quote or bracket fused with a mark is escaped too: the re-shown form keeps its attributes", arguments: [

@@ -3,6 +3,8 @@
 public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidSlug(String)
     case invalidListName(String)
+    /// The display name in a list's From.
+    case invalidFromName(String)
     case invalidAddress(field: String, reason: EmailAddressError)
     case duplicateSlug(ListSlug)
     case listNotFound(String)
@@ -18,6 +20,8 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
             "invalid list slug '\(text.printable)': use 1–63 characters a-z, 0-9 and '-', starting with a letter or digit"
         case .invalidListName(let reason):
             "invalid list name: \(reason)"
+        case .invalidFromName(let reason):
+            "invalid sender name in From: \(reason)"
         case .invalidAddress(let field, let reason):
             "invalid \(field): \(reason)"
         case .duplicateSlug(let slug):

@@ -95,9 +95,7 @@ public struct Intake: Sendable {
     /// Names are optional, single-line and at most 200 characters; never mailed.
     static func validName(_ text: String?) throws(DomainError) -> String? {
         guard let trimmed = text?.trimmingCharacters(in: .whitespaces), !trimmed.isEmpty else { return nil }
-        guard trimmed.count <= 200 else { throw .invalidName("longer than 200 characters") }
-        guard !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == "\u{2028}" || $0 == "\u{2029}" })
-        else { throw .invalidName("it contains a control character (e.g. a line break)") }
+        if let problem = OneLineName.problem(trimmed) { throw .invalidName(problem) }
         return trimmed
     }
 }

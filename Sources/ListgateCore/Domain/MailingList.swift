@@ -61,10 +61,8 @@ public struct NewList: Sendable {
         self.allowedOrigins = try allowedOrigins.map(Self.origin)
         let trimmed = name.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else { throw .invalidListName("it is empty") }
-        guard trimmed.count <= 200 else { throw .invalidListName("longer than 200 characters") }
-        guard !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw .invalidListName("it contains a control character (e.g. a line break)")
-        }
+        if let problem = OneLineName.problem(trimmed) { throw .invalidListName(problem) }
+        if let display = from.displayName, let problem = OneLineName.problem(display) { throw .invalidFromName(problem) }
         self.slug = slug
         self.name = trimmed
         self.from = from
