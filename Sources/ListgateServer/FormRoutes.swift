@@ -28,7 +28,7 @@ struct FormRoutes: Sendable {
     // MARK: Subscribe
 
     func subscribePage(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        guard let list = try? await intake.list(context.parameters.require("slug")) else {
+        guard let list = try await intake.listIfExists(context.parameters.require("slug")) else {
             return problem(.listNotFound, request)
         }
         return pages.render("subscribe", locale: list.locale, ["list_name": list.name, "action_url": request.uri.path])
@@ -40,7 +40,7 @@ struct FormRoutes: Sendable {
             response.headers[.retryAfter] = String(retry)
             return response
         }
-        guard let list = try? await intake.list(context.parameters.require("slug")) else {
+        guard let list = try await intake.listIfExists(context.parameters.require("slug")) else {
             return problem(.listNotFound, request)
         }
         // A list that names its websites takes posts from them only (browsers always
@@ -219,5 +219,18 @@ struct SubscribeForm: Decodable, Sendable {
         if fields.contains(where: { $0.unicodeScalars.contains("\u{FFFD}") }) { return .failure(.malformedBody) }
         if fields.contains(where: { $0.utf8.count > 4096 }) { return .failure(.bodyTooLarge) }
         return .success(form)
+    }
+}
+
+extension Intake {
+    /// The list a URL names, or nil when no list has that slug. Any other error (the
+    /// database is unavailable) is thrown, to be answered as a server error, rather than
+    /// shown as "no such list".
+    func listIfExists(_ slug: String) async throws -> MailingList? {
+        do {
+            return try await list(slug)
+        } catch DomainError.listNotFound {
+            return nil
+        }
     }
 }

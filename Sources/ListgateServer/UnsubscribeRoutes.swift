@@ -58,7 +58,7 @@ struct UnsubscribeRoutes: Sendable {
     }
 
     func requestPage(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        guard let list = try? await intake.list(context.parameters.require("slug")) else {
+        guard let list = try await intake.listIfExists(context.parameters.require("slug")) else {
             return FormRoutes.problemResponse(.listNotFound, request, pages: pages)
         }
         return pages.render("unsubscribe_request", locale: list.locale, ["list_name": list.name, "action_url": request.uri.path])
@@ -70,7 +70,7 @@ struct UnsubscribeRoutes: Sendable {
             response.headers[.retryAfter] = String(retry)
             return response
         }
-        guard let list = try? await intake.list(context.parameters.require("slug")) else {
+        guard let list = try await intake.listIfExists(context.parameters.require("slug")) else {
             return FormRoutes.problemResponse(.listNotFound, request, pages: pages)
         }
         let form: SubscribeForm

@@ -30,7 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (env LISTGATE_PORT; default 8080).")
     var port: Int?
 
-    @Option(help: ArgumentHelp("Where mail goes (env LISTGATE_SMTP_URL; default file:./mail-outbox).", valueName: "url"))
+    @Option(help: ArgumentHelp("Where mail goes: smtp://host:port (STARTTLS when offered), smtps://host:port or file:///absolute/dir (env LISTGATE_SMTP_URL; default: .eml files in ./mail-outbox/).", valueName: "url"))
     var smtpURL: String?
 
     @Option(help: ArgumentHelp(

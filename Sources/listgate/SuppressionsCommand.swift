@@ -46,6 +46,9 @@ struct SuppressionsCommand: AsyncParsableCommand {
             if !result.unsubscribedFrom.isEmpty {
                 print("unsubscribed from: \(result.unsubscribedFrom.joined(separator: ", "))")
             }
+            if result.discardedMessages > 0 {
+                print("discarded \(result.discardedMessages) queued message(s) to this address")
+            }
         }
     }
 

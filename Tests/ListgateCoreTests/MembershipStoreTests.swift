@@ -394,6 +394,34 @@ struct MembershipStoreTests {
         #expect(stops)
     }
 
+    @Test("suppressing discards the mail still queued for that address in that scope, and only that mail")
+    func suppressDiscardsQueuedMail() async throws {
+        let (database, news, eventsList) = try await prepared()
+        func queue(_ email: String, on list: MailingList) async throws -> Int64 {
+            try await database.store.enqueue(NewOutboxMessage(
+                messageID: "<\(TokenSigner.newID())@listgate.test>", listID: list.id, kind: .confirmation,
+                recipient: try EmailAddress(email), raw: Array("To: \(email)\r\n\r\nconfirm\r\n".utf8)))
+        }
+        let adaNews = try await queue("ada@example.org", on: news)
+        let adaEvents = try await queue("Ada@Example.org", on: eventsList)
+        let bob = try await queue("bob@example.org", on: news)
+        func status(_ id: Int64) async throws -> String? {
+            try await database.store.pool.read { db in try String.fetchOne(db, sql: "SELECT status FROM outbox WHERE id = ?", arguments: [id]) }
+        }
+
+        let onNews = try await database.store.suppress(try EmailAddress("ada@example.org"), list: ListSlug("news"), source: .cli, at: now)
+        #expect(onNews.discardedMessages == 1)
+        #expect(try await status(adaNews) == "discarded")
+        #expect(try await status(adaEvents) == "queued")
+
+        let everywhere = try await database.store.suppress(try EmailAddress("ada@example.org"), list: nil, source: .cli, at: now)
+        #expect(everywhere.discardedMessages == 1)
+        #expect(try await status(adaEvents) == "discarded")
+        #expect(try await status(bob) == "queued")
+        let discardedEvents = try events(in: database).filter { $0["type"] == "message_discarded" }
+        #expect(discardedEvents.count == 2)
+    }
+
     @Test("suppressing twice changes nothing the second time")
     func suppressTwice() async throws {
         let (database, _, _) = try await prepared()

@@ -211,6 +211,21 @@ struct SubscribeRoutesTests {
         #expect(try await fixture.count("submissions") == 0)
     }
 
+    @Test("a database that cannot be read is a server error, not \"no such list\"")
+    func databaseErrorIsNotListNotFound() async throws {
+        let fixture = try await ServerFixture()
+        // Reading a list also reads its allowed origins: without that table, the read fails.
+        try await fixture.store.pool.write { db in try db.execute(sql: "DROP TABLE list_allowed_origins") }
+        try await fixture.test { client in
+            for path in ["/lists/news/subscribe", "/lists/news/unsubscribe"] {
+                let page = try await client.execute(uri: path, method: .get)
+                #expect(page.status.code >= 500, "\(path)")
+                let post = try await client.post(path, form: ["email": "a@example.net"])
+                #expect(post.status.code >= 500, "\(path)")
+            }
+        }
+    }
+
     // 200 accented letters written with combining marks are 200 Characters but 400 code
     // points, and the column's CHECK counts code points: counted as Characters, such a name
     // passed validation, failed the insert as a 500, and only for addresses that reached

@@ -106,10 +106,14 @@ public struct SuppressResult: Sendable, Equatable {
     public let outcome: SuppressOutcome
     /// Slugs of the lists whose pending or active subscription this ended.
     public let unsubscribedFrom: [String]
+    /// Messages to the address that were still queued (a confirmation waiting for a retry,
+    /// or held while sending is paused) and are now discarded.
+    public let discardedMessages: Int
 
-    public init(outcome: SuppressOutcome, unsubscribedFrom: [String]) {
+    public init(outcome: SuppressOutcome, unsubscribedFrom: [String], discardedMessages: Int = 0) {
         self.outcome = outcome
         self.unsubscribedFrom = unsubscribedFrom
+        self.discardedMessages = discardedMessages
     }
 }
 

@@ -186,7 +186,23 @@ extension SQLiteStore {
                     ended.append(row["slug"])
                 }
             }
-            return SuppressResult(outcome: outcome, unsubscribedFrom: ended)
+            // A suppressed address gets no mail at all: what is still queued for it is
+            // discarded in the same transaction. (A message the worker has already claimed
+            // is in the middle of its SMTP exchange and cannot be called back.)
+            let discarded = try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    UPDATE outbox SET status = 'discarded', updated_at = ?1
+                    WHERE address_hash = ?2 AND status = 'queued' AND (?3 IS NULL OR list_id = ?3)
+                    RETURNING id, list_id
+                    """),
+                arguments: [Timestamp.string(date), hash, listID])
+            for row in discarded.sorted(by: { ($0["id"] as Int64) < ($1["id"] as Int64) }) {
+                try EventLedger.append(
+                    NewEvent(.messageDiscarded, listID: row["list_id"], addressHash: hash, source: source,
+                             detail: ["outbox_id": String(row["id"] as Int64), "from_status": "queued", "reason": "suppressed"]),
+                    at: date, in: db)
+            }
+            return SuppressResult(outcome: outcome, unsubscribedFrom: ended, discardedMessages: discarded.count)
         }
     }
 
