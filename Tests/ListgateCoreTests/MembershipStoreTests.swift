@@ -322,6 +322,31 @@ struct MembershipStoreTests {
         #expect(try await count("SELECT count(*) FROM addresses", in: database) == 0)
     }
 
+    @Test("after forget, the person's own double opt-in puts them in the next snapshot; an admin suppression still keeps them out")
+    func forgottenThenOptedIn() async throws {
+        let (database, news, _) = try await prepared()
+        let ada = try EmailAddress("ada@example.org")
+        _ = try await add("ada@example.org", confirmed: true, in: database)
+        _ = try await database.store.forget(ada, source: .cli, at: now)
+        // Her own new request and confirmation, as the form and the link make them.
+        let submission = NewSubmission(
+            publicID: TokenSigner.newID(), list: news, address: ada, name: nil,
+            origin: RequestOrigin(route: "form:/lists/news/subscribe"), consentVersion: "v1",
+            requestedAt: now, expiresAt: now.addingTimeInterval(3600))
+        let mail = NewOutboxMessage(
+            messageID: "<c2@listgate.test>", listID: news.id, kind: .confirmation, recipient: ada,
+            raw: Array("To: ada@example.org\r\n\r\nconfirm\r\n".utf8))
+        #expect(try await database.store.recordSubscribeRequest(submission, mail: mail, policy: IntakePolicy()) == .mailed)
+        _ = try await database.store.confirmSubmission(
+            publicID: submission.publicID, at: now.addingTimeInterval(60), origin: RequestOrigin(route: "confirm"))
+        #expect(try subscriptionRow("ada@example.org", in: database)?["status"] == "active")
+        #expect(try await database.store.takeSnapshot(listID: news.id, tokenID: nil, source: .cli).count == 1)
+        #expect(try await database.store.departures(listID: news.id, since: Timestamp.string(now.addingTimeInterval(-30)), after: nil, limit: 10).isEmpty)
+
+        _ = try await database.store.suppress(ada, list: nil, source: .cli, at: now.addingTimeInterval(120))
+        #expect(try await database.store.takeSnapshot(listID: news.id, tokenID: nil, source: .cli).count == 0)
+    }
+
     @Test("forget of an unknown address stores nothing but still adds the suppression")
     func forgetUnknownAddress() async throws {
         let (database, _, _) = try await prepared()

@@ -17,8 +17,11 @@ extension SQLiteStore {
                 sql: "INSERT INTO snapshots (public_id, list_id, token_id, count, sha256, created_at) VALUES (?, ?, ?, 0, ?, ?)",
                 arguments: [id, listID, tokenRowID, EventLedger.genesisHash, Timestamp.string(now)])
             let snapshotRowID = db.lastInsertedRowID
-            // Active members only; any suppression of the address, for this list or every
-            // list, keeps it out (fail closed).
+            // Active members only; a suppression that stops mail (the reasons isSuppressed
+            // counts), for this list or every list, keeps the address out even if its
+            // subscription looks active (fail closed). The other reasons (unsubscribed,
+            // forgotten) keep out admins and imports only: beside an active subscription
+            // they can only mean the person's own later double opt-in, which wins.
             try db.execute(
                 sql: """
                     INSERT INTO snapshot_members (snapshot_id, subscription_id, identity_key, email, name, subscribed_at)
@@ -26,7 +29,8 @@ extension SQLiteStore {
                     FROM subscriptions s JOIN addresses a ON a.id = s.address_id
                     WHERE s.list_id = ? AND s.status = 'active'
                       AND NOT EXISTS (SELECT 1 FROM suppressions x
-                                      WHERE x.address_hash = a.address_hash AND (x.list_id = s.list_id OR x.list_id IS NULL))
+                                      WHERE x.address_hash = a.address_hash AND (x.list_id = s.list_id OR x.list_id IS NULL)
+                                        AND x.reason IN ('blocked', 'admin', 'bounced', 'complained'))
                     """,
                 arguments: [snapshotRowID, listID])
             var hasher = SHA256()
@@ -120,8 +124,8 @@ extension SQLiteStore {
         try await pool.read { db in
             // Two ways of leaving: the subscription ended (unsubscribed, bounced, complained),
             // or the address was suppressed for this list or for every list while its
-            // subscription still looks active. A person who left both ways appears once,
-            // at the earlier time.
+            // subscription still looks active (by a reason that stops mail, as in the
+            // snapshot). A person who left both ways appears once, at the earlier time.
             let rows = try Row.fetchCursor(
                 db.cachedStatement(sql: """
                     WITH left_list(email, identity_key, at) AS (
@@ -135,6 +139,7 @@ extension SQLiteStore {
                         JOIN addresses a ON a.address_hash = x.address_hash
                         JOIN subscriptions s ON s.address_id = a.id AND s.list_id = ?1
                         WHERE (x.list_id = ?1 OR x.list_id IS NULL) AND x.created_at >= ?2
+                          AND (s.status <> 'active' OR x.reason IN ('blocked', 'admin', 'bounced', 'complained'))
                     ),
                     first_leaving AS (
                         SELECT email, identity_key, min(at) AS at FROM left_list GROUP BY identity_key
