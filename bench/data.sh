@@ -54,16 +54,21 @@ exported=$(($(wc -l < "$work/export.csv") - 1))
 dumped=$(wc -l < "$work/dump.csv")
 [ "$exported" = "$ROWS" ] && [ "$dumped" = "$ROWS" ] || { echo "row counts differ: exported $exported, dumped $dumped, generated $ROWS" >&2; exit 1; }
 
+# The rows an importer writes per person (an address, a subscription, an `imported` event),
+# loaded by SQLite itself from the bare table: no parsing, no validation, no hash chain.
+load_rows=(
+    "INSERT INTO addresses (email, identity_key, address_hash, created_at)
+       SELECT email, lower(email), lower(hex(randomblob(32))), '2026-01-01T00:00:00.000Z' FROM bare.t"
+    "INSERT INTO subscriptions (list_id, address_id, name, status, source, created_at, updated_at, subscribed_at, public_id)
+       SELECT 1, id, 'User', 'active', 'import', created_at, created_at, created_at, lower(hex(randomblob(16))) FROM addresses"
+    "INSERT INTO events (occurred_at, type, list_id, address_hash, source, detail, prev_hash, hash)
+       SELECT created_at, 'imported', 1, address_hash, 'cli', '{\"import\":\"0123456789abcdef\",\"status\":\"active\"}',
+              lower(hex(randomblob(32))), lower(hex(randomblob(32))) FROM addresses"
+)
 $bin migrate --db "$work/floor.sqlite3" > /dev/null
 $bin lists create bench --name floor --from bench@example.org --db "$work/floor.sqlite3" > /dev/null
 run floor sqlite3 "$work/floor.sqlite3" "ATTACH '$work/bare.sqlite3' AS bare" 'PRAGMA temp_store = MEMORY' 'PRAGMA cache_size = -8192' 'BEGIN' \
-    "INSERT INTO addresses (email, identity_key, address_hash, created_at)
-       SELECT email, lower(email), lower(hex(randomblob(32))), '2026-01-01T00:00:00.000Z' FROM bare.t" \
-    "INSERT INTO subscriptions (list_id, address_id, name, status, source, created_at, updated_at, subscribed_at, public_id)
-       SELECT 1, id, 'User', 'active', 'import', created_at, created_at, created_at, lower(hex(randomblob(16))) FROM addresses" \
-    "INSERT INTO events (occurred_at, type, list_id, address_hash, source, detail, prev_hash, hash)
-       SELECT created_at, 'imported', 1, address_hash, 'cli', '{\"import\":\"0123456789abcdef\",\"status\":\"active\"}',
-              lower(hex(randomblob(32))), lower(hex(randomblob(32))) FROM addresses" \
+    "${load_rows[@]}" \
     'COMMIT'
 
 # And the same rows with no index at all during the load, every index built afterwards by
@@ -79,13 +84,7 @@ run deferred sqlite3 "$work/deferred.sqlite3" "ATTACH '$work/bare.sqlite3' AS ba
     "CREATE TABLE events (id INTEGER PRIMARY KEY, occurred_at TEXT NOT NULL, type TEXT NOT NULL, list_id INTEGER,
        address_hash TEXT, source TEXT NOT NULL, consent_version TEXT, detail TEXT NOT NULL, prev_hash TEXT NOT NULL,
        hash TEXT NOT NULL) STRICT" \
-    "INSERT INTO addresses (email, identity_key, address_hash, created_at)
-       SELECT email, lower(email), lower(hex(randomblob(32))), '2026-01-01T00:00:00.000Z' FROM bare.t" \
-    "INSERT INTO subscriptions (list_id, address_id, name, status, source, created_at, updated_at, subscribed_at, public_id)
-       SELECT 1, id, 'User', 'active', 'import', created_at, created_at, created_at, lower(hex(randomblob(16))) FROM addresses" \
-    "INSERT INTO events (occurred_at, type, list_id, address_hash, source, detail, prev_hash, hash)
-       SELECT created_at, 'imported', 1, address_hash, 'cli', '{\"import\":\"0123456789abcdef\",\"status\":\"active\"}',
-              lower(hex(randomblob(32))), lower(hex(randomblob(32))) FROM addresses" \
+    "${load_rows[@]}" \
     'CREATE UNIQUE INDEX a1 ON addresses (identity_key)' 'CREATE UNIQUE INDEX a2 ON addresses (address_hash)' \
     'CREATE UNIQUE INDEX s1 ON subscriptions (list_id, address_id)' 'CREATE INDEX s2 ON subscriptions (list_id, status, address_id)' \
     'CREATE INDEX s3 ON subscriptions (address_id)' 'CREATE UNIQUE INDEX s4 ON subscriptions (public_id)' \
