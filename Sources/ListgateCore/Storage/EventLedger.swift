@@ -41,11 +41,7 @@ enum EventLedger {
     /// `JSONText.quoted`, the same writer the importer's hand-built details use, so every
     /// event's detail has one spelling whichever path wrote it.
     static func canonicalJSON(_ detail: [String: String]) -> String {
-        var json = "{"
-        for (index, key) in detail.keys.sorted().enumerated() {
-            if index > 0 { json += "," }
-            json += JSONText.quoted(key) + ":" + JSONText.quoted(detail[key]!)
-        }
-        return json + "}"
+        let members = detail.sorted { $0.key < $1.key }.map { JSONText.quoted($0.key) + ":" + JSONText.quoted($0.value) }
+        return "{" + members.joined(separator: ",") + "}"
     }
 }

@@ -167,12 +167,17 @@ extension SQLiteStore {
     /// Suppressions that say "do not mail" (the "not me" block, an admin's, a bounce, a
     /// complaint) stop it. Those left by the person's own unsubscribe or erasure only keep
     /// imports and admins from bringing them back; their own new double opt-in may.
+    /// The suppression reasons that stop mail (`SuppressionReason.stopsMail`) as an SQL
+    /// list, for every query that applies that rule. Built from the enum, never from input.
+    static let mailStoppingReasons =
+        "(" + SuppressionReason.allCases.filter(\.stopsMail).map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
+
     static func isSuppressed(_ hash: String, listID: Int64, in db: Database) throws -> Bool {
         try Bool.fetchOne(
             db.cachedStatement(sql: """
                 SELECT 1 FROM suppressions
                 WHERE address_hash = ? AND (list_id = ? OR list_id IS NULL)
-                  AND reason IN ('blocked', 'admin', 'bounced', 'complained')
+                  AND reason IN \(mailStoppingReasons)
                 """),
             arguments: [hash, listID]) ?? false
     }

@@ -17,9 +17,9 @@ extension SQLiteStore {
                 sql: "INSERT INTO snapshots (public_id, list_id, token_id, count, sha256, created_at) VALUES (?, ?, ?, 0, ?, ?)",
                 arguments: [id, listID, tokenRowID, EventLedger.genesisHash, Timestamp.string(now)])
             let snapshotRowID = db.lastInsertedRowID
-            // Active members only; a suppression that stops mail (the reasons isSuppressed
-            // counts), for this list or every list, keeps the address out even if its
-            // subscription looks active (fail closed). The other reasons (unsubscribed,
+            // Active members only; a suppression that stops mail (mailStoppingReasons), for
+            // this list or every list, keeps the address out even if its subscription looks
+            // active (fail closed). The other reasons (unsubscribed,
             // forgotten) keep out admins and imports only: beside an active subscription
             // they can only mean the person's own later double opt-in, which wins.
             try db.execute(
@@ -30,7 +30,7 @@ extension SQLiteStore {
                     WHERE s.list_id = ? AND s.status = 'active'
                       AND NOT EXISTS (SELECT 1 FROM suppressions x
                                       WHERE x.address_hash = a.address_hash AND (x.list_id = s.list_id OR x.list_id IS NULL)
-                                        AND x.reason IN ('blocked', 'admin', 'bounced', 'complained'))
+                                        AND x.reason IN \(Self.mailStoppingReasons))
                     """,
                 arguments: [snapshotRowID, listID])
             var hasher = SHA256()
@@ -139,7 +139,7 @@ extension SQLiteStore {
                         JOIN addresses a ON a.address_hash = x.address_hash
                         JOIN subscriptions s ON s.address_id = a.id AND s.list_id = ?1
                         WHERE (x.list_id = ?1 OR x.list_id IS NULL) AND x.created_at >= ?2
-                          AND (s.status <> 'active' OR x.reason IN ('blocked', 'admin', 'bounced', 'complained'))
+                          AND (s.status <> 'active' OR x.reason IN \(Self.mailStoppingReasons))
                     ),
                     first_leaving AS (
                         SELECT email, identity_key, min(at) AS at FROM left_list GROUP BY identity_key
