@@ -2,9 +2,10 @@
 // call the Intake, render. They hold an Intake and nothing else from the core, so no
 // route here can read the subscriber list or mail anyone but the submitted address.
 //
-// No enumeration (DESIGN.md invariant 7): a valid subscribe post gets the same answer
-// whether the address is new, pending, active, unsubscribed or suppressed, and whether
-// or not a mail was sent.
+// No enumeration (invariant 7, docs/security.md): a valid subscribe post gets the same
+// answer, after the same work, whether the address is new, pending, active, unsubscribed
+// or suppressed, and whether or not a mail is sent. Nothing counts outcomes per address
+// state either: /metrics would otherwise answer "is this address subscribed?".
 import CoreMetrics
 import Foundation
 import Hummingbird
@@ -13,6 +14,7 @@ import Logging
 
 struct FormRoutes: Sendable {
     let intake: Intake
+    let desk: IntakeDeskService
     let pages: Pages
     let ipLimiter: RateLimiter?
 
@@ -55,20 +57,17 @@ struct FormRoutes: Sendable {
         case .failure(let failure): return problem(failure, request, locale: list.locale)
         }
         // A filled honeypot is a bot: answer exactly as for a person, do nothing.
-        if let trap = form.website, !trap.isEmpty {
-            Counter(label: "listgate_subscribe_requests_total", dimensions: [("outcome", "honeypot")]).increment()
-            return accepted(request, list: list)
-        }
+        if let trap = form.website, !trap.isEmpty { return accepted(request, list: list) }
         let origin = RequestOrigin(
             route: "form:/lists/\(list.slug)/subscribe", clientIP: context.clientIP,
             userAgent: request.headers[.userAgent])
         do {
-            let outcome = try await intake.requestSubscription(
-                list: list, email: form.email ?? "", name: form.name, origin: origin)
-            Counter(label: "listgate_subscribe_requests_total", dimensions: [("outcome", outcome.rawValue)]).increment()
+            // Recorded only: what the post causes is decided by the IntakeDesk after the
+            // answer, so this path is the same for every address (no timing to measure).
+            try await intake.receiveSubscription(list: list, email: form.email ?? "", name: form.name, origin: origin)
+            desk.ring()
             return accepted(request, list: list)
         } catch let error as DomainError {
-            Counter(label: "listgate_subscribe_requests_total", dimensions: [("outcome", "invalid")]).increment()
             return invalidForm(request, list: list, form: form, error: error)
         }
     }

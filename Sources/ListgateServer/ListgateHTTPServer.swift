@@ -20,6 +20,9 @@ public struct ServerConfiguration: Sendable {
     /// drips a header a byte at a time (slowloris) or keeps an idle keep-alive
     /// connection cannot hold a socket for ever. nil: never.
     public var idleTimeout: Duration? = .seconds(30)
+    /// LISTGATE_METRICS_TOKEN: with it, `/metrics` also answers clients that present it
+    /// as a bearer token; without it, loopback clients only.
+    public var metricsToken: String?
 
     public init() {}
 
@@ -48,16 +51,22 @@ public struct ListgateHTTPServer: Sendable {
     }
 
     public func buildApplication() async throws -> some ApplicationProtocol {
-        Application(
-            router: try await buildRouter(),
+        let (router, desk) = try await compose()
+        return Application(
+            router: router,
             server: .http1(configuration: .init(idleTimeout: configuration.idleTimeout.map { .nanoseconds(Self.nanoseconds($0)) })),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "listgate"),
-            services: services,
+            services: services + [desk],
             logger: logger)
     }
 
     /// Every route the server answers; `openapi.yaml` documents exactly these (a test checks).
     public func buildRouter() async throws -> Router<AppRequestContext> {
+        try await compose().router
+    }
+
+    /// The routes and the desk that decides what the form routes record.
+    func compose() async throws -> (router: Router<AppRequestContext>, desk: IntakeDeskService) {
         var policy = IntakePolicy()
         policy.mailsPerAddressPerDay = configuration.rateLimits.perAddress.map {
             Int((Double($0.count) * 86_400 / $0.seconds).rounded(.up))
@@ -68,19 +77,21 @@ public struct ListgateHTTPServer: Sendable {
         let intake = Intake(store: store, renderer: renderer, links: links, policy: policy)
 
         let unsubscribes = Unsubscribes(store: store, renderer: renderer, links: links, policy: policy)
+        let desk = IntakeDeskService(desk: IntakeDesk(intake: intake, unsubscribes: unsubscribes), logger: logger)
         let pages = try await Pages.bundled()
         let ipLimiter = configuration.rateLimits.perIP.map(RateLimiter.init)
 
         let router = Router(context: AppRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware())
         HealthRoutes(store: store).addRoutes(to: router)
-        MetricsRoutes(store: store, registry: registry).addRoutes(to: router)
-        FormRoutes(intake: intake, pages: pages, ipLimiter: ipLimiter).addRoutes(to: router)
-        UnsubscribeRoutes(unsubscribes: unsubscribes, intake: intake, pages: pages, ipLimiter: ipLimiter, preferences: store)
+        MetricsRoutes(store: store, registry: registry, access: MetricsAccess(token: configuration.metricsToken))
+            .addRoutes(to: router)
+        FormRoutes(intake: intake, desk: desk, pages: pages, ipLimiter: ipLimiter).addRoutes(to: router)
+        UnsubscribeRoutes(unsubscribes: unsubscribes, intake: intake, desk: desk, pages: pages, ipLimiter: ipLimiter)
             .addRoutes(to: router)
         PreferencesRoutes(unsubscribes: unsubscribes, store: store, pages: pages).addRoutes(to: router)
         SenderAPIRoutes(store: store, links: links).addRoutes(to: router)
-        return router
+        return (router, desk)
     }
 
     static func nanoseconds(_ duration: Duration) -> Int64 {

@@ -1,10 +1,18 @@
-// Prometheus metrics: requests by route and status, subscribe outcomes, outbox depth,
-// and (from the worker) delivery results. Values go through swift-metrics, so code that
-// counts does not know who collects; `serve` bootstraps a Prometheus registry.
-import CoreMetrics
+// Prometheus metrics: requests by route and status, outbox depth, and (from the worker)
+// delivery results. Values go through swift-metrics, so code that counts does not know
+// who collects; `serve` bootstraps a Prometheus registry.
+//
+// `/metrics` is never public: counts that move with one post (the outbox depth, mail
+// sent) would tell a stranger whether an address is subscribed. It answers loopback
+// clients, and clients presenting LISTGATE_METRICS_TOKEN; anyone else gets 404, as if
+// there were no such page. Nothing here counts subscribe outcomes by address state.
+import Crypto
+import Foundation
 import Hummingbird
 import ListgateCore
+import NIOCore
 import Prometheus
+import CoreMetrics
 
 /// Counts every answer by the route that matched (never the raw path, which holds tokens).
 struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -34,9 +42,13 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
 struct MetricsRoutes: Sendable {
     let store: any ListgateStore
     let registry: PrometheusCollectorRegistry
+    let access: MetricsAccess
 
     func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("metrics") { _, _ -> Response in
+        router.get("metrics") { request, context -> Response in
+            guard access.allows(peer: context.remoteAddress, authorization: request.headers[.authorization]) else {
+                return JSONAnswer.error("not_found", "no such page", status: .notFound)
+            }
             if let summary = try? await store.outboxSummary() {
                 for (status, count) in summary.counts {
                     Gauge(label: "listgate_outbox_messages", dimensions: [("state", status.rawValue)]).record(count)
@@ -48,6 +60,40 @@ struct MetricsRoutes: Sendable {
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+    }
+}
+
+/// Who may read `/metrics`: a loopback peer, or a bearer of the configured token.
+struct MetricsAccess: Sendable {
+    /// SHA-256 of LISTGATE_METRICS_TOKEN, compared in constant time.
+    private let tokenDigest: [UInt8]?
+
+    init(token: String?) {
+        tokenDigest = token.flatMap { $0.isEmpty ? nil : Array(SHA256.hash(data: Data($0.utf8))) }
+    }
+
+    func allows(peer: SocketAddress?, authorization: String?) -> Bool {
+        if let peer, Self.isLoopback(peer) { return true }
+        guard let tokenDigest, let authorization else { return false }
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
+        let presented = Array(SHA256.hash(data: Data(parts[1].utf8)))
+        // Digests of equal length, compared without an early exit.
+        return zip(presented, tokenDigest).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    /// 127.0.0.0/8, ::1, and IPv4-mapped loopback (::ffff:127.x.y.z).
+    static func isLoopback(_ address: SocketAddress) -> Bool {
+        switch address {
+        case .v4(let v4):
+            return UInt32(bigEndian: v4.address.sin_addr.s_addr) >> 24 == 127
+        case .v6(let v6):
+            let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+            if bytes[0..<15].allSatisfy({ $0 == 0 }) && bytes[15] == 1 { return true }
+            return bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
+        case .unixDomainSocket:
+            return true
         }
     }
 }

@@ -97,13 +97,16 @@ struct SenderAPIRoutes: Sendable {
             while true {
                 let page = try await store.departures(listID: listID, since: sinceStamp, after: after, limit: Self.pageSize)
                 for departure in page {
-                    line.field("email", departure.email)
+                    // An erased person is named by recipient id alone (no address survives).
+                    if let email = departure.email { line.field("email", email) }
+                    line.field("recipient_id", departure.recipientID)
+                    if let reason = departure.reason { line.field("reason", reason) }
                     line.field("unsubscribed_at", departure.unsubscribedAt)
                     line.endObject()
                 }
                 if !line.bytes.isEmpty { try await writer.write(ByteBuffer(bytes: line.take())) }
                 guard page.count == Self.pageSize, let last = page.last else { break }
-                after = (last.unsubscribedAt, last.identityKey)
+                after = (last.unsubscribedAt, last.sortKey)
             }
             try await writer.finish(nil)
         })

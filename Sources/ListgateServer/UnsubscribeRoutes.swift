@@ -9,9 +9,9 @@ import ListgateCore
 struct UnsubscribeRoutes: Sendable {
     let unsubscribes: Unsubscribes
     let intake: Intake
+    let desk: IntakeDeskService
     let pages: Pages
     let ipLimiter: RateLimiter?
-    let preferences: any PreferencesStore
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("unsubscribe/:token") { request, context in try await page(request, context) }
@@ -43,10 +43,10 @@ struct UnsubscribeRoutes: Sendable {
         let outcome = try await unsubscribes.unsubscribe(
             token: context.parameters.require("token"), oneClick: oneClick, origin: origin)
         Counter(label: "listgate_unsubscribes_total", dimensions: [("route", oneClick ? "one-click" : "page"), ("outcome", Self.label(outcome))]).increment()
-        // Only the HTML page shows the preferences link: one-click and JSON answers skip the read.
+        // Only the HTML page shows the preferences link (for this link's list alone).
         let preferencesURL = oneClick || request.wantsJSON
             ? nil
-            : try await unsubscribes.preferencesURL(forUnsubscribeToken: context.parameters.require("token"), store: preferences)
+            : unsubscribes.preferencesURL(forUnsubscribeToken: try context.parameters.require("token"))
         switch outcome {
         case .unsubscribed(let slug, let name, let locale):
             return done(request, slug: slug, name: name, locale: locale, already: false, preferencesURL: preferencesURL)
@@ -79,8 +79,12 @@ struct UnsubscribeRoutes: Sendable {
         case .failure(let failure): return FormRoutes.problemResponse(failure, request, pages: pages, locale: list.locale)
         }
         if form.website?.isEmpty == false { return sent(request, list: list) }  // honeypot: same answer, nothing done
+        let origin = RequestOrigin(
+            route: "form:/lists/\(list.slug)/unsubscribe", clientIP: context.clientIP, userAgent: request.headers[.userAgent])
         do {
-            try await unsubscribes.requestLink(list: list, email: form.email ?? "")
+            // Recorded only; the IntakeDesk decides after the answer (see FormRoutes).
+            try await unsubscribes.receiveLinkRequest(list: list, email: form.email ?? "", origin: origin)
+            desk.ring()
         } catch let error as DomainError {
             let (code, message) = FormRoutes.explain(error, locale: list.locale)
             if request.wantsJSON { return JSONAnswer.error(code, message, status: .unprocessableContent) }

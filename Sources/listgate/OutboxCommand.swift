@@ -43,7 +43,7 @@ struct OutboxCommand: AsyncParsableCommand {
 
     struct Resume: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Resume sending (also after the circuit breaker paused it).")
+            abstract: "Resume sending after an operator paused it.")
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {

@@ -42,7 +42,7 @@ struct ServeCommand: AsyncParsableCommand {
     var demo = false
 
     @Option(help: ArgumentHelp(
-        "Circuit breaker: pause sending when more auto-replies than this are queued in a minute (env LISTGATE_MAIL_CEILING; default 300).",
+        "Mail ceiling: send at most this many messages a minute; more are held and sent at this rate, leavers first (env LISTGATE_MAIL_CEILING; default 300).",
         valueName: "count"))
     var mailCeiling: Int?
 
@@ -89,6 +89,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.baseURL = try (baseURL ?? environment["LISTGATE_BASE_URL"]).map(Self.validBaseURL)
         configuration.secretKey = environment["LISTGATE_SECRET_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.metricsToken = environment["LISTGATE_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         if let limits = environment["LISTGATE_RATE_LIMITS"] {
             do { configuration.rateLimits = try RateLimits(parsing: limits) } catch { throw CLIError(error.description) }
         }

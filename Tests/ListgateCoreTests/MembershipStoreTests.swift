@@ -415,7 +415,7 @@ struct MembershipStoreTests {
         let result = try await database.store.suppress(ada, list: ListSlug("news"), source: .cli, at: now)
         #expect(result.outcome == .strengthened(from: .unsubscribed))
         let hash = try await hash("ada@example.org", in: database)
-        let stops = try await database.store.pool.read { db in try SQLiteStore.isSuppressed(hash, listID: news.id, in: db) }
+        let stops = try await database.store.pool.read { db in try SQLiteStore.isSuppressed([hash], listID: news.id, in: db) }
         #expect(stops)
     }
 

@@ -146,28 +146,33 @@ struct OutboxWorkerTests {
         #expect(try await fixture.row(id)["status"] == "quarantined")
     }
 
-    @Test("more messages queued in a minute than the ceiling pauses sending and records why")
-    func circuitBreakerTrips() async throws {
+    @Test("above the ceiling mail is held, never paused: receipts go out first, the rest at the ceiling rate")
+    func ceilingHoldsButNeverPauses() async throws {
         let sink = try SMTPSink.start()
         let fixture = try await OutboxFixture()
         try await fixture.queueConfirmations(to: (1...6).map { "burst\($0)@example.net" })
+        let receipt = try fixture.composer.outboxMessage(AutoReply(
+            kind: .receipt, list: fixture.list, recipient: try Recipient(EmailAddress("leaver@example.net")),
+            links: .init(resubscribe: "https://lists.example.org/lists/news/subscribe")))
+        _ = try await fixture.store.enqueue(receipt)
         var policy = OutboxPolicy.fastRetry
         policy.ceilingPerMinute = 5
         let worker = try worker(fixture, CurlSMTPTransport(url: sink.url), policy: policy)
 
-        #expect(try await worker.runOnce() == 0)
-        let summary = try await fixture.store.outboxSummary()
-        #expect(summary.paused)
-        #expect(summary.pauseReason?.contains("circuit breaker") == true)
-        #expect(try await fixture.eventTypes().last == "outbox_paused")
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(try sink.messages().isEmpty)
-
-        // An operator looks, decides it is legitimate, and resumes: the breaker counts
-        // from the resume, so the queue drains.
-        try await fixture.store.setOutboxPaused(false, reason: nil, source: .cli)
         try await worker.drain()
-        #expect(try await sink.waitForMessages(count: 6, timeout: .seconds(10)).count == 6)
+        let sent = try await sink.waitForMessages(count: 5, timeout: .seconds(10))
+        // The receipt, queued last, was among the five the minute allowed.
+        #expect(sent.contains { $0.rcptTos == ["leaver@example.net"] })
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try sink.messages().count == 5)
+        let summary = try await fixture.store.outboxSummary()
+        #expect(!summary.paused, "no stranger can pause the mail")
+        #expect(summary.counts[.queued] == 2)
+        #expect(try await !fixture.eventTypes().contains("outbox_paused"))
+
+        // A minute later the held mail goes out, at the ceiling rate.
+        try await worker.drain(now: { Date().addingTimeInterval(61) })
+        #expect(try await sink.waitForMessages(count: 7, timeout: .seconds(10)).count == 7)
     }
 
     @Test("a paused outbox sends nothing and keeps everything; resuming sends it")

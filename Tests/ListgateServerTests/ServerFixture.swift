@@ -36,7 +36,12 @@ final class ServerFixture: @unchecked Sendable {
 
     func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let server = ListgateHTTPServer(store: store, configuration: configuration, renderer: composer, logger: Logger(label: "test"))
-        try await server.buildApplication().test(.router, body)
+        // The app's IntakeDesk decides recorded form posts a moment after the answers:
+        // let it finish before the app stops, as a running server would.
+        try await server.buildApplication().test(.router) { client in
+            try await body(client)
+            try await self.settled()
+        }
     }
 
     /// The links the app makes (same key, same base URL).
@@ -47,13 +52,28 @@ final class ServerFixture: @unchecked Sendable {
         Intake(store: store, renderer: composer, links: links)
     }
 
+    /// Rows of a table once the app's IntakeDesk has decided every recorded form post
+    /// (it runs in the background, a moment after the answer).
     func count(_ table: String, where condition: String = "1") async throws -> Int {
-        try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE \(condition)") ?? -1 }
+        try await settled()
+        return try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE \(condition)") ?? -1 }
     }
 
     func queuedMessages() async throws -> [OutboxMessage] {
-        try await store.messages(status: .queued)
+        try await settled()
+        return try await store.messages(status: .queued)
     }
+
+    /// Waits until no recorded form post is left undecided (at most 10 s).
+    func settled() async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await store.pool.read({ db in try Int.fetchOne(db, sql: "SELECT count(*) FROM form_requests") ?? 0 }) > 0 {
+            guard ContinuousClock.now < deadline else { throw SettleTimeout() }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    struct SettleTimeout: Error {}
 
     /// The confirm and block links of the newest confirmation mail.
     func links(in message: OutboxMessage) throws -> (confirm: String, block: String) {

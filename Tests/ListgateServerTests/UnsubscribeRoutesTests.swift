@@ -178,8 +178,11 @@ struct UnsubscribeRoutesTests {
 
 @Suite("Preferences page")
 struct PreferencesRoutesTests {
-    /// reader@ is active on news and tech; returns the preferences path for them.
-    func readerOnTwoLists(_ fixture: ServerFixture) async throws -> String {
+    /// reader@ is active on news and tech; returns the path of a link to all their lists
+    /// (as the unsubscribe-by-address mail carries it), valid until `expires`.
+    func readerOnTwoLists(_ fixture: ServerFixture, expires: Date = Date().addingTimeInterval(7 * 86_400)) async throws
+        -> String
+    {
         let intake = fixture.intake()
         for slug in ["news", "tech"] {
             _ = try await intake.requestSubscription(list: try await intake.list(slug), email: "reader@example.net", name: nil, origin: RequestOrigin(route: "test"))
@@ -189,7 +192,69 @@ struct PreferencesRoutesTests {
         let hash = try await fixture.store.pool.read { db in
             try String.fetchOne(db, sql: "SELECT address_hash FROM addresses WHERE identity_key = 'reader@example.net'")
         }
-        return String(fixture.unsubscribes().preferencesURL(addressHash: try #require(hash)).dropFirst("https://lists.example.org".count))
+        return String(fixture.links.allLists(addressHash: try #require(hash), expires: expires)
+            .dropFirst("https://lists.example.org".count))
+    }
+
+    /// The preferences path the page after an unsubscribe link offers (that list only).
+    func scopedPath(_ fixture: ServerFixture, unsubscribeLink: String) throws -> String {
+        let url = try #require(fixture.unsubscribes().preferencesURL(
+            forUnsubscribeToken: String(unsubscribeLink.dropFirst("/unsubscribe/".count))))
+        return String(url.dropFirst("https://lists.example.org".count))
+    }
+
+    @Test("the preferences link from an unsubscribe link shows and leaves only that link's list")
+    func unsubscribeLinkGovernsItsListOnly() async throws {
+        let fixture = try await ServerFixture(lists: [("news", "週刊お知らせ", .ja), ("tech", "テック便り", .ja)])
+        _ = try await readerOnTwoLists(fixture)
+        let publicID = try await fixture.store.pool.read { db in
+            try String.fetchOne(db, sql: "SELECT s.public_id FROM subscriptions s JOIN lists l ON l.id = s.list_id WHERE l.slug = 'news'")
+        }
+        let unsubscribe = String(fixture.unsubscribes().unsubscribeURL(subscriptionPublicID: try #require(publicID))
+            .dropFirst("https://lists.example.org".count))
+        let path = try scopedPath(fixture, unsubscribeLink: unsubscribe)
+        try await fixture.test { client in
+            let page = try await client.execute(uri: path, method: .get)
+            #expect(page.status == .ok)
+            #expect(page.text.contains("週刊お知らせ"))
+            #expect(!page.text.contains("テック便り"))
+            // A forwarded newsletter's link cannot reach the person's other lists.
+            _ = try await client.execute(
+                uri: path, method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                body: ByteBuffer(string: "leave=tech"))
+        }
+        #expect(try await fixture.count("subscriptions", where: "status = 'active'") == 2)
+    }
+
+    @Test("the link to every list stops working after 7 days")
+    func allListsLinkExpires() async throws {
+        let fixture = try await ServerFixture(lists: [("news", "週刊お知らせ", .ja), ("tech", "テック便り", .ja)])
+        let path = try await readerOnTwoLists(fixture, expires: Date().addingTimeInterval(-1))
+        try await fixture.test { client in
+            #expect(try await client.execute(uri: path, method: .get).status == .badRequest)
+            let leave = try await client.execute(
+                uri: path, method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                body: ByteBuffer(string: "leave=tech&leave=news"))
+            #expect(!leave.text.contains("停止しました"))
+        }
+        #expect(try await fixture.count("subscriptions", where: "status = 'active'") == 2)
+    }
+
+    @Test("the unsubscribe-by-address mail carries a link to every list of the address")
+    func byAddressMailCarriesAllListsLink() async throws {
+        let fixture = try await ServerFixture(lists: [("news", "週刊お知らせ", .ja), ("tech", "テック便り", .ja)])
+        _ = try await readerOnTwoLists(fixture)
+        try await fixture.test { client in
+            try await client.post("/lists/news/unsubscribe", form: ["email": "reader@example.net"])
+        }
+        let mail = try #require(try await fixture.queuedMessages().last)
+        let text = try MailInspector.inspect(mail.raw).text ?? ""
+        let start = try #require(text.range(of: "https://lists.example.org/preferences/"))
+        let path = "/preferences/" + text[start.upperBound...].prefix { !$0.isWhitespace }
+        try await fixture.test { client in
+            let page = try await client.execute(uri: path, method: .get)
+            #expect(page.text.contains("週刊お知らせ") && page.text.contains("テック便り"))
+        }
     }
 
     @Test("shows every list the address is on with its state, and changes nothing on GET")

@@ -21,11 +21,25 @@ public struct RecipientPage: Sendable {
 }
 
 /// Someone who left a list (unsubscribed, bounced, complained or was suppressed), for the
-/// sender to drop during a send that started from an older snapshot.
+/// sender to drop during a send that started from an older snapshot. An erased person
+/// (`subscribers forget`) is named by `recipientID` alone: no address survives them.
 public struct Departure: Sendable, Equatable {
-    public let email: String
-    public let identityKey: String
+    /// nil for an erasure.
+    public let email: String?
+    public let recipientID: String
+    /// `erased` for an erasure; nil otherwise.
+    public let reason: String?
     public let unsubscribedAt: String
+    /// The feed's order within one time: the identity key, or the recipient id of an erasure.
+    public let sortKey: String
+
+    public init(email: String?, recipientID: String, reason: String?, unsubscribedAt: String, sortKey: String) {
+        self.email = email
+        self.recipientID = recipientID
+        self.reason = reason
+        self.unsubscribedAt = unsubscribedAt
+        self.sortKey = sortKey
+    }
 }
 
 public protocol SnapshotStore: Sendable {
@@ -41,6 +55,6 @@ public protocol SnapshotStore: Sendable {
     /// read while this one still is.
     func snapshotPageEnd(snapshotID: String, after: String?, limit: Int) async throws -> String?
     /// Up to `limit` departures from a list at or after `since` (a `Timestamp` string),
-    /// oldest first, after the (time, identity key) position `after` (exclusive).
+    /// oldest first, after the (time, sort key) position `after` (exclusive).
     func departures(listID: Int64, since: String, after: (time: String, key: String)?, limit: Int) async throws -> [Departure]
 }

@@ -11,17 +11,20 @@ public struct AutoReplyLinks: Sendable, Equatable {
     public var confirm: String?
     public var block: String?
     public var unsubscribe: String?
+    /// Every list of the recipient's address, for a limited time (unsubscribe-link mail).
+    public var preferences: String?
     public var resubscribe: String?
     /// How long a confirmation link stays valid, shown in the mail.
     public var expiresHours: Int
 
     public init(
-        confirm: String? = nil, block: String? = nil, unsubscribe: String? = nil, resubscribe: String? = nil,
-        expiresHours: Int = 48
+        confirm: String? = nil, block: String? = nil, unsubscribe: String? = nil, preferences: String? = nil,
+        resubscribe: String? = nil, expiresHours: Int = 48
     ) {
         self.confirm = confirm
         self.block = block
         self.unsubscribe = unsubscribe
+        self.preferences = preferences
         self.resubscribe = resubscribe
         self.expiresHours = expiresHours
     }
@@ -46,6 +49,13 @@ public struct RequestOrigin: Sendable, Equatable {
         self.route = route
         clientNetwork = clientIP.flatMap(Self.network)
         self.userAgent = userAgent.map { String($0.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.prefix(512)) }
+    }
+
+    /// As recorded: the network was reduced when the request arrived.
+    public init(route: String, clientNetwork: String?, userAgent: String?) {
+        self.route = route
+        self.clientNetwork = clientNetwork
+        self.userAgent = userAgent
     }
 
     /// An IPv4 address reduced to its /24, an IPv6 address to its /48 (an IPv4-mapped
@@ -79,6 +89,8 @@ public enum SubscribeOutcome: String, Sendable, Equatable, CaseIterable {
     case suppressed
     /// The daily number of mails to this address for this list is used up.
     case addressLimit = "address_limit"
+    /// The recorded form post was already decided (by another desk).
+    case alreadyDecided = "already_decided"
 }
 
 /// Outcomes carry the list's language, so the answer page needs no second lookup.
@@ -108,6 +120,9 @@ public struct IntakePolicy: Sendable {
     public var confirmationLifetime: TimeInterval = 48 * 3600
     /// How long a "this was not me" link is valid.
     public var blockLifetime: TimeInterval = 30 * 24 * 3600
+    /// How long the link to every list of an address (mailed by the unsubscribe-by-address
+    /// form) is valid: a forwarded mail must not give a stranger that page for ever.
+    public var allListsLinkLifetime: TimeInterval = 7 * 24 * 3600
     /// A repeated request within this time after a mail sends no new mail.
     public var cooldown: TimeInterval = 15 * 60
     /// Mails per address and list per day; nil = no limit (benchmarks only).
@@ -126,4 +141,6 @@ public struct NewSubmission: Sendable {
     public let consentVersion: String
     public let requestedAt: Date
     public let expiresAt: Date
+    /// The recorded form post this decides (consumed in the same transaction), if any.
+    public var formRequestID: Int64? = nil
 }

@@ -26,11 +26,26 @@ public struct Intake: Sendable {
         return list
     }
 
-    public func requestSubscription(
+    /// The front door: validates a subscribe post and records it, nothing more; the
+    /// IntakeDesk decides it later (see FormRequest.swift). Throws only for what the
+    /// person typed (`DomainError`), so the answer cannot depend on the address's state.
+    public func receiveSubscription(
         list: MailingList, email: String, name: String?, origin: RequestOrigin, now: Date = Date()
+    ) async throws {
+        let address = try Self.validAddress(email)
+        let name = try Self.validName(name)
+        try await store.recordFormRequest(
+            kind: .subscribe, list: list, address: address, name: name, origin: origin, at: now)
+    }
+
+    /// Decides a subscribe request: whether it causes a confirmation mail, and if so
+    /// queues it, all in one transaction. `formRequestID` names the recorded post this
+    /// decides, consumed in the same transaction.
+    public func requestSubscription(
+        list: MailingList, email: String, name: String?, origin: RequestOrigin, now: Date = Date(),
+        formRequestID: Int64? = nil
     ) async throws -> SubscribeOutcome {
-        let address: EmailAddress
-        do { address = try EmailAddress(email) } catch { throw DomainError.invalidAddress(field: "email", reason: error) }
+        let address = try Self.validAddress(email)
         let name = try Self.validName(name)
         let publicID = TokenSigner.newID()
         let expires = now.addingTimeInterval(policy.confirmationLifetime)
@@ -47,7 +62,7 @@ public struct Intake: Sendable {
         let submission = NewSubmission(
             publicID: publicID, list: list, address: address, name: name, origin: origin,
             consentVersion: renderer.consentVersion(for: .confirmation, locale: list.locale),
-            requestedAt: now, expiresAt: expires)
+            requestedAt: now, expiresAt: expires, formRequestID: formRequestID)
         return try await store.recordSubscribeRequest(submission, mail: mail, policy: policy)
     }
 
@@ -91,6 +106,16 @@ public struct Intake: Sendable {
     }
 
     public func subscribeURL(_ slug: ListSlug) -> String { links.subscribe(slug) }
+
+    /// The list a recorded request names, or nil when it no longer exists.
+    func listIfKnown(_ slug: String) async throws -> MailingList? {
+        guard let slug = try? ListSlug(slug) else { return nil }
+        return try await lists.list(slug)
+    }
+
+    static func validAddress(_ text: String) throws(DomainError) -> EmailAddress {
+        do { return try EmailAddress(text) } catch { throw .invalidAddress(field: "email", reason: error) }
+    }
 
     /// Names are optional, single-line and at most 200 characters; never mailed.
     static func validName(_ text: String?) throws(DomainError) -> String? {

@@ -32,9 +32,16 @@ public struct LinkBuilder: Sendable {
         UnsubscribeLinkWriter(prefix: Array("\(baseURL)/unsubscribe/".utf8), signer: signer.batch(.unsubscribe))
     }
 
-    /// No login: the signed token is the key, and it names one person (by address hash).
-    public func preferences(addressHash: String) -> String {
-        "\(baseURL)/preferences/\(signer.sign(.preferences, id: addressHash, expires: nil))"
+    /// No login: the signed token is the key. It names one subscription and governs that
+    /// list only; like the unsubscribe link it came from, it does not expire.
+    public func preferences(subscription id: String) -> String {
+        "\(baseURL)/preferences/\(signer.sign(.preferences, id: id, expires: nil))"
+    }
+
+    /// Every list of one address (by its keyed hash), until `expires`: only ever mailed to
+    /// that address, by the unsubscribe-by-address form.
+    public func allLists(addressHash: String, expires: Date) -> String {
+        "\(baseURL)/preferences/\(signer.sign(.allLists, id: addressHash, expires: expires))"
     }
 
     /// The hosted subscribe page: where "subscribe again" and "request a new mail" lead,

@@ -119,7 +119,8 @@ public struct SuppressResult: Sendable, Equatable {
 
 /// What `listgate subscribers forget` erased.
 public struct ForgetReport: Sendable, Equatable {
-    /// Rows deleted from `addresses` (0 or 1).
+    /// Rows deleted from `addresses`: the address itself and every +tag spelling of the
+    /// same mailbox (one mailbox, one person).
     public let addresses: Int
     public let subscriptions: Int
     public let submissions: Int

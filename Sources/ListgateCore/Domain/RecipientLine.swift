@@ -1,5 +1,5 @@
 // One NDJSON line per recipient of a frozen audience, as the sender API streams them
-// (DESIGN.md: email, name, subscribed_at, unsubscribe_url, list_unsubscribe,
+// (README: recipient_id, email, name, subscribed_at, unsubscribe_url, list_unsubscribe,
 // list_unsubscribe_post). Built from bytes because a snapshot can hold a million people.
 
 public struct RecipientLine {
@@ -18,7 +18,8 @@ public struct RecipientLine {
     /// Appends one recipient; every argument is UTF-8 as stored.
     public mutating func append(
         email: UnsafeBufferPointer<UInt8>, name: UnsafeBufferPointer<UInt8>?,
-        subscribedAt: UnsafeBufferPointer<UInt8>, subscriptionID: UnsafeBufferPointer<UInt8>
+        subscribedAt: UnsafeBufferPointer<UInt8>, subscriptionID: UnsafeBufferPointer<UInt8>,
+        recipientID: UnsafeBufferPointer<UInt8>
     ) {
         url.removeAll(keepingCapacity: true)
         links.append(subscription: subscriptionID, to: &url)
@@ -26,6 +27,8 @@ public struct RecipientLine {
         header.append(UInt8(ascii: "<"))
         header.append(contentsOf: url)
         header.append(UInt8(ascii: ">"))
+        // Opaque and stable: what the unsubscribes feed names when this person is erased.
+        line.field("recipient_id", utf8: recipientID)
         line.field("email", utf8: email)
         line.field("name", utf8: name)
         line.field("subscribed_at", utf8: subscribedAt)

@@ -7,7 +7,11 @@ import Crypto
 import Foundation
 
 public enum TokenPurpose: String, Sendable {
-    case confirm, block, unsubscribe, preferences
+    case confirm, block, unsubscribe
+    /// One subscription's preferences (the page after an unsubscribe link).
+    case preferences
+    /// Every list of one address, for 7 days (mailed by the unsubscribe-by-address form).
+    case allLists = "all-lists"
 }
 
 public enum TokenCheck: Sendable, Equatable {

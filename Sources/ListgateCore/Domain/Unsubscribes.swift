@@ -21,22 +21,27 @@ public protocol UnsubscribeStore: Sendable {
         receipt: @Sendable (MailingList, EmailAddress) throws -> NewOutboxMessage?
     ) async throws -> UnsubscribeOutcome
     /// Queues a mail with an unsubscribe link if, and only if, the address is on the list
-    /// (pending or active) and under its daily mail limit. Returns whether it did.
+    /// (pending or active) and its mailbox is under its daily mail limit. Returns whether
+    /// it did. `formRequestID` names the recorded post this decides, consumed in the same
+    /// transaction (nothing is done if it was already decided).
     func requestUnsubscribeLink(
-        list: MailingList, address: EmailAddress, at date: Date, policy: IntakePolicy,
-        mail: @Sendable (_ subscriptionPublicID: String) throws -> NewOutboxMessage
+        list: MailingList, address: EmailAddress, at date: Date, policy: IntakePolicy, formRequestID: Int64?,
+        mail: @Sendable (_ subscriptionPublicID: String, _ addressHash: String) throws -> NewOutboxMessage
     ) async throws -> Bool
 }
 
 public struct Unsubscribes: Sendable {
     let store: any UnsubscribeStore
+    /// Where the unsubscribe-by-address form records its posts.
+    let intake: any IntakeStore
     let renderer: any AutoReplyRendering
     let links: LinkBuilder
     let policy: IntakePolicy
 
-    public init(store: any UnsubscribeStore, renderer: any AutoReplyRendering, links: LinkBuilder,
+    public init(store: any UnsubscribeStore & IntakeStore, renderer: any AutoReplyRendering, links: LinkBuilder,
                 policy: IntakePolicy = IntakePolicy()) {
         self.store = store
+        self.intake = store
         self.renderer = renderer
         self.links = links
         self.policy = policy
@@ -69,18 +74,33 @@ public struct Unsubscribes: Sendable {
             })
     }
 
-    /// The unsubscribe-by-address form. Throws only for a malformed address; whether a
-    /// mail was sent is not the caller's business (the answer must not depend on it).
+    /// The unsubscribe-by-address form's front door: validates and records the post; the
+    /// IntakeDesk decides it later (FormRequest.swift), so the answer cannot depend on
+    /// whether the address is on the list. Throws only for a malformed address.
+    public func receiveLinkRequest(list: MailingList, email: String, origin: RequestOrigin, now: Date = Date()) async throws {
+        let address = try Intake.validAddress(email)
+        try await intake.recordFormRequest(
+            kind: .unsubscribeLink, list: list, address: address, name: nil, origin: origin, at: now)
+    }
+
+    /// Decides an unsubscribe-link request: one mail to the address, with the link for
+    /// this list and a link to all of the address's lists that works for 7 days.
     @discardableResult
-    public func requestLink(list: MailingList, email: String, now: Date = Date()) async throws -> Bool {
-        let address: EmailAddress
-        do { address = try EmailAddress(email) } catch { throw DomainError.invalidAddress(field: "email", reason: error) }
+    public func requestLink(list: MailingList, email: String, now: Date = Date(), formRequestID: Int64? = nil) async throws
+        -> Bool
+    {
+        let address = try Intake.validAddress(email)
         let renderer = self.renderer
         let links = self.links
-        return try await store.requestUnsubscribeLink(list: list, address: address, at: now, policy: policy) { publicID in
+        let allListsExpiry = now.addingTimeInterval(policy.allListsLinkLifetime)
+        return try await store.requestUnsubscribeLink(
+            list: list, address: address, at: now, policy: policy, formRequestID: formRequestID
+        ) { publicID, addressHash in
             try renderer.render(
                 .unsubscribeLink, list: list, to: address,
-                links: AutoReplyLinks(unsubscribe: links.unsubscribe(subscription: publicID)))
+                links: AutoReplyLinks(
+                    unsubscribe: links.unsubscribe(subscription: publicID),
+                    preferences: links.allLists(addressHash: addressHash, expires: allListsExpiry)))
         }
     }
 }
@@ -93,44 +113,52 @@ public struct PreferenceEntry: Sendable, Equatable {
     public let locale: ListLocale
 }
 
+/// What a preferences link governs: the one subscription behind an unsubscribe link
+/// (never expires, like that link), or every list of an address (a link mailed for that
+/// purpose by the unsubscribe-by-address form, valid for 7 days). A forwarded newsletter
+/// therefore shows and changes nothing beyond its own list.
+public enum PreferencesScope: Sendable, Equatable {
+    case subscription(publicID: String)
+    case address(hash: String)
+}
+
 public protocol PreferencesStore: Sendable {
-    /// Every list this address (by its keyed hash) is on, with its state.
-    func preferences(addressHash: String) async throws -> [PreferenceEntry]
-    /// Leaves the named lists; returns the slugs actually left. Queues one receipt (from
-    /// `receipt`, to this address) when anything changed.
+    /// The lists in scope, with their state.
+    func preferences(_ scope: PreferencesScope) async throws -> [PreferenceEntry]
+    /// Leaves the named lists that are in scope; returns the slugs actually left. Queues
+    /// one receipt (from `receipt`, to this address) when anything changed.
     func leave(
-        addressHash: String, listSlugs: [String], origin: RequestOrigin, at date: Date,
+        _ scope: PreferencesScope, listSlugs: [String], origin: RequestOrigin, at date: Date,
         receipt: @Sendable (MailingList, EmailAddress) throws -> NewOutboxMessage?
     ) async throws -> [String]
-    /// The address hash of the subscription behind an unsubscribe link.
-    func addressHash(subscriptionPublicID: String) async throws -> String?
 }
 
 extension Unsubscribes {
-    /// `{base_url}/preferences/{token}`: no login; the signed token is the key.
-    public func preferencesURL(addressHash: String) -> String {
-        links.preferences(addressHash: addressHash)
+    /// The preferences link shown after an unsubscribe link was used: that list only.
+    public func preferencesURL(forUnsubscribeToken token: String) -> String? {
+        guard case .valid(let id) = links.check(token, purpose: .unsubscribe) else { return nil }
+        return links.preferences(subscription: id)
     }
 
-    /// The preferences link for the person behind an unsubscribe link.
-    public func preferencesURL(forUnsubscribeToken token: String, store: any PreferencesStore) async throws -> String? {
-        guard case .valid(let id) = links.check(token, purpose: .unsubscribe),
-              let hash = try await store.addressHash(subscriptionPublicID: id)
-        else { return nil }
-        return preferencesURL(addressHash: hash)
+    /// The scope a preferences token grants, or nil (invalid, or an all-lists link past
+    /// its 7 days).
+    public func preferencesScope(token: String, now: Date = Date()) -> PreferencesScope? {
+        if case .valid(let id) = links.check(token, purpose: .preferences, now: now) { return .subscription(publicID: id) }
+        if case .valid(let hash) = links.check(token, purpose: .allLists, now: now) { return .address(hash: hash) }
+        return nil
     }
 
     public func preferences(token: String, store: any PreferencesStore) async throws -> [PreferenceEntry]? {
-        guard case .valid(let hash) = links.check(token, purpose: .preferences) else { return nil }
-        return try await store.preferences(addressHash: hash)
+        guard let scope = preferencesScope(token: token) else { return nil }
+        return try await store.preferences(scope)
     }
 
     public func leave(token: String, listSlugs: [String], store: any PreferencesStore, origin: RequestOrigin,
                       now: Date = Date()) async throws -> [String]? {
-        guard case .valid(let hash) = links.check(token, purpose: .preferences) else { return nil }
+        guard let scope = preferencesScope(token: token, now: now) else { return nil }
         let renderer = self.renderer
         let links = self.links
-        return try await store.leave(addressHash: hash, listSlugs: listSlugs, origin: origin, at: now) { list, address in
+        return try await store.leave(scope, listSlugs: listSlugs, origin: origin, at: now) { list, address in
             try renderer.render(.receipt, list: list, to: address, links: AutoReplyLinks(resubscribe: links.subscribe(list.slug)))
         }
     }

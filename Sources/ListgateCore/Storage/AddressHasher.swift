@@ -10,6 +10,20 @@ enum AddressHasher {
         hash(identityKey: address.identityKey, key: try key(in: db))
     }
 
+    /// The hashes a suppression or a limit may be recorded under for this identity key:
+    /// its own, and its mailbox's (the key with any +tag removed) when that differs.
+    static func hashes(identityKey: String, in db: Database) throws -> [String] {
+        let key = try key(in: db)
+        let own = hash(identityKey: identityKey, key: key)
+        let mailbox = EmailAddress.mailboxKey(ofIdentityKey: identityKey)
+        return mailbox == identityKey ? [own] : [own, hash(identityKey: mailbox, key: key)]
+    }
+
+    /// The keyed hash of the address's mailbox (EmailAddress+Mailbox.swift).
+    static func mailboxHash(identityKey: String, in db: Database) throws -> String {
+        hash(identityKey: EmailAddress.mailboxKey(ofIdentityKey: identityKey), key: try key(in: db))
+    }
+
     static func hash(identityKey: String, key: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data(identityKey.utf8), using: SymmetricKey(data: Data(key.utf8)))
         return mac.hexString

@@ -26,7 +26,9 @@ public protocol ListgateStore: IntakeStore, UnsubscribeStore, PreferencesStore, 
     /// Queues one rendered auto-reply on its own. Services that change state queue
     /// their mail inside their own transaction instead.
     func enqueue(_ message: NewOutboxMessage) async throws -> Int64
-    /// Moves up to `limit` due messages from `queued` to `sending` and returns them.
+    /// Moves up to `limit` due messages from `queued` to `sending` and returns them: those
+    /// that let people leave (unsubscribe links, receipts) before confirmations, each
+    /// group oldest first, so a flood of sign-ups held at the ceiling never delays them.
     func claimDueMessages(now: Date, limit: Int) async throws -> [OutboxMessage]
     /// Puts messages left in `sending` (by a crash, or a pause mid-batch) back in the queue.
     func requeueClaimed(ids: [Int64]?) async throws -> Int
@@ -38,12 +40,12 @@ public protocol ListgateStore: IntakeStore, UnsubscribeStore, PreferencesStore, 
     /// A single settings read: the worker asks before every message.
     func isOutboxPaused() async throws -> Bool
     func messages(status: OutboxStatus) async throws -> [OutboxMessage]
-    /// How many messages were queued since `date`, for the circuit breaker.
+    /// How many messages were queued since `date` (the ceiling's warning).
     func messagesQueued(since date: Date) async throws -> Int
+    /// How many messages were sent since `date`: the mail ceiling counts these.
+    func messagesSent(since date: Date) async throws -> Int
     /// Pausing is kept in the database so every process sees it at once.
     func setOutboxPaused(_ paused: Bool, reason: String?, source: EventSource) async throws
-    /// When sending was last resumed by an operator (the breaker counts from then).
-    func outboxResumedAt() async throws -> Date?
     func discardMessage(_ id: Int64, source: EventSource) async throws
     /// Returns a quarantined message to the queue after it passed the guard again.
     func releaseQuarantined(_ id: Int64, source: EventSource) async throws

@@ -35,7 +35,12 @@ extension SQLiteStore {
                 let batch = try reader.nextBatch(limit: options.batchSize, rules: options.rules)
                 batch.problems.forEach(problem)
                 summary.invalid += batch.problems.count
-                var rows = batch.records.map { ImportRow(record: $0, addressHash: hasher.hash(identityKey: $0.identityKey)) }
+                var rows = batch.records.map { record in
+                    let mailbox = EmailAddress.mailboxKey(ofIdentityKey: record.identityKey)
+                    return ImportRow(
+                        record: record, addressHash: hasher.hash(identityKey: record.identityKey),
+                        mailboxHash: mailbox == record.identityKey ? nil : hasher.hash(identityKey: mailbox))
+                }
                 // In hash order, the batch walks the address-hash indexes front to back
                 // instead of jumping around them; rows for one address keep file order.
                 rows.sort { ($0.addressHash, $0.record.line) < ($1.addressHash, $1.record.line) }
@@ -85,12 +90,16 @@ extension SQLiteStore {
         // Public ids are random, handed out in ascending order: the batch then appends to
         // their index instead of writing all over it. They stay unguessable: 10,000
         // random 128-bit values, sorted, are still about 2^115 apart.
+        // Recipient ids (what the sender API names a subscription by) likewise.
         var generator = SystemRandomNumberGenerator()
-        let publicIDs = (0..<rows.count).map { _ in (generator.next() as UInt64, generator.next() as UInt64) }.sorted { $0 < $1 }
-            .map { Self.hex128($0.0, $0.1) }
+        func ascendingIDs() -> [String] {
+            (0..<rows.count).map { _ in (generator.next() as UInt64, generator.next() as UInt64) }.sorted { $0 < $1 }
+                .map { Self.hex128($0.0, $0.1) }
+        }
+        let ids = zip(ascendingIDs(), ascendingIDs()).map { NewSubscriptionIDs(publicID: $0, recipientID: $1) }
         return try await pool.write { db in
             var writer = try ImportWriter(db, context: context, now: Date())
-            for (row, publicID) in zip(rows, publicIDs) { try writer.merge(row, publicID: publicID) }
+            for (row, id) in zip(rows, ids) { try writer.merge(row, ids: id) }
             return writer.counts
         }
     }
@@ -113,9 +122,19 @@ struct ImportContext: Sendable {
     let source: EventSource
 }
 
+/// The random ids a subscription is given (so the triggers that fill missing ones have
+/// nothing to do).
+struct NewSubscriptionIDs {
+    let publicID: String
+    let recipientID: String
+}
+
 struct ImportRow: Sendable {
     let record: ImportRecord
     let addressHash: String
+    /// The hash of the address with its +tag removed, when it has one: a suppression of
+    /// the mailbox keeps every +tag spelling out too.
+    let mailboxHash: String?
 }
 
 /// Merges rows into one list inside one write transaction.
@@ -153,11 +172,11 @@ private struct ImportWriter {
             INSERT INTO addresses (email, identity_key, address_hash, needs_smtputf8, created_at) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT DO NOTHING
             """)
-        // The public id is given, so the trigger that fills a missing one has nothing to do.
+        // The ids are given, so the triggers that fill missing ones have nothing to do.
         insertSubscription = try BoundStatement(db, sql: """
             INSERT INTO subscriptions (list_id, address_id, name, status, source, created_at, updated_at, subscribed_at,
-                                       unsubscribed_at, public_id)
-            VALUES (?1, ?2, ?3, ?4, 'import', ?5, ?5, ?6, ?7, ?8)
+                                       unsubscribed_at, public_id, recipient_id)
+            VALUES (?1, ?2, ?3, ?4, 'import', ?5, ?5, ?6, ?7, ?8, ?9)
             """)
         activate = try BoundStatement(db, sql: """
             UPDATE subscriptions SET status = 'active', source = 'import', name = coalesce(?1, name), subscribed_at = ?2,
@@ -175,12 +194,14 @@ private struct ImportWriter {
         findSubscription.bind(1, context.listID)
     }
 
-    mutating func merge(_ row: ImportRow, publicID: String) throws {
+    mutating func merge(_ row: ImportRow, ids: NewSubscriptionIDs) throws {
         // Suppression wins, whatever its reason or scope.
-        isSuppressed.bind(2, row.addressHash)
-        if try isSuppressed.firstRow({ sqlite3_column_int64($0, 0) != 0 }) == true {
-            counts.suppressed += 1
-            return
+        for hash in [row.addressHash, row.mailboxHash].compactMap({ $0 }) {
+            isSuppressed.bind(2, hash)
+            if try isSuppressed.firstRow({ sqlite3_column_int64($0, 0) != 0 }) == true {
+                counts.suppressed += 1
+                return
+            }
         }
         let record = row.record
         // Inserting first and looking up only on a conflict spares new addresses (nearly
@@ -192,7 +213,7 @@ private struct ImportWriter {
         insertAddress.bind(5, stamp)
         try insertAddress.run()
         if db.changesCount > 0 {
-            try insert(row, addressID: db.lastInsertedRowID, publicID: publicID)
+            try insert(row, addressID: db.lastInsertedRowID, ids: ids)
             return
         }
         findAddress.bind(1, record.identityKey)
@@ -204,13 +225,13 @@ private struct ImportWriter {
             (sqlite3_column_int64(row, 0), BoundStatement.text(row, 1) ?? "", BoundStatement.text(row, 2))
         }
         guard let (id, status, name) = found else {
-            try insert(row, addressID: addressID, publicID: publicID)
+            try insert(row, addressID: addressID, ids: ids)
             return
         }
         try update(row, id: id, from: SQLiteStore.status(status), name: name)
     }
 
-    private mutating func insert(_ row: ImportRow, addressID: Int64, publicID: String) throws {
+    private mutating func insert(_ row: ImportRow, addressID: Int64, ids: NewSubscriptionIDs) throws {
         let record = row.record
         let subscribedAt: String? =
             switch record.status {
@@ -226,7 +247,8 @@ private struct ImportWriter {
         insertSubscription.bind(5, stamp)
         insertSubscription.bind(6, subscribedAt)
         insertSubscription.bind(7, unsubscribedAt)
-        insertSubscription.bind(8, publicID)
+        insertSubscription.bind(8, ids.publicID)
+        insertSubscription.bind(9, ids.recipientID)
         try insertSubscription.run()
         counts.imported += 1
         if record.status == .pending, record.lacksConsent { counts.pendingWithoutConsent += 1 }

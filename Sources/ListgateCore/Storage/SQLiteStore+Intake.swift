@@ -21,34 +21,35 @@ extension SQLiteStore {
         // cause one mail, to the submitter: anything else is refused before any write.
         guard mail.recipient.identityKey == submission.address.identityKey else { throw StoreError.mailNotToSubmitter }
         return try await intakeCommits.write { db in
+            guard try Self.consumeFormRequest(submission.formRequestID, in: db) else { return .alreadyDecided }
             let now = submission.requestedAt
             let listID = submission.list.id
-            let hash = try AddressHasher.hash(submission.address, in: db)
-            if try Self.isSuppressed(hash, listID: listID, in: db) { return .suppressed }
+            let hashes = try AddressHasher.hashes(identityKey: submission.address.identityKey, in: db)
+            let hash = hashes[0], mailbox = hashes.last ?? hash
+            if try Self.isSuppressed(hashes, listID: listID, in: db) { return .suppressed }
             if try Self.subscriptionStatus(hash, listID: listID, in: db) == "active" { return .alreadyActive }
+            // The cooldown and the daily limit count the mailbox, so +tags share them.
             let recent = try Bool.fetchOne(db.cachedStatement(sql: """
                     SELECT 1 FROM submissions
-                    WHERE list_id = ? AND address_hash = ? AND kind = 'subscribe' AND status = 'pending'
+                    WHERE list_id = ? AND mailbox_hash = ? AND kind = 'subscribe' AND status = 'pending'
                       AND mailed_at > ? AND expires_at > ?
                     """),
-                arguments: [listID, hash, Timestamp.string(now.addingTimeInterval(-policy.cooldown)), Timestamp.string(now)])
+                arguments: [listID, mailbox, Timestamp.string(now.addingTimeInterval(-policy.cooldown)), Timestamp.string(now)])
             if recent == true { return .cooldown }
-            if let limit = policy.mailsPerAddressPerDay {
-                let mailed = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM outbox WHERE list_id = ? AND address_hash = ? AND created_at > ?"),
-                    arguments: [listID, hash, Timestamp.string(now.addingTimeInterval(-86_400))]) ?? 0
-                if mailed >= limit { return .addressLimit }
+            if try Self.mailLimitReached(mailboxHash: mailbox, listID: listID, policy: policy, now: now, in: db) {
+                return .addressLimit
             }
             try db.cachedStatement(sql: """
-                    INSERT INTO submissions (public_id, list_id, kind, email, identity_key, address_hash, name, status,
-                        consent_version, client_ip_prefix, user_agent, requested_at, expires_at, mailed_at)
-                    VALUES (?, ?, 'subscribe', ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
+                    INSERT INTO submissions (public_id, list_id, kind, email, identity_key, address_hash, mailbox_hash, name,
+                        status, consent_version, client_ip_prefix, user_agent, requested_at, expires_at, mailed_at)
+                    VALUES (?, ?, 'subscribe', ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
                     """).execute(arguments: [
-                    submission.publicID, listID, submission.address.entered, submission.address.identityKey, hash,
+                    submission.publicID, listID, submission.address.entered, submission.address.identityKey, hash, mailbox,
                     submission.name, submission.consentVersion, submission.origin.clientNetwork,
                     submission.origin.userAgent, Timestamp.string(now), Timestamp.string(submission.expiresAt),
                     Timestamp.string(now),
                 ])
-            _ = try Self.enqueue(mail, at: now, addressHash: hash, in: db)
+            _ = try Self.enqueue(mail, at: now, addressHash: hash, mailboxHash: mailbox, in: db)
             try EventLedger.append(
                 NewEvent(.requested, listID: listID, addressHash: hash, source: EventSource(submission.origin.route),
                          consentVersion: submission.consentVersion, detail: Self.originDetail(submission.origin)),
@@ -70,7 +71,7 @@ extension SQLiteStore {
             let hash: String = row["address_hash"]
             // A suppression added after the mail was sent (admin, bounce, complaint) wins
             // over an old link: the link can no longer be used.
-            if try Self.isSuppressed(hash, listID: listID, in: db) { return .used(listSlug: slug, listName: name, locale: locale) }
+            if try Self.isSuppressed(try AddressHasher.hashes(identityKey: row["identity_key"], in: db), listID: listID, in: db) { return .used(listSlug: slug, listName: name, locale: locale) }
             let addressID = try Self.upsertAddress(
                 email: row["email"], identityKey: row["identity_key"], hash: hash, at: date, in: db)
             let stamp = Timestamp.string(date)
@@ -172,14 +173,31 @@ extension SQLiteStore {
     static let mailStoppingReasons =
         "(" + SuppressionReason.allCases.filter(\.stopsMail).map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
 
-    static func isSuppressed(_ hash: String, listID: Int64, in db: Database) throws -> Bool {
-        try Bool.fetchOne(
-            db.cachedStatement(sql: """
-                SELECT 1 FROM suppressions
-                WHERE address_hash = ? AND (list_id = ? OR list_id IS NULL)
-                  AND reason IN \(mailStoppingReasons)
-                """),
-            arguments: [hash, listID]) ?? false
+    /// `hashes`: the address's own and its mailbox's (AddressHasher.hashes), so a "not me"
+    /// for victim@ also stops mail to victim+1@.
+    static func isSuppressed(_ hashes: [String], listID: Int64, in db: Database) throws -> Bool {
+        for hash in hashes {
+            let found = try Bool.fetchOne(
+                db.cachedStatement(sql: """
+                    SELECT 1 FROM suppressions
+                    WHERE address_hash = ? AND (list_id = ? OR list_id IS NULL)
+                      AND reason IN \(mailStoppingReasons)
+                    """),
+                arguments: [hash, listID]) ?? false
+            if found { return true }
+        }
+        return false
+    }
+
+    /// Whether this mailbox had its day's mails for this list (any kind of auto-reply).
+    static func mailLimitReached(mailboxHash: String, listID: Int64, policy: IntakePolicy, now: Date, in db: Database) throws
+        -> Bool
+    {
+        guard let limit = policy.mailsPerAddressPerDay else { return false }
+        let mailed = try Int.fetchOne(
+            db.cachedStatement(sql: "SELECT count(*) FROM outbox WHERE list_id = ? AND mailbox_hash = ? AND created_at > ?"),
+            arguments: [listID, mailboxHash, Timestamp.string(now.addingTimeInterval(-86_400))]) ?? 0
+        return mailed >= limit
     }
 
     static func subscriptionStatus(_ hash: String, listID: Int64, in db: Database) throws -> String? {

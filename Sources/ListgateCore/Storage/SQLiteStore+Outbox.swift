@@ -11,18 +11,19 @@ extension SQLiteStore {
 
     /// Inserts one message inside the caller's transaction (the transactional outbox).
     /// `addressHash` is the recipient's, when the caller has already computed it.
-    static func enqueue(_ message: NewOutboxMessage, at date: Date, addressHash: String? = nil, in db: Database) throws
-        -> Int64
-    {
+    static func enqueue(
+        _ message: NewOutboxMessage, at date: Date, addressHash: String? = nil, mailboxHash: String? = nil, in db: Database
+    ) throws -> Int64 {
         let now = Timestamp.string(date)
         try db.cachedStatement(sql: """
-                INSERT INTO outbox (message_id, list_id, kind, recipient, address_hash, needs_smtputf8, raw_message,
-                                    next_attempt_at, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO outbox (message_id, list_id, kind, recipient, address_hash, mailbox_hash, needs_smtputf8,
+                                    raw_message, next_attempt_at, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [
                 message.messageID, message.listID, message.kind.rawValue, message.recipient.smtpPath,
-                try addressHash ?? AddressHasher.hash(message.recipient, in: db), message.recipient.needsSMTPUTF8,
-                Data(message.raw), now, now, now,
+                try addressHash ?? AddressHasher.hash(message.recipient, in: db),
+                try mailboxHash ?? AddressHasher.mailboxHash(identityKey: message.recipient.identityKey, in: db),
+                message.recipient.needsSMTPUTF8, Data(message.raw), now, now, now,
             ])
         return db.lastInsertedRowID
     }
@@ -33,11 +34,11 @@ extension SQLiteStore {
             try Row.fetchAll(db.cachedStatement(sql: """
                     UPDATE outbox SET status = 'sending', updated_at = ?
                     WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?
-                                 ORDER BY next_attempt_at, id LIMIT ?)
+                                 ORDER BY kind = 'confirmation', next_attempt_at, id LIMIT ?)
                     RETURNING *
                     """),
                 arguments: [stamp, stamp, limit]
-            ).map(Self.outboxMessage).sorted { $0.id < $1.id }
+            ).map(Self.outboxMessage).sorted { ($0.kind == .confirmation ? 1 : 0, $0.id) < ($1.kind == .confirmation ? 1 : 0, $1.id) }
         }
     }
 
@@ -112,6 +113,13 @@ extension SQLiteStore {
         }
     }
 
+    public func messagesSent(since date: Date) async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM outbox WHERE sent_at > ?"),
+                arguments: [Timestamp.string(date)]) ?? 0
+        }
+    }
+
     public func messagesQueued(since date: Date) async throws -> Int {
         try await pool.read { db in
             try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM outbox WHERE created_at > ?"),
@@ -127,17 +135,10 @@ extension SQLiteStore {
             if try Self.pauseState(db).paused == paused { return }  // no change, no event
             try Self.setSetting(.outboxPaused, paused ? "1" : "0", at: now, in: db)
             try Self.setSetting(.outboxPauseReason, paused ? (reason ?? "paused by an operator") : "", at: now, in: db)
-            if !paused { try Self.setSetting(.outboxResumedAt, Timestamp.string(now), at: now, in: db) }
             try EventLedger.append(
                 NewEvent(paused ? .outboxPaused : .outboxResumed, source: source,
                          detail: paused ? ["reason": reason ?? "paused by an operator"] : [:]),
                 at: now, in: db)
-        }
-    }
-
-    public func outboxResumedAt() async throws -> Date? {
-        try await pool.read { db in
-            try Self.setting(.outboxResumedAt, db).flatMap(Timestamp.parse)
         }
     }
 
@@ -211,5 +212,4 @@ extension SQLiteStore {
 enum SettingKey: String {
     case outboxPaused = "outbox_paused"
     case outboxPauseReason = "outbox_pause_reason"
-    case outboxResumedAt = "outbox_resumed_at"
 }

@@ -79,7 +79,7 @@ extension SQLiteStore {
             // Keyset paging on the primary key (snapshot_id, identity_key): each page is an
             // index range, so the last page costs what the first did.
             let statement = try db.cachedStatement(sql: """
-                SELECT m.email, m.name, m.subscribed_at, s.public_id
+                SELECT m.email, m.name, m.subscribed_at, s.public_id, s.recipient_id
                 FROM snapshot_members m JOIN subscriptions s ON s.id = m.subscription_id
                 WHERE m.snapshot_id = (SELECT id FROM snapshots WHERE public_id = ?1)
                   AND m.identity_key > ?2
@@ -101,7 +101,8 @@ extension SQLiteStore {
                 writer.append(
                     email: column(0) ?? UnsafeBufferPointer(start: nil, count: 0), name: column(1),
                     subscribedAt: column(2) ?? UnsafeBufferPointer(start: nil, count: 0),
-                    subscriptionID: column(3) ?? UnsafeBufferPointer(start: nil, count: 0))
+                    subscriptionID: column(3) ?? UnsafeBufferPointer(start: nil, count: 0),
+                    recipientID: column(4) ?? UnsafeBufferPointer(start: nil, count: 0))
                 count += 1
             }
             return RecipientPage(ndjson: writer.finish(), count: count)
@@ -128,13 +129,13 @@ extension SQLiteStore {
             // snapshot). A person who left both ways appears once, at the earlier time.
             let rows = try Row.fetchCursor(
                 db.cachedStatement(sql: """
-                    WITH left_list(email, identity_key, at) AS (
-                        SELECT a.email, a.identity_key, s.unsubscribed_at
+                    WITH left_list(email, identity_key, recipient_id, at) AS (
+                        SELECT a.email, a.identity_key, s.recipient_id, s.unsubscribed_at
                         FROM subscriptions s JOIN addresses a ON a.id = s.address_id
                         WHERE s.list_id = ?1 AND s.unsubscribed_at IS NOT NULL AND s.status <> 'active'
                           AND s.unsubscribed_at >= ?2
                         UNION ALL
-                        SELECT a.email, a.identity_key, x.created_at
+                        SELECT a.email, a.identity_key, s.recipient_id, x.created_at
                         FROM suppressions x
                         JOIN addresses a ON a.address_hash = x.address_hash
                         JOIN subscriptions s ON s.address_id = a.id AND s.list_id = ?1
@@ -142,17 +143,21 @@ extension SQLiteStore {
                           AND (s.status <> 'active' OR x.reason IN \(Self.mailStoppingReasons))
                     ),
                     first_leaving AS (
-                        SELECT email, identity_key, min(at) AS at FROM left_list GROUP BY identity_key
+                        SELECT email, identity_key AS sort_key, recipient_id, NULL AS reason, min(at) AS at
+                        FROM left_list GROUP BY identity_key
+                        UNION ALL
+                        SELECT NULL, recipient_id, recipient_id, 'erased', erased_at
+                        FROM erasures WHERE list_id = ?1 AND erased_at >= ?2
                     )
-                    SELECT email, identity_key, at FROM first_leaving
-                    WHERE (at, identity_key) > (?3, ?4)
-                    ORDER BY at, identity_key
+                    SELECT email, sort_key, recipient_id, reason, at FROM first_leaving
+                    WHERE (at, sort_key) > (?3, ?4)
+                    ORDER BY at, sort_key
                     LIMIT ?5
                     """),
                 arguments: [listID, since, after?.time ?? "", after?.key ?? "", limit])
             var page: [Departure] = []
             while let row = try rows.next() {
-                page.append(Departure(email: row[0], identityKey: row[1], unsubscribedAt: row[2]))
+                page.append(Departure(email: row[0], recipientID: row[2], reason: row[3], unsubscribedAt: row[4], sortKey: row[1]))
             }
             return page
         }

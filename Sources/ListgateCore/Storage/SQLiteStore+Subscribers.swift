@@ -14,7 +14,8 @@ extension SQLiteStore {
             let hash = try AddressHasher.hash(address, in: db)
             // Suppression always wins, whatever its reason: an admin never brings back
             // someone who left, blocked, bounced, complained or was forgotten.
-            if let (scope, reason) = try Self.suppression(hash, listID: listID, in: db) {
+            if let (scope, reason) = try Self.suppression(
+                AddressHasher.hashes(identityKey: address.identityKey, in: db), listID: listID, in: db) {
                 throw MembershipError.suppressed(
                     address: address.entered, list: scope == nil ? nil : subscriber.list.rawValue, reason: reason)
             }
@@ -90,26 +91,47 @@ extension SQLiteStore {
     public func forget(_ address: EmailAddress, source: EventSource, at date: Date) async throws -> ForgetReport {
         let report = try await pool.write { db -> ForgetReport in
             let hash = try AddressHasher.hash(address, in: db)
-            let key = address.identityKey
-            let addressIDs = try Int64.fetchAll(
-                db.cachedStatement(sql: "SELECT id FROM addresses WHERE identity_key = ? OR address_hash = ?"),
-                arguments: [key, hash])
-            var subscriptions = 0, addresses = 0
-            for id in addressIDs {
-                // Explicit rather than left to ON DELETE CASCADE, so the count is exact.
-                try db.cachedStatement(sql: "DELETE FROM subscriptions WHERE address_id = ?").execute(arguments: [id])
-                subscriptions += db.changesCount
-                try db.cachedStatement(sql: "DELETE FROM addresses WHERE id = ?").execute(arguments: [id])
-                addresses += db.changesCount
+            var subscriptions = 0, addresses = 0, submissions = 0, outbox = 0, snapshotEntries = 0
+            let erasedAt = Timestamp.string(date)
+            for key in try Self.spellings(ofMailbox: address.mailboxKey, besides: address.identityKey, in: db) {
+                let keyHash = try AddressHasher.hash(identityKey: key, key: AddressHasher.key(in: db))
+                let addressIDs = try Int64.fetchAll(
+                    db.cachedStatement(sql: "SELECT id FROM addresses WHERE identity_key = ? OR address_hash = ?"),
+                    arguments: [key, keyHash])
+                for id in addressIDs {
+                    // The sender may hold an older snapshot: the unsubscribes feed tells it
+                    // which recipient ids to drop, without the address (`erasures`).
+                    try db.cachedStatement(sql: """
+                        INSERT OR IGNORE INTO erasures (list_id, recipient_id, erased_at)
+                        SELECT list_id, recipient_id, ? FROM subscriptions WHERE address_id = ? AND recipient_id IS NOT NULL
+                        """).execute(arguments: [erasedAt, id])
+                    // Explicit rather than left to ON DELETE CASCADE, so the count is exact.
+                    try db.cachedStatement(sql: "DELETE FROM subscriptions WHERE address_id = ?").execute(arguments: [id])
+                    subscriptions += db.changesCount
+                    try db.cachedStatement(sql: "DELETE FROM addresses WHERE id = ?").execute(arguments: [id])
+                    addresses += db.changesCount
+                }
+                try db.cachedStatement(sql: "DELETE FROM submissions WHERE address_hash = ? OR identity_key = ?")
+                    .execute(arguments: [keyHash, key])
+                submissions += db.changesCount
+                // Posts not yet decided hold the address as typed.
+                try db.cachedStatement(sql: "DELETE FROM form_requests WHERE identity_key = ?").execute(arguments: [key])
+                submissions += db.changesCount
+                // Every message to the person, whatever its state: its bytes hold the address.
+                try db.cachedStatement(sql: "DELETE FROM outbox WHERE address_hash = ?").execute(arguments: [keyHash])
+                outbox += db.changesCount
+                try db.cachedStatement(sql: "DELETE FROM snapshot_members WHERE identity_key = ?").execute(arguments: [key])
+                snapshotEntries += db.changesCount
             }
-            try db.cachedStatement(sql: "DELETE FROM submissions WHERE address_hash = ? OR identity_key = ?")
-                .execute(arguments: [hash, key])
-            let submissions = db.changesCount
-            // Every message to the person, whatever its state: its bytes hold the address.
-            try db.cachedStatement(sql: "DELETE FROM outbox WHERE address_hash = ?").execute(arguments: [hash])
-            let outbox = db.changesCount
-            try db.cachedStatement(sql: "DELETE FROM snapshot_members WHERE identity_key = ?").execute(arguments: [key])
-            let snapshotEntries = db.changesCount
+            // The mailbox's own hash is suppressed too, so no +tag spelling comes back
+            // through an import or an admin add (AddressHasher.hashes).
+            let mailboxHash = try AddressHasher.mailboxHash(identityKey: address.identityKey, in: db)
+            if mailboxHash != hash,
+               try Self.suppressionRow(mailboxHash, listID: nil, in: db) == nil {
+                try Self.suppress(
+                    hash: mailboxHash, listID: nil, reason: SuppressionReason.forgotten.rawValue, source: source, at: date,
+                    in: db)
+            }
             // Keep them out everywhere. A global suppression already there (say `admin`) is
             // at least as strong, and stays.
             let existing = try String.fetchOne(
@@ -247,6 +269,30 @@ extension SQLiteStore {
 
     // MARK: Helpers
 
+    /// Every identity key held anywhere for one mailbox: `besides` (the address asked
+    /// about), the mailbox key itself and each `local+tag@domain` spelling of it.
+    static func spellings(ofMailbox mailboxKey: String, besides key: String, in db: Database) throws -> [String] {
+        guard let at = mailboxKey.lastIndex(of: "@") else { return [key] }
+        func escaped(_ text: Substring) -> String {
+            text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                .replacingOccurrences(of: "_", with: "\\_")
+        }
+        let local = mailboxKey[..<at]
+        let tagged = escaped(local) + "+%" + escaped(mailboxKey[at...])
+        var keys: Set<String> = [key, mailboxKey]
+        // The range (`local+` up to `local,`, the next byte) lets an index on identity_key
+        // find the candidates; LIKE then checks the domain.
+        for table in ["addresses", "submissions", "form_requests", "snapshot_members"] {
+            keys.formUnion(try String.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT DISTINCT identity_key FROM \(table)
+                    WHERE identity_key >= ? AND identity_key < ? AND identity_key LIKE ? ESCAPE '\\'
+                    """),
+                arguments: [local + "+", local + ",", tagged]))
+        }
+        return keys.sorted()
+    }
+
     /// The list's id, or `listNotFound` (fail closed: never a default list).
     static func requireListID(_ slug: ListSlug, in db: Database) throws -> Int64 {
         guard let id = try Int64.fetchOne(
@@ -256,19 +302,24 @@ extension SQLiteStore {
     }
 
     /// Any suppression covering this list, whatever its reason; a global one first.
-    /// `scope` is nil for a global suppression.
-    static func suppression(_ hash: String, listID: Int64, in db: Database) throws
+    /// `scope` is nil for a global suppression. `hashes`: the address's own and its
+    /// mailbox's (AddressHasher.hashes), so a +tag spelling cannot bring a person back.
+    static func suppression(_ hashes: [String], listID: Int64, in db: Database) throws
         -> (scope: Int64?, reason: SuppressionReason)?
     {
-        guard let row = try Row.fetchOne(
-            db.cachedStatement(sql: """
-                SELECT list_id, reason FROM suppressions
-                WHERE address_hash = ? AND (list_id = ? OR list_id IS NULL)
-                ORDER BY list_id IS NULL DESC LIMIT 1
-                """),
-            arguments: [hash, listID])
-        else { return nil }
-        return (row["list_id"], try reason(row["reason"]))
+        for hash in hashes {
+            if let row = try Row.fetchOne(
+                db.cachedStatement(sql: """
+                    SELECT list_id, reason FROM suppressions
+                    WHERE address_hash = ? AND (list_id = ? OR list_id IS NULL)
+                    ORDER BY list_id IS NULL DESC LIMIT 1
+                    """),
+                arguments: [hash, listID])
+            {
+                return (row["list_id"], try reason(row["reason"]))
+            }
+        }
+        return nil
     }
 
     /// The suppression of exactly this scope (`listID` nil: the global one).

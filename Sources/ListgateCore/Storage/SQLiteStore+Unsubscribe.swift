@@ -35,25 +35,24 @@ extension SQLiteStore {
     }
 
     public func requestUnsubscribeLink(
-        list: MailingList, address: EmailAddress, at date: Date, policy: IntakePolicy,
-        mail: @Sendable (_ subscriptionPublicID: String) throws -> NewOutboxMessage
+        list: MailingList, address: EmailAddress, at date: Date, policy: IntakePolicy, formRequestID: Int64?,
+        mail: @Sendable (_ subscriptionPublicID: String, _ addressHash: String) throws -> NewOutboxMessage
     ) async throws -> Bool {
         try await pool.write { db in
-            guard let publicID = try String.fetchOne(
+            guard try Self.consumeFormRequest(formRequestID, in: db) else { return false }
+            guard let row = try Row.fetchOne(
                 db.cachedStatement(sql: """
-                    SELECT s.public_id FROM subscriptions s JOIN addresses a ON a.id = s.address_id
+                    SELECT s.public_id, a.address_hash FROM subscriptions s JOIN addresses a ON a.id = s.address_id
                     WHERE s.list_id = ? AND a.identity_key = ? AND s.status IN ('pending', 'active')
                     """),
                 arguments: [list.id, address.identityKey])
             else { return false }
-            if let limit = policy.mailsPerAddressPerDay {
-                let hash = try AddressHasher.hash(address, in: db)
-                let mailed = try Int.fetchOne(
-                    db.cachedStatement(sql: "SELECT count(*) FROM outbox WHERE list_id = ? AND address_hash = ? AND created_at > ?"),
-                    arguments: [list.id, hash, Timestamp.string(date.addingTimeInterval(-86_400))]) ?? 0
-                if mailed >= limit { return false }
+            let hash: String = row["address_hash"]
+            let mailbox = try AddressHasher.mailboxHash(identityKey: address.identityKey, in: db)
+            if try Self.mailLimitReached(mailboxHash: mailbox, listID: list.id, policy: policy, now: date, in: db) {
+                return false
             }
-            _ = try Self.enqueue(try mail(publicID), at: date, in: db)
+            _ = try Self.enqueue(try mail(row["public_id"], hash), at: date, addressHash: hash, mailboxHash: mailbox, in: db)
             return true
         }
     }
@@ -72,56 +71,74 @@ extension SQLiteStore {
 // MARK: Preferences
 
 extension SQLiteStore {
-    public func preferences(addressHash: String) async throws -> [PreferenceEntry] {
+    public func preferences(_ scope: PreferencesScope) async throws -> [PreferenceEntry] {
         try await pool.read { db in
             try Row.fetchAll(
                 db.cachedStatement(sql: """
                     SELECT l.slug, l.name, l.locale, s.status
                     FROM subscriptions s JOIN addresses a ON a.id = s.address_id JOIN lists l ON l.id = s.list_id
-                    WHERE a.address_hash = ? ORDER BY l.slug
+                    WHERE \(Self.scopeCondition(scope)) ORDER BY l.slug
                     """),
-                arguments: [addressHash]
+                arguments: [Self.scopeArgument(scope)]
             ).map {
                 PreferenceEntry(listSlug: $0["slug"], listName: $0["name"], status: $0["status"],
-                                locale: ListLocale(rawValue: $0["locale"]) ?? .ja)
+                                locale: try Self.locale($0["locale"]))
             }
         }
     }
 
     public func leave(
-        addressHash: String, listSlugs: [String], origin: RequestOrigin, at date: Date,
+        _ scope: PreferencesScope, listSlugs: [String], origin: RequestOrigin, at date: Date,
         receipt: @Sendable (MailingList, EmailAddress) throws -> NewOutboxMessage?
     ) async throws -> [String] {
         try await pool.write { db in
-            guard let address = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT id, email FROM addresses WHERE address_hash = ?"), arguments: [addressHash])
-            else { return [] }
+            // Only lists in the link's scope can be left, whatever slugs were posted.
+            let inScope = try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT s.list_id, s.address_id, a.email, l.slug
+                    FROM subscriptions s JOIN addresses a ON a.id = s.address_id JOIN lists l ON l.id = s.list_id
+                    WHERE \(Self.scopeCondition(scope)) ORDER BY l.slug
+                    """),
+                arguments: [Self.scopeArgument(scope)])
+            let wanted = Set(listSlugs)
             var left: [String] = []
-            var firstList: MailingList?
-            for slug in Set(listSlugs).sorted() {
-                guard let list = try Self.fetchList(db, where: "slug = ?", [slug]) else { continue }
+            var firstLeft: (list: MailingList, email: String)?
+            for row in inScope where wanted.contains(row["slug"]) {
+                guard let list = try Self.fetchList(db, where: "id = ?", [row["list_id"] as Int64]) else { continue }
                 if try Self.markUnsubscribed(
-                    listID: list.id, addressID: address["id"], route: .preferences, source: EventSource(origin.route),
+                    listID: list.id, addressID: row["address_id"], route: .preferences, source: EventSource(origin.route),
                     at: date, in: db) {
-                    left.append(slug)
-                    firstList = firstList ?? list
+                    left.append(list.slug.rawValue)
+                    firstLeft = firstLeft ?? (list, row["email"])
                 }
             }
             // One receipt however many lists were left: one person, one message.
-            if let list = firstList, let message = try receipt(list, try EmailAddress(address["email"])) {
+            if let (list, email) = firstLeft, let message = try receipt(list, try EmailAddress(email)) {
                 _ = try Self.enqueue(message, at: date, in: db)
             }
             return left
         }
     }
 
-    public func addressHash(subscriptionPublicID: String) async throws -> String? {
-        try await pool.read { db in
-            try String.fetchOne(
-                db.cachedStatement(sql: """
-                    SELECT a.address_hash FROM subscriptions s JOIN addresses a ON a.id = s.address_id WHERE s.public_id = ?
-                    """),
-                arguments: [subscriptionPublicID])
+    /// The subscriptions a preferences link governs (`s` subscriptions, `a` addresses).
+    private static func scopeCondition(_ scope: PreferencesScope) -> String {
+        switch scope {
+        case .subscription: "s.public_id = ?"
+        case .address: "a.address_hash = ?"
         }
+    }
+
+    private static func scopeArgument(_ scope: PreferencesScope) -> String {
+        switch scope {
+        case .subscription(let id): id
+        case .address(let hash): hash
+        }
+    }
+
+    static func locale(_ text: String) throws -> ListLocale {
+        guard let locale = ListLocale(rawValue: text) else {
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "unknown list locale '\(text)'")
+        }
+        return locale
     }
 }

@@ -119,7 +119,7 @@ public struct AutoReplyComposer: AutoReplyRendering {
         let required: [(String, String?)] =
             switch reply.kind {
             case .confirmation: [("confirm_url", reply.links.confirm), ("block_url", reply.links.block)]
-            case .unsubscribeLink: [("unsubscribe_url", reply.links.unsubscribe)]
+            case .unsubscribeLink: [("unsubscribe_url", reply.links.unsubscribe), ("preferences_url", reply.links.preferences)]
             case .receipt: [("resubscribe_url", reply.links.resubscribe)]
             }
         for (key, value) in required {

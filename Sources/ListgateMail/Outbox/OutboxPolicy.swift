@@ -14,8 +14,10 @@ public struct OutboxPolicy: Sendable {
     public var retryCap: Duration = .seconds(3600)
     /// A message older than this is no longer useful (its link has expired): `failed`.
     public var maxAge: Duration = .seconds(48 * 3600)
-    /// Circuit breaker: more messages than this queued within a minute pauses sending.
-    /// Auto-replies arrive one per form post; a flood means a bug or an attack.
+    /// The mail ceiling: at most this many messages are sent in any minute. Mail beyond
+    /// it is held (never paused, never dropped) and goes out at this rate, unsubscribe
+    /// links and receipts first. Auto-replies arrive one per form post, so more than
+    /// this means an attack or a bug; only an operator's `outbox pause` stops sending.
     public var ceilingPerMinute = 300
 
     public init() {}

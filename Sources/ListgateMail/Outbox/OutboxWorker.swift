@@ -13,6 +13,7 @@ import Foundation
 import ListgateCore
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 public struct OutboxWorker: Service {
     let store: any ListgateStore
@@ -20,6 +21,7 @@ public struct OutboxWorker: Service {
     let policy: OutboxPolicy
     let logger: Logger
     let journal: DeliveryJournal?
+    let ceilingNotice = CeilingNotice()
 
     /// - Parameter journal: where accepted-but-unrecorded deliveries are noted so that a
     ///   crash does not send them again (see DeliveryJournal); nil: none.
@@ -72,13 +74,14 @@ public struct OutboxWorker: Service {
         }
     }
 
-    /// One pass: trips the breaker if needed, then sends one batch. Returns how many
-    /// messages it handled (0 when paused or idle).
+    /// One pass: sends one batch, within what the mail ceiling allows this minute.
+    /// Returns how many messages it handled (0 when paused, idle or at the ceiling).
     @discardableResult
     public func runOnce(now: Date = Date()) async throws -> Int {
         if try await store.isOutboxPaused() { return 0 }
-        if try await tripBreakerIfNeeded(now: now) { return 0 }
-        let batch = try await store.claimDueMessages(now: now, limit: policy.batchSize)
+        let allowance = try await ceilingAllowance(now: now)
+        guard allowance > 0 else { return 0 }
+        let batch = try await store.claimDueMessages(now: now, limit: min(policy.batchSize, allowance))
         var lists: [Int64: MailingList] = [:]
         for listID in Set(batch.map(\.listID)) { lists[listID] = try await store.list(id: listID) }
         let lookup = lists
@@ -177,16 +180,34 @@ public struct OutboxWorker: Service {
         Counter(label: "listgate_mail_deliveries_total", dimensions: [("result", result)]).increment()
     }
 
-    /// Pauses sending when more messages were queued in the last minute (since the
-    /// last resume) than the policy allows. An operator resumes with `listgate outbox resume`.
-    func tripBreakerIfNeeded(now: Date) async throws -> Bool {
-        var windowStart = now.addingTimeInterval(-60)
-        if let resumed = try await store.outboxResumedAt(), resumed > windowStart { windowStart = resumed }
-        let queued = try await store.messagesQueued(since: windowStart)
-        guard queued > policy.ceilingPerMinute else { return false }
-        let reason = "circuit breaker: \(queued) messages queued within a minute (ceiling \(policy.ceilingPerMinute))"
-        logger.error("outbox paused by the circuit breaker", metadata: ["queued": "\(queued)", "ceiling": "\(policy.ceilingPerMinute)"])
-        try await store.setOutboxPaused(true, reason: reason, source: EventSource("outbox-worker"))
-        return true
+    /// How many more messages may be sent now: the ceiling less what was sent in the last
+    /// minute. Unauthenticated traffic can fill the queue, but it can never stop the
+    /// mail (there is no automatic pause): what is beyond the ceiling is held, leavers'
+    /// mail first out (see `claimDueMessages`), with an error logged once a minute.
+    func ceilingAllowance(now: Date) async throws -> Int {
+        let sent = try await store.messagesSent(since: now.addingTimeInterval(-60))
+        let allowance = policy.ceilingPerMinute - sent
+        Gauge(label: "listgate_outbox_at_ceiling").record(allowance > 0 ? 0 : 1)
+        if allowance <= 0, ceilingNotice.due(now: now) {
+            let queued = try await store.messagesQueued(since: now.addingTimeInterval(-60))
+            logger.error(
+                "mail held at the ceiling: sending at most \(policy.ceilingPerMinute) a minute",
+                metadata: ["sent_last_minute": "\(sent)", "queued_last_minute": "\(queued)"])
+            Counter(label: "listgate_outbox_ceiling_reached_total").increment()
+        }
+        return max(0, allowance)
+    }
+}
+
+/// Once a minute at most: a flood must be visible in the log without flooding it.
+final class CeilingNotice: Sendable {
+    private let last = Mutex<Date?>(nil)
+
+    func due(now: Date) -> Bool {
+        last.withLock { last in
+            if let previous = last, now.timeIntervalSince(previous) < 60 { return false }
+            last = now
+            return true
+        }
     }
 }

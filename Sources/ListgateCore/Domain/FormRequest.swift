@@ -1,0 +1,107 @@
+// The front door records, the desk decides. A form post (subscribe, or "mail me an
+// unsubscribe link") is validated, recorded as one `form_requests` row and answered as
+// soon as that row is committed. What it causes is decided afterwards, in the background,
+// by the IntakeDesk: so the work done before the answer is the same whether the address
+// is new, pending, active, unsubscribed or suppressed, and the answer's timing tells an
+// observer nothing (docs/security.md, "No enumeration"). Acknowledged still means
+// durable: the recorded row survives a crash and is decided at the next start.
+import Foundation
+
+public enum FormRequestKind: String, Sendable, Equatable {
+    case subscribe
+    case unsubscribeLink = "unsubscribe_link"
+}
+
+/// A recorded form post, waiting for its decision.
+public struct FormRequest: Sendable, Equatable {
+    public let id: Int64
+    public let kind: FormRequestKind
+    public let listSlug: String
+    /// As typed (and accepted by `EmailAddress` when it was recorded).
+    public let email: String
+    public let name: String?
+    public let origin: RequestOrigin
+    public let receivedAt: Date
+
+    public init(
+        id: Int64, kind: FormRequestKind, listSlug: String, email: String, name: String?, origin: RequestOrigin,
+        receivedAt: Date
+    ) {
+        self.id = id
+        self.kind = kind
+        self.listSlug = listSlug
+        self.email = email
+        self.name = name
+        self.origin = origin
+        self.receivedAt = receivedAt
+    }
+}
+
+/// Decides recorded form posts, oldest first, each in the transaction that consumes its
+/// row: a request is decided exactly once, however many desks (or processes) run.
+public struct IntakeDesk: Sendable {
+    let store: any IntakeStore
+    let intake: Intake
+    let unsubscribes: Unsubscribes
+
+    public init(intake: Intake, unsubscribes: Unsubscribes) {
+        self.store = intake.store
+        self.intake = intake
+        self.unsubscribes = unsubscribes
+    }
+
+    /// What one pass did, for logs and tests.
+    public struct Pass: Sendable, Equatable {
+        public var decided = 0
+        /// Requests that can no longer be decided (their list or address is no longer
+        /// accepted): removed, and nothing is sent.
+        public var dropped = 0
+    }
+
+    /// Decides up to `limit` waiting requests.
+    @discardableResult
+    public func decidePending(limit: Int = 200) async throws -> Pass {
+        var pass = Pass()
+        for request in try await store.pendingFormRequests(limit: limit) {
+            if try await decide(request) { pass.decided += 1 } else { pass.dropped += 1 }
+        }
+        return pass
+    }
+
+    /// Decides every waiting request (tests, benchmarks, and the first pass at start).
+    @discardableResult
+    public func decideAll() async throws -> Pass {
+        var total = Pass()
+        while true {
+            let pass = try await decidePending()
+            total.decided += pass.decided
+            total.dropped += pass.dropped
+            if pass.decided + pass.dropped == 0 { return total }
+        }
+    }
+
+    /// False when the request was dropped rather than decided.
+    func decide(_ request: FormRequest) async throws -> Bool {
+        guard let list = try await intake.listIfKnown(request.listSlug) else {
+            try await store.discardFormRequest(id: request.id)
+            return false
+        }
+        do {
+            switch request.kind {
+            case .subscribe:
+                _ = try await intake.requestSubscription(
+                    list: list, email: request.email, name: request.name, origin: request.origin, now: request.receivedAt,
+                    formRequestID: request.id)
+            case .unsubscribeLink:
+                _ = try await unsubscribes.requestLink(
+                    list: list, email: request.email, now: request.receivedAt, formRequestID: request.id)
+            }
+            return true
+        } catch is DomainError {
+            // Accepted when recorded, refused now (a stricter build, an unrenderable
+            // address): nothing can be sent, and the row must not block the queue.
+            try await store.discardFormRequest(id: request.id)
+            return false
+        }
+    }
+}

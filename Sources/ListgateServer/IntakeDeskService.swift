@@ -1,0 +1,59 @@
+// Runs the IntakeDesk beside the HTTP server: the form routes record posts and ring
+// the bell; the desk decides them (confirmation mail, unsubscribe link, or nothing) a
+// moment later. It also looks every second, so posts recorded by another process, or
+// before a crash, are decided without a ring.
+import CoreMetrics
+import ListgateCore
+import Logging
+import ServiceLifecycle
+
+public final class IntakeDeskService: Service, Sendable {
+    let desk: IntakeDesk
+    let logger: Logger
+    private let bell: AsyncStream<Void>
+    private let ringer: AsyncStream<Void>.Continuation
+
+    init(desk: IntakeDesk, logger: Logger) {
+        self.desk = desk
+        self.logger = logger
+        (bell, ringer) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// A post was recorded: decide it now rather than at the next look.
+    func ring() { ringer.yield() }
+
+    public func run() async throws {
+        let ringer = self.ringer
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        ringer.yield()
+                        try? await Task.sleep(for: .seconds(1))
+                    }
+                }
+                for await _ in self.bell {
+                    await self.decideWaiting()
+                }
+                group.cancelAll()
+            }
+        }
+    }
+
+    private func decideWaiting() async {
+        do {
+            let pass = try await desk.decideAll()
+            if pass.decided > 0 {
+                Counter(label: "listgate_form_requests_decided_total").increment(by: pass.decided)
+            }
+            if pass.dropped > 0 {
+                logger.warning("form requests dropped: no longer acceptable", metadata: ["count": "\(pass.dropped)"])
+            }
+        } catch is CancellationError {
+            return  // shutting down: the rows stay recorded and are decided at the next start
+        } catch {
+            // The rows stay recorded: the next look decides them.
+            logger.error("deciding form requests failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
