@@ -19,6 +19,9 @@ public final class IntakeDeskService: Service, Sendable {
         (bell, ringer) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
+    /// How long after a ring the desk starts deciding.
+    static let afterAnswer: Duration = .milliseconds(20)
+
     /// A post was recorded: decide it now rather than at the next look.
     func ring() { ringer.yield() }
 
@@ -33,6 +36,9 @@ public final class IntakeDeskService: Service, Sendable {
                     }
                 }
                 for await _ in self.bell {
+                    // Decide after the answer has gone out, not beside it: work that
+                    // depends on the address's state must not lengthen that answer.
+                    try? await Task.sleep(for: Self.afterAnswer)
                     await self.decideWaiting()
                 }
                 group.cancelAll()

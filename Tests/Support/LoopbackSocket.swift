@@ -12,14 +12,28 @@ public final class LoopbackSocket: @unchecked Sendable {
     private let lock = NSLock()
     private var closed = false
 
-    /// Connects to 127.0.0.1:`port`; `receiveTimeout` bounds each `receive`.
-    public init(port: Int, receiveTimeout: Duration = .seconds(10)) throws {
+    /// Connects to 127.0.0.1:`port`, from `source` (another loopback address such as
+    /// 127.0.0.7, to act as another client) when given; `receiveTimeout` bounds each `receive`.
+    public init(port: Int, source: String? = nil, receiveTimeout: Duration = .seconds(10)) throws {
         #if canImport(Glibc)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
         let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { throw SMTPSinkError("socket() failed: \(String(cString: strerror(errno)))") }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                let reason = String(cString: strerror(errno))
+                Self.systemClose(fd)
+                throw SMTPSinkError("bind(\(source)) failed: \(reason)")
+            }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -67,6 +81,28 @@ public final class LoopbackSocket: @unchecked Sendable {
         let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, limit, 0) }
         guard count >= 0 else { return nil }
         return Array(buffer[0..<count])
+    }
+
+    /// One whole HTTP/1.1 response (head and a Content-Length body) from a kept-alive
+    /// connection; nil if the connection ends or times out first.
+    public func receiveResponse() -> (status: Int, head: String, body: [UInt8])? {
+        var bytes: [UInt8] = []
+        let separator: [UInt8] = Array("\r\n\r\n".utf8)
+        while true {
+            if let end = bytes.firstRange(of: separator) {
+                let head = String(decoding: bytes[..<end.lowerBound], as: UTF8.self)
+                let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                    .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+                while bytes.count < end.upperBound + length {
+                    guard let chunk = receive(), !chunk.isEmpty else { return nil }
+                    bytes += chunk
+                }
+                let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
+                return (status, head, Array(bytes[end.upperBound..<(end.upperBound + length)]))
+            }
+            guard let chunk = receive(), !chunk.isEmpty else { return nil }
+            bytes += chunk
+        }
     }
 
     /// Reads until the peer closes the connection (or `receive` times out) and returns it all.
