@@ -41,7 +41,8 @@ struct ListsCommand: AsyncParsableCommand {
         var allowAddress: [String] = []
 
         @Option(help: ArgumentHelp(
-            "A website origin allowed to post this list's form, e.g. https://www.example.org (repeatable; none = any).",
+            "A website origin allowed to post this list's form, e.g. https://www.example.org (repeatable; none = any). "
+                + "Stored as browsers send it: lower case, without a default port.",
             valueName: "origin"))
         var allowOrigin: [String] = []
 
@@ -57,7 +58,7 @@ struct ListsCommand: AsyncParsableCommand {
                 replyTo: replyTo.map { text in try address("--reply-to") { try EmailAddress(text) } },
                 locale: locale,
                 allowedAddresses: allowAddress.map { text in try address("--allow-address") { try EmailAddress(text) } },
-                allowedOrigins: allowOrigin)
+                allowedOrigins: allowOrigin.map { text in try serializedOrigin("--allow-origin", text) })
             let store = try await database.openMigrated()
             let list = try await store.createList(newList, source: .cli)
             if output.json {
@@ -193,6 +194,16 @@ struct ListDocument: Encodable {
 }
 
 extension ListLocale: ExpressibleByArgument {}
+
+/// An origin as a browser sends it (`https://X.example:443/` → `https://x.example`), or an
+/// error that names the option and says what is wrong with it.
+func serializedOrigin(_ option: String, _ text: String) throws -> String {
+    do {
+        return try WebOrigin(text).serialized
+    } catch {
+        throw CLIError("invalid origin for \(option): \(error); use scheme://host[:port], e.g. https://www.example.org")
+    }
+}
 
 /// Runs a parser and names the option it came from in the error.
 func address<T>(_ option: String, _ body: () throws -> T) throws -> T {

@@ -114,6 +114,60 @@ struct CSVReaderTests {
         #expect(items[1] == .record(2, ["d", "e"]))
     }
 
+    @Test("a double quote inside an unquoted field makes that row a problem; the next row is read", arguments: chunkSizes)
+    func quoteInsideUnquotedField(chunkSize: Int) throws {
+        let items = try readCSV("email,name\na@example.org,Bob \"the\" Builder\nb@example.org,Bo\"\nc@example.org,C\n",
+                                chunkSize: chunkSize)
+        #expect(items.map(\.line) == [1, 2, 3, 4])
+        for item in items[1...2] {
+            guard case .problem(_, let message) = item else {
+                Issue.record("expected a problem, got \(item)")
+                continue
+            }
+            #expect(message.contains("a double quote inside a field that does not start with one"))
+        }
+        #expect(items[3] == .record(4, ["c@example.org", "C"]))
+    }
+
+    @Test("a quote that closes rows later in a broken record costs only its first line", arguments: chunkSizes)
+    func strayQuoteClosingLater(chunkSize: Int) throws {
+        let text = "email,name\na@example.org,\"Bob\nb@example.org,Carol\r\nc@example.org,\"Dave\"\nd@example.org,Eve\n"
+        #expect(try readCSV(text, chunkSize: chunkSize) == [
+            .record(1, ["email", "name"]),
+            .problem(2, CSVReader.unclosedQuoteMessage),
+            .record(3, ["b@example.org", "Carol"]),
+            .record(4, ["c@example.org", "Dave"]),
+            .record(5, ["d@example.org", "Eve"]),
+        ])
+    }
+
+    @Test("a record taken back is read again from its second line, with its line numbers", arguments: chunkSizes)
+    func takeBackRecord(chunkSize: Int) throws {
+        let text = "email,name\na@example.org,\"Bob\nb@example.org,Carol\nc@example.org,\"\nd@example.org,Eve\n"
+        let reader = CSVReader(source: InMemoryByteSource(Array(text.utf8), chunkSize: chunkSize), chunkSize: 16)
+        var items: [Parsed] = []
+        while let item = try reader.next() {
+            switch item {
+            case .record(let line) where reader.recordSpansLines:
+                reader.takeBackRecord()
+                items.append(.problem(line, "taken back"))
+            case .record(let line): items.append(.record(line, reader.fields))
+            case .problem(let line, let message): items.append(.problem(line, message))
+            }
+        }
+        #expect(items.count == 5)
+        #expect(Array(items.prefix(3)) == [
+            .record(1, ["email", "name"]), .problem(2, "taken back"), .record(3, ["b@example.org", "Carol"]),
+        ])
+        // Line 4 opens a quote that the end of the file leaves open.
+        guard case .problem(4, let message) = items[3] else {
+            Issue.record("expected a problem on line 4, got \(items[3])")
+            return
+        }
+        #expect(message.contains("never closed"))
+        #expect(items[4] == .record(5, ["d@example.org", "Eve"]))
+    }
+
     @Test("a row over the size limit is reported and skipped; the rest is read", arguments: [1, 7, Int.max])
     func oversizeRow(chunkSize: Int) throws {
         let long = String(repeating: "x", count: 300)
@@ -183,6 +237,50 @@ struct SubscriberFileReaderTests {
             .problem(ImportProblem(line: 2, message: "expected 2 fields as in the header, found 1")),
             .problem(ImportProblem(line: 3, message: "expected 2 fields as in the header, found 3")),
             .row(RawImportRow(line: 4, email: "c@example.org", name: "C")),
+        ])
+    }
+
+    @Test("a stray quote costs only its own line: the rows it would swallow are read", arguments: [1, 3, 64, 1 << 20])
+    func strayQuotes(chunkSize: Int) throws {
+        let text = """
+            email,name
+            ok1@example.org,Bob "the" Builder
+            ok2@example.org,"Two
+            ok3@example.org,Three
+            ok4@example.org,"Four"
+            ok5@example.org,"Five
+            ok6@example.org,Six
+            ok7@example.org,"
+            ok8@example.org,Eight
+
+            """
+        let reader = try SubscriberFileReader(
+            source: InMemoryByteSource(Array(text.utf8), chunkSize: chunkSize), format: .csv, name: "test", chunkSize: 16)
+        var items: [SubscriberFileReader.Item] = []
+        while let item = try reader.next() { items.append(item) }
+        let quoteInField = "a double quote inside a field that does not start with one "
+            + #"(put the whole field in double quotes and write the quote as "", e.g. "Bob ""the"" Builder")"#
+        #expect(items == [
+            .problem(ImportProblem(line: 2, message: quoteInField)),
+            // The quote opened here closes on line 5, where text follows it.
+            .problem(ImportProblem(line: 3, message: CSVReader.unclosedQuoteMessage)),
+            .row(RawImportRow(line: 4, email: "ok3@example.org", name: "Three")),
+            .row(RawImportRow(line: 5, email: "ok4@example.org", name: "Four")),
+            // The quote opened here closes properly on line 8: valid CSV, but a name
+            // never holds a line break.
+            .problem(ImportProblem(line: 6, message: CSVReader.unclosedQuoteMessage)),
+            .row(RawImportRow(line: 7, email: "ok6@example.org", name: "Six")),
+            .problem(ImportProblem(line: 8, message: "a double quote opened in this row is never closed; the line was skipped")),
+            .row(RawImportRow(line: 9, email: "ok8@example.org", name: "Eight")),
+        ])
+    }
+
+    @Test("a line break in a column that is not imported is kept as RFC 4180 says")
+    func lineBreakInIgnoredColumn() throws {
+        let items = try rows("email,notes,name\na@example.org,\"first\nsecond\",Ada\nb@example.org,,Bob\n")
+        #expect(items == [
+            .row(RawImportRow(line: 2, email: "a@example.org", name: "Ada")),
+            .row(RawImportRow(line: 4, email: "b@example.org", name: "Bob")),
         ])
     }
 

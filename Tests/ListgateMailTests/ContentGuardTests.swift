@@ -198,6 +198,65 @@ struct ContentGuardTests {
         #expect(reason.contains("1 address"))
     }
 
+    // MARK: Addresses hidden in quoted local parts, escapes and address literals
+
+    /// Spellings an attacker got past the guard: a quoted local part around another
+    /// address, with that address's "@" escaped or its host an address literal. Each is
+    /// two addresses to a reader: the quoted one and the one inside the quotes.
+    static let hidingPayloads = [#""evil@[192.0.2.1]"@example.com"#, #""evil\@attacker.test"@example.com"#]
+
+    /// Where a payload goes, and how the guard's reason names that place.
+    struct Placement: Sendable, CustomTestStringConvertible {
+        let testDescription: String
+        let place: String
+        let raw: @Sendable (String) throws -> [UInt8]
+    }
+
+    static let placements: [Placement] = [
+        Placement(testDescription: "text body", place: "the body") { payload in
+            try rendered(text: "Other subscribers: \(payload)\n")
+        },
+        Placement(testDescription: "HTML body, escaped as a template escapes it", place: "the body") { payload in
+            let escaped = payload.replacingOccurrences(of: "\"", with: "&quot;")
+            return try rendered(html: "<p>Other subscribers: \(escaped)</p>")
+        },
+        Placement(testDescription: "base64 part", place: "the body") { payload in
+            let encoded = MIMEBase64.encode(Array("登録者一覧：\(payload)\r\n".utf8))
+            return handWritten(encoding: "base64", body: String(decoding: encoded, as: UTF8.self) + "\r\n")
+        },
+        Placement(testDescription: "quoted-printable part, @ as =40 and a soft break", place: "the body") { payload in
+            let body = payload.replacingOccurrences(of: "@", with: "=40").replacingOccurrences(of: "evil", with: "ev=\r\nil")
+            return handWritten(encoding: "quoted-printable", body: "Other subscribers: \(body)\r\n")
+        },
+        Placement(testDescription: "header", place: "the X-Note header") { payload in
+            adding("X-Note: \(payload)", to: try rendered())
+        },
+        Placement(testDescription: "subject, as encoded-words", place: "the Subject header") { payload in
+            try rendered(subject: "【確認】\(payload) さんの登録について")
+        },
+    ]
+
+    @Test("a quoted local part hiding another address fails as two addresses, wherever it is",
+          arguments: hidingPayloads, placements)
+    func hiddenAddressesFail(payload: String, placement: Placement) throws {
+        let reason = Self.reason(try Self.contentGuard.check(placement.raw(payload)))
+        #expect(reason == "\(placement.place) contains 2 addresses other than the recipient and the list's own")
+        #expect(reason?.contains("evil") == false)
+    }
+
+    @Test("an escaped @ and an address literal are addresses on their own, wherever they are",
+          arguments: [#"evil\@attacker.test"#, "evil@[192.0.2.1]", "evil@[IPv6:2001:db8::1]"], placements)
+    func escapedAndLiteralAddressesFail(address: String, placement: Placement) throws {
+        #expect(Self.reason(try Self.contentGuard.check(placement.raw(address)))
+            == "\(placement.place) contains 1 address other than the recipient and the list's own")
+    }
+
+    @Test("the recipient written with an escaped @ is still the recipient")
+    func escapedRecipientPasses() throws {
+        let raw = try Self.rendered(text: #"Sent to taro\@example.jp and TARO\@EXAMPLE.JP"# + "\n")
+        #expect(try Self.contentGuard.check(raw) == .pass)
+    }
+
     @Test("the reason counts distinct foreign addresses and says where they are")
     func reasonCounts() throws {
         let raw = try Self.rendered(

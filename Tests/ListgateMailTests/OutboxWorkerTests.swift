@@ -7,6 +7,7 @@ import ListgateCore
 import ListgateMail
 import ListgateTestSupport
 import Logging
+import Synchronization
 import Testing
 
 @Suite("Outbox worker", .serialized)
@@ -97,6 +98,31 @@ struct OutboxWorkerTests {
         let next = try #require(Timestamp.parse(row["next_attempt_at"]))
         #expect(next.timeIntervalSince(before) >= 30, "equal jitter keeps at least half of the 60 s base")
         #expect(next.timeIntervalSince(before) <= 61)
+    }
+
+    @Test("a refusal quoting the address leaves no address in last_error or in any log line")
+    func refusalsAreRedacted() async throws {
+        let sink = try SMTPSink.start()
+        let fixture = try await OutboxFixture()
+        let ids = try await fixture.queueConfirmations(to: ["unknown-carol@example.net", "greylist-dave@example.net"])
+        let records = LogRecords()
+        let logger = Logger(label: "test") { _ in RecordingLogHandler(records: records) }
+        try await OutboxWorker(store: fixture.store, transport: CurlSMTPTransport(url: sink.url), policy: .fastRetry,
+                               logger: logger).runOnce()
+
+        let refused = try await fixture.row(ids[0]), deferred = try await fixture.row(ids[1])
+        #expect(refused["status"] == "failed")
+        #expect(deferred["status"] == "queued")
+        let errors = [refused["last_error"], deferred["last_error"]].compactMap { $0 as String? }
+        #expect(errors.count == 2)
+        #expect(errors[0].contains("550 5.1.1 <[redacted]>: Recipient address rejected: User unknown"), "\(errors[0])")
+        #expect(errors[1].contains("450 4.2.0 <[redacted]>: Recipient address rejected: Greylisted"), "\(errors[1])")
+        let lines = records.lines
+        #expect(lines.contains { $0.contains("message refused permanently") && $0.contains("550 5.1.1") }, "\(lines)")
+        #expect(lines.contains { $0.contains("delivery deferred") && $0.contains("450 4.2.0") }, "\(lines)")
+        for text in errors + lines {
+            #expect(!text.contains("carol") && !text.contains("dave") && !text.contains("@example.net"), "\(text)")
+        }
     }
 
     @Test("while the SMTP server is down nothing is lost; once it is back every message is delivered exactly once")
@@ -233,5 +259,30 @@ struct OutboxWorkerTests {
         #expect(policy.retryDelay(afterAttempt: 3, random: 0) == .seconds(60))
         #expect(policy.retryDelay(afterAttempt: 20, random: 1) == .seconds(3600))
         #expect(policy.retryDelay(afterAttempt: 20, random: 0) == .seconds(1800))
+    }
+}
+
+/// Every log record the worker writes, as one line each (level, message, metadata), so a
+/// test can read what an operator's log would say.
+final class LogRecords: Sendable {
+    private let storage = Mutex<[String]>([])
+    var lines: [String] { storage.withLock { $0 } }
+    func append(_ line: String) { storage.withLock { $0.append(line) } }
+}
+
+struct RecordingLogHandler: LogHandler {
+    let records: LogRecords
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let all = metadata.merging(event.metadata ?? [:]) { $1 }
+        let fields = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        records.append(([event.level.rawValue, event.message.description] + fields).joined(separator: " "))
     }
 }

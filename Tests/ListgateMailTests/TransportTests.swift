@@ -167,6 +167,26 @@ struct CurlSMTPTransportTests {
         #expect(try sink.messages().isEmpty)
     }
 
+    @Test("a reply quoting the recipient's address is carried with the address redacted", arguments: [
+        ("unknown-bob@example.org", "550 5.1.1 <[redacted]>: Recipient address rejected: User unknown", true),
+        ("greylist-bob@example.org", "450 4.2.0 <[redacted]>: Recipient address rejected: Greylisted", false),
+    ])
+    func replyQuotingAddress(_ address: String, _ reply: String, _ permanent: Bool) async throws {
+        let sink = try SMTPSink.start()
+        let transport = try CurlSMTPTransport(url: sink.url)
+        let bob = try recipient(address)
+
+        let error = await deliveryError { () async throws(DeliveryError) in
+            try await transport.send(rfc5322Message(to: bob), from: sender, to: bob)
+        }
+
+        let failure = try #require(error)
+        #expect(failure.isPermanent == permanent)
+        #expect(failure.reason.contains(reply), "\(failure)")
+        #expect(!failure.description.contains("bob"), "\(failure)")
+        #expect(!failure.description.contains("@"), "\(failure)")
+    }
+
     @Test("a port where nothing listens is a transient failure, and the same transport delivers once a server is there")
     func nothingListening() async throws {
         let port = try freeLoopbackPort()

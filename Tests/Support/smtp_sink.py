@@ -27,6 +27,10 @@ sees a half-written file. The JSON object holds:
 Behaviour by recipient local part (case-insensitive prefix):
     tempfail...  -> "451 4.3.0 try again later" at RCPT TO
     reject...    -> "550 5.1.1 no such user" at RCPT TO
+    unknown...   -> "550 5.1.1 <ADDRESS>: Recipient address rejected: User unknown"
+                    at RCPT TO, quoting the address as Postfix does
+    greylist...  -> "450 4.2.0 <ADDRESS>: Recipient address rejected: Greylisted"
+                    at RCPT TO, quoting the address as Postfix does
     flaky...     -> "451 4.3.0 try again later" at the first K RCPT TOs of that
                     address (K from --flaky-failures, default 2), then accepted: a
                     greylisting-like server whose 4xx end by themselves
@@ -120,6 +124,10 @@ class Recorder:
             return "451 4.3.0 try again later"
         if local_part.startswith("reject"):
             return "550 5.1.1 no such user"
+        if local_part.startswith("unknown"):
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        if local_part.startswith("greylist"):
+            return f"450 4.2.0 <{address}>: Recipient address rejected: Greylisted"
         if local_part.startswith("flaky"):
             refused = self.flaky_refusals.get(address.lower(), 0)
             if refused < self.flaky_failures:

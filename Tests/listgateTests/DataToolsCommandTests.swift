@@ -202,6 +202,39 @@ struct DataToolsCommandTests {
         #expect(emails == ["ok1@example.org", "ok2@example.org", "ok4@example.org", "ok6@example.org", "ok7@example.org"])
     }
 
+    @Test("a stray quote costs only its own line: the valid rows after it are imported")
+    func strayQuotes() throws {
+        let workspace = try Tool.workspace()
+        let file = try Tool.write("""
+            email,name
+            ok1@example.org,Bob "the" Builder
+            ok2@example.org,"Two
+            ok3@example.org,Three
+            ok4@example.org,"Four"
+            ok5@example.org,"Five
+            ok6@example.org,Six
+            ok7@example.org,"
+            ok8@example.org,Eight
+
+            """, to: "quotes.csv", in: workspace)
+        let result = try workspace.listgate("import", file, "--list", "news", "--consent-note", "x")
+        #expect(result.status == 0, "\(result.stderr)")
+        let unclosed = "a double quote opened in this row is not closed on the same line; only this line was skipped "
+            + #"(inside a quoted field, write a double quote as "")"#
+        #expect(result.stderr.split(separator: "\n").map(String.init) == [
+            "line 2: a double quote inside a field that does not start with one "
+                + #"(put the whole field in double quotes and write the quote as "", e.g. "Bob ""the"" Builder")"#,
+            "line 3: " + unclosed,
+            "line 6: " + unclosed,
+            "line 8: a double quote opened in this row is never closed; the line was skipped",
+        ])
+        #expect(result.stdout.hasPrefix("imported 4, updated 0, skipped 0, invalid 4, suppressed 0"))
+        let rows = try Tool.rows(workspace, "SELECT a.email, s.name FROM addresses a JOIN subscriptions s ON s.address_id = a.id ORDER BY a.email")
+        #expect(rows.map { [$0[0] as String, $0[1] as String] } == [
+            ["ok3@example.org", "Three"], ["ok4@example.org", "Four"], ["ok6@example.org", "Six"], ["ok8@example.org", "Eight"],
+        ])
+    }
+
     @Test("suppressed addresses are skipped and counted, whether suppressed for the list or everywhere")
     func suppressedRows() throws {
         let workspace = try Tool.workspace()

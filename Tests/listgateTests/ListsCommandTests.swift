@@ -68,6 +68,38 @@ struct ListsCommandTests {
         #expect(list["locale"] as? String == "ja")
     }
 
+    @Test("--allow-origin is stored and shown as a browser sends it: lower case, no default port, no slash")
+    func allowOriginNormalised() throws {
+        let workspace = try Workspace().migrated()
+        let created = try workspace.listgate(
+            "lists", "create", "news", "--name", "News", "--from", "news@example.org",
+            "--allow-origin", "https://X.example:443/", "--allow-origin", "http://Shop.example:8080",
+            "--allow-origin", "https://例え.jp")
+        #expect(created.status == 0, "\(created.stderr)")
+        let origins = ["https://x.example", "http://shop.example:8080", "https://xn--r8jz45g.jp"]
+        let list = try #require(try json(workspace.listgate("lists", "show", "news", "--json").stdout) as? [String: Any])
+        #expect((list["allowed_origins"] as? [String])?.sorted() == origins.sorted())
+        let shown = try workspace.listgate("lists", "show", "news").stdout
+        let line = try #require(shown.split(separator: "\n").first { $0.hasPrefix("allowed origins") })
+        #expect(Set(line.dropFirst("allowed origins".count).split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }) == Set(origins), "\(line)")
+        let stored = try DatabaseQueue(path: workspace.db).read { db in
+            try String.fetchAll(db, sql: "SELECT origin FROM list_allowed_origins ORDER BY origin")
+        }
+        #expect(stored == origins.sorted())
+    }
+
+    @Test("an --allow-origin that is not an origin says what is wrong with it")
+    func allowOriginError() throws {
+        let workspace = try Workspace().migrated()
+        let result = try workspace.listgate(
+            "lists", "create", "news", "--name", "News", "--from", "news@example.org", "--allow-origin", "https://x.example/path")
+        #expect(result.status != 0)
+        #expect(result.lastErrorLine
+            == "error: invalid origin for --allow-origin: an origin has no path; use scheme://host[:port], e.g. https://www.example.org")
+    }
+
     /// Each bad invocation must print `error: …` last, exit non-zero, and change nothing.
     static let badCreates: [(arguments: [String], error: String)] = [
         (["news", "--name", "Dup", "--from", "a@example.org"], "error: a list named 'news' already exists"),

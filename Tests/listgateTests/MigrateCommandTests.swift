@@ -1,5 +1,6 @@
 // `listgate migrate` and the schema gate on other commands, through the built binary.
 import Foundation
+import GRDB
 import Testing
 
 @Suite("listgate migrate")
@@ -50,6 +51,64 @@ struct MigrateCommandTests {
         let result = try Binary.run(["migrate"], environment: ["LISTGATE_DB": path])
         #expect(result.status == 0)
         #expect(FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test("migrate reports rows whose address is no longer accepted, keeps them as they are, and succeeds")
+    func reportsRefusedAddresses() throws {
+        let workspace = try Workspace().migrated()
+        try workspace.listgate("lists", "create", "news", "--name", "News", "--from", "news@example.org")
+        try workspace.listgate("subscribers", "add", "plain@example.com", "--list", "news")
+        // What an earlier version let in through a form or an import.
+        let legacy = ["\"victim\"@example.com", "\"v\\ictim\"@example.com"]
+        let queue = try DatabaseQueue(path: workspace.db)
+        var ids: [Int64] = []
+        for (index, email) in legacy.enumerated() {
+            try queue.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO addresses (email, identity_key, address_hash, created_at)
+                        VALUES (?, ?, ?, '2025-01-01T00:00:00.000Z')
+                        """,
+                    arguments: [email, email.lowercased(), String(repeating: String(index), count: 64)])
+                ids.append(db.lastInsertedRowID)
+            }
+        }
+        // And a list's own address, which an earlier `lists create --allow-address` took.
+        let allowed = try queue.write { db in
+            try db.execute(
+                sql: "INSERT INTO list_allowed_addresses (list_id, email) SELECT id, ? FROM lists",
+                arguments: ["\"help\"@example.org"])
+            return db.lastInsertedRowID
+        }
+        let before = try queue.read { db in try Row.fetchAll(db, sql: "SELECT * FROM addresses ORDER BY id") }
+
+        let result = try workspace.listgate("migrate")
+
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("no migrations applied"))
+        let warnings = result.stderr.split(separator: "\n").map(String.init)
+        #expect(warnings == [
+            "warning: address row \(ids[0]) (addresses) no longer accepted: quoted local parts are not accepted: "
+                + "type the address without double quotes; it is kept as is — review it (e.g. subscribers forget)",
+            "warning: address row \(ids[1]) (addresses) no longer accepted: quoted local parts are not accepted: "
+                + "type the address without double quotes; it is kept as is — review it (e.g. subscribers forget)",
+            "warning: address row \(allowed) (list_allowed_addresses) no longer accepted: quoted local parts are not "
+                + "accepted: type the address without double quotes; it is kept as is — review it (e.g. the list's sender addresses)",
+            "warning: 3 stored address rows are no longer accepted and kept as is",
+        ])
+        #expect(!result.stderr.contains("victim") && !result.stderr.contains("help"), "the warning names the row, not the address")
+        let after = try queue.read { db in try Row.fetchAll(db, sql: "SELECT * FROM addresses ORDER BY id") }
+        #expect(after == before, "nothing is rewritten")
+    }
+
+    @Test("migrate says nothing on stderr when every stored address is accepted")
+    func noRefusedAddresses() throws {
+        let workspace = try Workspace().migrated()
+        try workspace.listgate("lists", "create", "news", "--name", "News", "--from", "news@example.org")
+        try workspace.listgate("subscribers", "add", "Taro+news@例え.jp", "--list", "news")
+        let result = try workspace.listgate("migrate")
+        #expect(result.status == 0)
+        #expect(result.stderr.isEmpty, "\(result.stderr)")
     }
 
     @Test("migrate refuses a file that is not a SQLite database and leaves it alone")

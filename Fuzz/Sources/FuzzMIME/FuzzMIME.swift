@@ -10,7 +10,7 @@ import Foundation
 import ListgateCore
 import ListgateMail
 
-let recipients = ["reader@example.net", "山田@example.jp", "user@例え.jp", "\"quoted.local\"@example.org"]
+let recipients = ["reader@example.net", "山田@example.jp", "user@例え.jp", "o'brien+a&b@example.org"]
 
 @main
 enum Fuzz {

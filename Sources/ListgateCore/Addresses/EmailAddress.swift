@@ -3,6 +3,13 @@
 // smuggle a header or a second address (line breaks, controls, list separators, angle
 // brackets, a second @) is refused with a reason, never silently cleaned up.
 //
+// It is also the identity boundary: one mailbox must have one spelling, or suppressions,
+// rate limits and erasure keyed on it can be walked around. So only the dot-atom form of a
+// local part is accepted. RFC 5321 also allows `"victim"@example.com` and
+// `"v\ictim"@example.com`, which reach the same inbox as victim@example.com yet would be
+// different identity keys; quoted strings, backslash escapes and (comments) are refused,
+// each with a message that says what to type instead.
+//
 // Parsing works on Unicode scalars, not Characters: a combining mark typed after "@" or a
 // quote would otherwise hide that "@" or quote inside a grapheme cluster, and "\r\n" is a
 // single Character.
@@ -14,7 +21,7 @@ import Foundation
 public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
     /// As entered, after trimming surrounding ASCII spaces and tabs only.
     public let entered: String
-    /// As entered: case preserved, a quoted local part keeps its quotes.
+    /// As entered, case preserved: always a dot-atom (never quoted).
     public let localPart: String
     /// Lowercased, IDN labels converted to A-labels ("xn--...").
     public let asciiDomain: String
@@ -47,6 +54,22 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
     /// "が" from a macOS paste matches a composed one), "@", A-label domain.
     public var identityKey: String {
         localPart.lowercased().precomposedStringWithCanonicalMapping + "@" + asciiDomain
+    }
+
+    /// The key of the mailbox behind the address: `identityKey` with any `+tag` taken off
+    /// the local part (`Victim+News@Example.COM` → `victim@example.com`), because
+    /// `victim+1@…` and `victim+2@…` reach one inbox at the providers that deliver
+    /// subaddresses. Only the first "+" splits, and a local part that starts with "+" is
+    /// kept whole (`+x@a.jp` stays `+x@a.jp`): there is no mailbox name before it.
+    ///
+    /// Not a uniqueness key (each tag is still its own subscriber) but the key that what
+    /// protects a person is checked against as well: the per-address cooldown and daily
+    /// limit count every tag of one mailbox together, and a suppression that stops mail
+    /// (a "not me" block, an admin suppression, a forget) holds for every tag of it.
+    public var mailboxKey: String {
+        let local = localPart.lowercased().precomposedStringWithCanonicalMapping
+        guard let plus = local.firstIndex(of: "+"), plus != local.startIndex else { return identityKey }
+        return String(local[..<plus]) + "@" + asciiDomain
     }
 
     /// True iff the local part has non-ASCII characters (RFC 6531); IDN domains never need
@@ -90,13 +113,20 @@ public enum EmailAddressError: Error, Equatable, Sendable, CustomStringConvertib
     /// "Name <a@b>" or "<a@b>" where only a bare address is accepted.
     case displayNameNotAllowed
     /// A line break, control, invisible formatting character, or a separator that could
-    /// start a second address (',' ';' '<' '>' whitespace outside quotes).
+    /// start a second address (',' ';' '<' '>' whitespace).
     case forbiddenCharacter(Character)
     /// The full-width "＠" (U+FF20) that Japanese IMEs produce.
     case fullWidthAt
     /// A full-width form of an ASCII character (U+FF01...U+FF5E) in the local part.
     case fullWidthCharacter(Character)
+    /// A quote in a Mailbox's display name that is never closed.
     case unterminatedQuote
+    /// `"victim"@example.com`: a quoted local part (one mailbox would have two spellings).
+    case quotedLocalPart
+    /// `v\ictim@example.com`: a backslash, anywhere.
+    case backslash
+    /// `victim(x)@example.com`: a comment in parentheses, anywhere.
+    case comment
     case invalidLocalPart
     /// A dot at the start or end of the local part, or two in a row.
     case misplacedDot
@@ -131,6 +161,9 @@ public enum EmailAddressError: Error, Equatable, Sendable, CustomStringConvertib
         case .fullWidthCharacter(let character):
             "the part before the @ contains the full-width character \(character); type it in half-width instead"
         case .unterminatedQuote: "a double quote is not closed"
+        case .quotedLocalPart: "quoted local parts are not accepted: type the address without double quotes"
+        case .backslash: "a backslash is not accepted in an address: type the address without it"
+        case .comment: "comments in parentheses are not accepted in an address: type the address without ( )"
         case .invalidLocalPart: "the part before the @ contains characters that are not allowed"
         case .misplacedDot: "the part before the @ cannot start or end with a dot or have two dots in a row"
         case .invalidDomain: "the domain is not a valid host name"
@@ -244,26 +277,23 @@ enum AddressSyntax {
         return nil
     }
 
-    /// Splits at the single "@" outside a leading quoted local part, after refusing anything
-    /// outside quotes that could turn the string into a list or a "Name <address>" form.
+    /// Splits at the single "@", after refusing anything that could turn the string into a
+    /// list or a "Name <address>" form, or spell a mailbox a second way.
     static func splitAtSign(_ scalars: Scalars) throws(EmailAddressError) -> (local: Scalars, domain: Scalars) {
-        var unquotedStart = scalars.startIndex
-        if scalars.first == "\"" {
-            guard let close = closingQuote(in: scalars, openingAt: scalars.startIndex) else {
-                throw .unterminatedQuote
-            }
-            unquotedStart = close + 1
-        }
-        let unquoted = scalars[unquotedStart...]
-        if unquoted.contains("<") && unquoted.contains(">") { throw .displayNameNotAllowed }
-        if let separator = unquoted.first(where: isListSeparator) {
+        if scalars.contains("<") && scalars.contains(">") { throw .displayNameNotAllowed }
+        // Quotes, backslashes and comments are named before list separators: in
+        // `"john smith"@example.jp` the quotes are the thing to fix, not the space. They
+        // are refused wherever they are, so no reading of the string can find a second
+        // "@" or local part inside them.
+        if scalars.contains("\"") { throw .quotedLocalPart }
+        if scalars.contains("\\") { throw .backslash }
+        if scalars.contains("(") || scalars.contains(")") { throw .comment }
+        if let separator = scalars.first(where: isListSeparator) {
             throw .forbiddenCharacter(Character(separator))
         }
-        let atSigns = unquoted.indices.filter { unquoted[$0] == "@" }
+        let atSigns = scalars.indices.filter { scalars[$0] == "@" }
         guard let at = atSigns.first else { throw .missingAt }
         guard atSigns.count == 1 else { throw .multipleAt }
-        // A quoted local part must be the whole local part: `"a"b@x.jp` is not an address.
-        guard unquotedStart == scalars.startIndex || at == unquotedStart else { throw .invalidLocalPart }
         return (scalars[..<at], scalars[(at + 1)...])
     }
 
@@ -276,41 +306,15 @@ enum AddressSyntax {
 
 // MARK: - Local part
 
-/// RFC 5321 dot-atom or quoted-string, extended with UTF-8 by RFC 6531.
+/// RFC 5321 dot-atom, extended with UTF-8 by RFC 6531. Never the quoted-string form:
+/// splitAtSign has refused quotes and backslashes already (see the file comment).
 private enum LocalPartRules {
     static func validated(_ local: AddressSyntax.Scalars) throws(EmailAddressError) -> String {
         guard !local.isEmpty else { throw .missingLocalPart }
-        if local.first == "\"" {
-            // splitAtSign guarantees the closing quote is the last scalar.
-            try validateQuotedContent(local.dropFirst().dropLast())
-        } else {
-            try validateDotAtom(local)
-        }
+        try validateDotAtom(local)
         let text = AddressSyntax.string(local)
         guard text.utf8.count <= AddressLimits.localPart else { throw .localPartTooLong }
         return text
-    }
-
-    /// qtextSMTP / quoted-pairSMTP (RFC 5321 §4.1.2) plus non-ASCII. Controls are already
-    /// gone, and an unescaped quote cannot occur because it would have closed the string.
-    private static func validateQuotedContent(_ content: AddressSyntax.Scalars) throws(EmailAddressError) {
-        // `""@example.jp` is technically valid but no real mailbox; refuse it.
-        guard !content.isEmpty else { throw .invalidLocalPart }
-        var index = content.startIndex
-        while index < content.endIndex {
-            let scalar = content[index]
-            if scalar == "\\" {
-                // quoted-pairSMTP escapes printable ASCII (and space) only.
-                let escaped = index + 1
-                guard escaped < content.endIndex, (0x20...0x7E).contains(content[escaped].value) else {
-                    throw .invalidLocalPart
-                }
-                index = escaped + 1
-                continue
-            }
-            if !scalar.isASCII { try rejectFullWidth(scalar) }
-            index += 1
-        }
     }
 
     private static func validateDotAtom(_ local: AddressSyntax.Scalars) throws(EmailAddressError) {

@@ -54,7 +54,8 @@ public struct Mailbox: Sendable, Hashable {
         return nil
     }
 
-    /// The first ">" after `open` that is outside quotes (a quoted local part may hold one).
+    /// The first ">" after `open` that is outside quotes: `<"a>b"@x.jp>` must reach
+    /// EmailAddress whole, to be refused as a quoted local part, not cut at the inner ">".
     private static func closingAngleBracket(in scalars: AddressSyntax.Scalars, after open: Int) -> Int? {
         var index = open + 1
         while index < scalars.endIndex {

@@ -1,9 +1,18 @@
 // A streaming RFC 4180 CSV reader that works on bytes and knows each record's line
 // number. Quoted fields may hold commas, doubled quotes and line breaks; lines may end
 // in CRLF, LF or a lone CR; a UTF-8 byte order mark is skipped. A record that cannot be
-// read (a quote never closed, text after a closing quote, a record over the size limit)
-// is reported as a problem on the line where it starts, and reading resumes on the next
-// line, so one stray quote cannot swallow the rest of the file.
+// read (a quote never closed, text after a closing quote, a quote inside an unquoted
+// field, a record over the size limit) is reported as a problem on the line where it
+// starts, and reading resumes on the next line, so one stray quote cannot swallow the
+// rest of the file.
+//
+// The one way a stray quote could still swallow rows is a quoted field that spans lines:
+// `a@example.org,"Bob` opens a field that the next quote in the file closes, rows later.
+// So a record spans lines only when it is valid as a whole: if anything is wrong after
+// its first line (text after the closing quote, or the file ends first), only its first
+// line is reported and reading resumes on its second line. A caller that knows more (an
+// import, whose columns never hold a line break) can take such a record back the same way
+// with `takeBackRecord()`.
 import Foundation
 
 public final class CSVReader {
@@ -22,6 +31,19 @@ public final class CSVReader {
     private var skippingLine = false
     private var fieldBytes: [UInt8] = []
     private var fieldEnds: [Int] = []
+    /// Where the record last returned starts in the window, and its line: what
+    /// `takeBackRecord` goes back to. Valid until the next call of `next()`.
+    private var recordStart = 0
+    private var recordLine = 1
+
+    /// True when the record last returned has a quoted field holding a line break, so it
+    /// covers more than one physical line.
+    public private(set) var recordSpansLines = false
+
+    /// Reported for a quoted field that opens on a line and is not properly closed there.
+    public static let unclosedQuoteMessage =
+        "a double quote opened in this row is not closed on the same line; only this line was skipped "
+        + "(inside a quoted field, write a double quote as \"\")"
 
     public var source: ByteSource { window.source }
 
@@ -74,8 +96,13 @@ public final class CSVReader {
             case .blank(let next, let lines):
                 window.start = next
                 line += lines
-            case .complete(let next, let lines, let problem):
-                let recordLine = line
+            case .complete(let next, let lines, let problem, let spansLines):
+                // A record broken after its first line may be rows swallowed by a stray
+                // quote: give back all but the first line.
+                if problem != nil, spansLines { return resync(message: Self.unclosedQuoteMessage) }
+                recordStart = window.start
+                recordLine = line
+                recordSpansLines = spansLines
                 window.start = next
                 line += lines
                 if let problem { return .problem(line: recordLine, message: problem) }
@@ -93,8 +120,19 @@ public final class CSVReader {
         }
     }
 
+    /// Takes back the record last returned by `next()`, which the caller reports as a
+    /// problem on its line instead: reading resumes on the record's second line. For a
+    /// record that spans lines but cannot be what the file meant (a line break in a
+    /// column that never holds one, a wrong number of fields). Call it before `next()`.
+    public func takeBackRecord() {
+        window.start = recordStart
+        line = recordLine
+        skipFirstLine()
+    }
+
     private enum Parse {
-        case complete(next: Int, lines: Int, problem: String?)
+        /// `spansLines`: a quoted field of the record holds a line break.
+        case complete(next: Int, lines: Int, problem: String?, spansLines: Bool)
         case blank(next: Int, lines: Int)
         case needMore
         /// The input ended inside a quoted field.
@@ -153,23 +191,34 @@ public final class CSVReader {
                 }
             } else {
                 let fieldStart = i
-                while i < end, buffer[i] != Self.comma, buffer[i] != Self.cr, buffer[i] != Self.lf { i += 1 }
+                while i < end, buffer[i] != Self.comma, buffer[i] != Self.cr, buffer[i] != Self.lf {
+                    // RFC 4180 §2.5: a field that does not start with a quote holds none.
+                    // `Bob "the" Builder` is a mistake the row's writer can fix; reading
+                    // it as text would hide that the file is not what its writer thinks.
+                    if buffer[i] == Self.quote {
+                        problem = problem ?? "a double quote inside a field that does not start with one "
+                            + "(put the whole field in double quotes and write the quote as \"\", e.g. \"Bob \"\"the\"\" Builder\")"
+                    }
+                    i += 1
+                }
                 if i > fieldStart {
                     fieldBytes.append(contentsOf: UnsafeBufferPointer(start: buffer + fieldStart, count: i - fieldStart))
                 }
             }
             if i == end, !atEOF { return .needMore }
             fieldEnds.append(fieldBytes.count)
-            if i == end { return .complete(next: i, lines: lines, problem: problem) }
+            // Every line break counted so far is inside a quoted field.
+            let spansLines = lines > 0
+            if i == end { return .complete(next: i, lines: lines, problem: problem, spansLines: spansLines) }
             switch buffer[i] {
             case Self.comma:
                 i += 1
             case Self.cr:
                 if i + 1 == end, !atEOF { return .needMore }
                 i += i + 1 < end && buffer[i + 1] == Self.lf ? 2 : 1
-                return .complete(next: i, lines: lines + 1, problem: problem)
+                return .complete(next: i, lines: lines + 1, problem: problem, spansLines: spansLines)
             default:  // LF
-                return .complete(next: i + 1, lines: lines + 1, problem: problem)
+                return .complete(next: i + 1, lines: lines + 1, problem: problem, spansLines: spansLines)
             }
         }
     }
@@ -178,6 +227,13 @@ public final class CSVReader {
     /// the one it starts on.
     private func resync(message: String) -> Item {
         let recordLine = line
+        skipFirstLine()
+        return .problem(line: recordLine, message: message)
+    }
+
+    /// Moves past the line that `window.start` is on, whatever quotes it holds.
+    private func skipFirstLine() {
+        recordSpansLines = false
         let buffer = window.base
         var i = window.start
         while i < window.end, buffer[i] != Self.lf, buffer[i] != Self.cr { i += 1 }
@@ -191,7 +247,6 @@ public final class CSVReader {
         line += 1
         fieldBytes.removeAll(keepingCapacity: true)
         fieldEnds.removeAll(keepingCapacity: true)
-        return .problem(line: recordLine, message: message)
     }
 
     /// Drops input up to and including the next line break (after an over-long line).

@@ -73,13 +73,14 @@ public struct NewList: Sendable {
 }
 
 extension NewList {
-    /// `scheme://host[:port]`, lower-cased, as browsers send it in the Origin header.
+    /// The origin as browsers send it in the Origin header (see WebOrigin), so that a
+    /// stored origin compares equal to the header of a page it names.
     static func origin(_ text: String) throws(DomainError) -> String {
-        guard let url = URLComponents(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
-              let host = url.host?.lowercased(), !host.isEmpty, url.path.isEmpty || url.path == "/",
-              url.query == nil, url.fragment == nil, url.user == nil
-        else { throw .invalidOrigin(text) }
-        return "\(scheme)://\(host)" + (url.port.map { ":\($0)" } ?? "")
+        do {
+            return try WebOrigin(text).serialized
+        } catch {
+            throw .invalidOrigin(text)
+        }
     }
 }
 

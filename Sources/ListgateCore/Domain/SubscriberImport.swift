@@ -130,6 +130,14 @@ public final class SubscriberFileReader {
         case .problem(let line, let message):
             return .problem(ImportProblem(line: line, message: message))
         case .record(let line):
+            // A record over several lines is a quoted field holding line breaks. No column
+            // imported may hold one, so in any of them, or with the wrong number of fields,
+            // it is a stray quote that swallowed the rows after it: only its first line is
+            // given up, and the rows it swallowed are read again.
+            if reader.recordSpansLines, reader.fieldCount != headerCount || importedFieldHasLineBreak(reader) {
+                reader.takeBackRecord()
+                return .problem(ImportProblem(line: line, message: CSVReader.unclosedQuoteMessage))
+            }
             guard reader.fieldCount == headerCount else {
                 return .problem(ImportProblem(
                     line: line, message: "expected \(headerCount) fields as in the header, found \(reader.fieldCount)"))
@@ -150,6 +158,12 @@ public final class SubscriberFileReader {
             return .row(RawImportRow(
                 line: line, email: values[0], name: values[1], status: values[2], subscribedAt: values[3],
                 unsubscribedAt: values[4], consentNote: values[5]))
+        }
+    }
+
+    private func importedFieldHasLineBreak(_ reader: CSVReader) -> Bool {
+        columnIndex.contains { index in
+            index >= 0 && reader.withField(index) { field in field.contains(0x0A) || field.contains(0x0D) }
         }
     }
 

@@ -587,12 +587,22 @@ private enum AddressScanner {
         return tokens
     }
 
-    /// Readings are runs of `bytes`: a local part always ends at the "@", and a domain
+    /// A local part always ends at the "@" (or at the backslash before it), and a domain
     /// always starts just after it.
     private static func token(around at: Int, in bytes: [UInt8]) -> AddressToken? {
-        let localStart = localPartStart(before: at, in: bytes)
-        guard localStart < at else { return nil }
+        // `evil\@attacker.test` is evil@attacker.test to a reader, and `"evil\@attacker.test"`
+        // is how a quoted local part hides it: the backslash is stepped over, not taken
+        // for the start of the local part.
+        let localEnd = at > 0 && bytes[at - 1] == UInt8(ascii: "\\") ? at - 1 : at
+        let localStart = localPartStart(before: localEnd, in: bytes)
+        guard localStart < localEnd else { return nil }
         let domainStart = at + 1
+        // `evil@[192.0.2.1]`: an address literal names a host without a dot in sight.
+        // EmailAddress refuses literals, so such a token can never be a permitted address.
+        if let literalEnd = addressLiteralEnd(from: domainStart, in: bytes) {
+            let text = reading(bytes, local: localStart..<localEnd, domain: domainStart..<literalEnd)
+            return AddressToken(text: text, readings: [text])
+        }
         var domainEnd = domainStart
         while domainEnd < bytes.count {
             let (scalar, next) = UTF8Scalars.scalar(at: domainEnd, in: bytes)
@@ -604,8 +614,8 @@ private enum AddressScanner {
 
         var localStarts = [localStart]
         var asciiLocalStart = localStart
-        while asciiLocalStart < at, bytes[asciiLocalStart] >= 0x80 { asciiLocalStart += 1 }
-        if asciiLocalStart < at, asciiLocalStart > localStart { localStarts.append(asciiLocalStart) }
+        while asciiLocalStart < localEnd, bytes[asciiLocalStart] >= 0x80 { asciiLocalStart += 1 }
+        if asciiLocalStart < localEnd, asciiLocalStart > localStart { localStarts.append(asciiLocalStart) }
         var domainEnds = [domainEnd]
         var proseFreeEnd = domainEnd
         while proseFreeEnd > domainStart, bytes[proseFreeEnd - 1] >= 0x80 { proseFreeEnd -= 1 }
@@ -615,13 +625,49 @@ private enum AddressScanner {
         }
 
         let readings = localStarts.flatMap { start in
-            domainEnds.map { end in String(decoding: bytes[start..<end], as: UTF8.self) }
+            domainEnds.map { end in reading(bytes, local: start..<localEnd, domain: domainStart..<end) }
         }
         return AddressToken(text: readings[0], readings: readings)
     }
 
-    /// Start of the local part: a quoted string ending just before "@", or the run of
-    /// atext, dots and non-ASCII letters and digits (RFC 6531 local parts).
+    /// The local part, "@" and the domain as one string: a run of `bytes` unless a
+    /// backslash stood between the local part and the "@".
+    private static func reading(_ bytes: [UInt8], local: Range<Int>, domain: Range<Int>) -> String {
+        if local.upperBound + 1 == domain.lowerBound {
+            return String(decoding: bytes[local.lowerBound..<domain.upperBound], as: UTF8.self)
+        }
+        return String(decoding: bytes[local], as: UTF8.self) + "@" + String(decoding: bytes[domain], as: UTF8.self)
+    }
+
+    /// The end (after "]") of an address literal starting at `start`: `[192.0.2.1]`,
+    /// `[IPv6:2001:db8::1]` (RFC 5321 §4.1.3), at most 64 octets; nil when there is none.
+    private static func addressLiteralEnd(from start: Int, in bytes: [UInt8]) -> Int? {
+        guard start < bytes.count, bytes[start] == UInt8(ascii: "[") else { return nil }
+        var index = start + 1
+        while index < bytes.count, index - start <= 64 {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "]") { return index > start + 1 ? index + 1 : nil }
+            guard isAddressLiteralOctet(byte) else { return nil }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Letters, digits and the punctuation of IPv4, IPv6 and general address literals.
+    private static func isAddressLiteralOctet(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: ":"), UInt8(ascii: "."), UInt8(ascii: "-"):
+            true
+        default:
+            false
+        }
+    }
+
+    /// Start of the local part ending at `at`: a quoted string ending just before it, or
+    /// the run of atext, dots and non-ASCII letters and digits (RFC 6531 local parts). A
+    /// token with a quoted local part is never permitted (EmailAddress refuses quoted
+    /// local parts), and the address a quoted string may hide is a token of its own.
     private static func localPartStart(before at: Int, in bytes: [UInt8]) -> Int {
         if at > 0, bytes[at - 1] == UInt8(ascii: "\"") {
             // Back from the scalar before the closing quote, at most 130 scalars from "@".

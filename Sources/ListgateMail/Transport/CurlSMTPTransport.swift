@@ -288,7 +288,8 @@ private final class CurlSMTPConnection: @unchecked Sendable {
 
     /// 5xx → permanent, everything else (4xx, network, TLS, timeouts, unknown) → transient.
     /// Exception: a refused AUTH (535) is about our credentials, not this message, so it
-    /// is transient: the mail goes out once the configuration is fixed.
+    /// is transient: the mail goes out once the configuration is fixed. Addresses in the
+    /// text are redacted (SMTPReply).
     private func classify(_ result: CURLcode) -> DeliveryError {
         var responseCode = 0
         _ = listgate_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &responseCode)
@@ -303,6 +304,8 @@ private final class CurlSMTPConnection: @unchecked Sendable {
             message += "\(curlDetail) (curl \(result.rawValue)"
             message += reply.isEmpty ? ")" : "; last SMTP reply \"\(reply)\")"
         }
+        // Servers quote the refused address in their reply; this text is logged and stored.
+        message = SMTPReply.redacted(message)
         let permanent = (500..<600).contains(responseCode) && result != CURLE_LOGIN_DENIED
         return permanent ? .permanent(message) : .transient(message)
     }
