@@ -47,9 +47,13 @@ struct FormRoutes: Sendable {
         }
         // A list that names its websites takes posts from them only (browsers always
         // send Origin on a cross-site form post; its absence means a non-browser client).
-        if !list.allowedOrigins.isEmpty, let origin = request.headers[.origin]?.lowercased(),
-           !list.allowedOrigins.contains(origin) {
-            return problem(.originNotAllowed, request, locale: list.locale)
+        // Both sides are compared as browsers write origins (WebOrigin: lower case, no
+        // default port), so `https://x:443` set by an admin matches `https://x`.
+        if !list.allowedOrigins.isEmpty, let header = request.headers[.origin] {
+            let allowed = Set(list.allowedOrigins.compactMap { try? WebOrigin($0).serialized })
+            guard let origin = try? WebOrigin(header).serialized, allowed.contains(origin) else {
+                return problem(.originNotAllowed, request, locale: list.locale)
+            }
         }
         let form: SubscribeForm
         switch await SubscribeForm.decode(request) {

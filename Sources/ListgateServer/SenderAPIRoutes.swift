@@ -87,7 +87,7 @@ struct SenderAPIRoutes: Sendable {
         guard let sinceText = request.uri.queryParameters["since"].map(String.init) else {
             return JSONAnswer.error("since_required", "give since=RFC3339 time, e.g. 2026-11-21T00:00:00Z", status: .badRequest)
         }
-        guard let since = Timestamp.parse(sinceText) else {
+        guard let since = Timestamp.strictRFC3339(sinceText) else {
             return JSONAnswer.error("invalid_since", "since must be an RFC 3339 time, e.g. 2026-11-21T00:00:00Z", status: .badRequest)
         }
         let store = self.store, listID = access.listID, sinceStamp = Timestamp.string(since)

@@ -148,6 +148,45 @@ struct SenderAPILoopTests {
             #expect(line.keys.contains("name"))
         }
         #expect(Set(lines.compactMap { $0["unsubscribe_url"] as? String }).count == lines.count, "one link per person")
+        let recipientIDs = lines.compactMap { $0["recipient_id"] as? String }
+        #expect(recipientIDs.count == lines.count && Set(recipientIDs).count == lines.count, "one opaque id per person")
+        #expect(recipientIDs.allSatisfy { $0.count == 32 && !$0.contains("@") })
+    }
+
+    @Test("recipient ids are stable: the same person has the same id in every snapshot")
+    func recipientIDsAreStable() async throws {
+        let world = try await SenderAPIWorld()
+        func ids() async throws -> [String: String] {
+            let id = try #require(try await world.snapshot()["id"] as? String)
+            return Dictionary(uniqueKeysWithValues: try await world.recipients(id).lines.map {
+                ($0["email"] as? String ?? "", $0["recipient_id"] as? String ?? "")
+            })
+        }
+        let first = try await ids()
+        #expect(try await ids() == first)
+    }
+
+    @Test("after forget, the unsubscribes feed names the erased person's recipient_id, with reason erased and no address")
+    func erasureReachesTheSender() async throws {
+        let world = try await SenderAPIWorld()
+        let stamp = ISO8601DateFormatter()
+        stamp.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let before = stamp.string(from: Date())
+        let id = try #require(try await world.snapshot()["id"] as? String)
+        let line = try #require(try await world.recipients(id).lines.first { $0["email"] as? String == "b@example.net" })
+        let recipientID = try #require(line["recipient_id"] as? String)
+
+        let forget = try world.server.workspace.listgate("subscribers", "forget", "b@example.net")
+        #expect(forget.status == 0, "\(forget.stderr)")
+        let feed = try await world.call("GET", "/api/v1/lists/news/unsubscribes?since=\(before)", token: world.newsToken)
+        let departures = try feed.lines()
+        #expect(departures.count == 1)
+        let erased = try #require(departures.first)
+        #expect(erased["recipient_id"] as? String == recipientID)
+        #expect(erased["reason"] as? String == "erased")
+        #expect(erased["unsubscribed_at"] is String)
+        #expect(erased["email"] == nil)
+        #expect(!String(decoding: feed.data, as: UTF8.self).contains("example.net"), "no address, of anyone, in an erasure")
     }
 
     @Test("someone who confirms after the snapshot is not in it")

@@ -41,11 +41,13 @@ final class RunningServer: @unchecked Sendable {
         if process.isRunning { process.terminate(); process.waitUntilExit() }
     }
 
-    func request(_ method: String, _ path: String, form: [String: String]? = nil, json: Bool = false, body: String? = nil)
-        async throws -> (status: Int, body: String)
-    {
+    func request(
+        _ method: String, _ path: String, form: [String: String]? = nil, json: Bool = false, body: String? = nil,
+        bearer: String? = nil
+    ) async throws -> (status: Int, body: String) {
         var request = URLRequest(url: URL(string: path.hasPrefix("http") ? path : base + path)!)
         request.httpMethod = method
+        if let bearer { request.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization") }
         if json { request.setValue("application/json", forHTTPHeaderField: "Accept") }
         if let form {
             request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")

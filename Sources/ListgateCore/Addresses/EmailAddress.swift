@@ -66,10 +66,15 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
     /// protects a person is checked against as well: the per-address cooldown and daily
     /// limit count every tag of one mailbox together, and a suppression that stops mail
     /// (a "not me" block, an admin suppression, a forget) holds for every tag of it.
-    public var mailboxKey: String {
-        let local = localPart.lowercased().precomposedStringWithCanonicalMapping
-        guard let plus = local.firstIndex(of: "+"), plus != local.startIndex else { return identityKey }
-        return String(local[..<plus]) + "@" + asciiDomain
+    public var mailboxKey: String { Self.mailboxKey(ofIdentityKey: identityKey) }
+
+    /// The mailbox key of a stored identity key (whose local part is lower-cased already),
+    /// for rows read back from the database.
+    public static func mailboxKey(ofIdentityKey key: String) -> String {
+        guard let at = key.lastIndex(of: "@") else { return key }
+        let local = key[..<at]
+        guard let plus = local.firstIndex(of: "+"), plus != local.startIndex else { return key }
+        return String(local[..<plus]) + String(key[at...])
     }
 
     /// True iff the local part has non-ASCII characters (RFC 6531); IDN domains never need

@@ -30,6 +30,8 @@ public protocol ListgateStore: IntakeStore, UnsubscribeStore, PreferencesStore, 
     /// that let people leave (unsubscribe links, receipts) before confirmations, each
     /// group oldest first, so a flood of sign-ups held at the ceiling never delays them.
     func claimDueMessages(now: Date, limit: Int) async throws -> [OutboxMessage]
+    /// The same for one side only: confirmations, or the mail that lets people leave.
+    func claimDueMessages(now: Date, limit: Int, confirmations: Bool) async throws -> [OutboxMessage]
     /// Puts messages left in `sending` (by a crash, or a pause mid-batch) back in the queue.
     func requeueClaimed(ids: [Int64]?) async throws -> Int
     func markSent(_ id: Int64, at date: Date) async throws

@@ -29,16 +29,23 @@ extension SQLiteStore {
     }
 
     public func claimDueMessages(now: Date, limit: Int) async throws -> [OutboxMessage] {
+        let leavers = try await claimDueMessages(now: now, limit: limit, confirmations: false)
+        return leavers + (try await claimDueMessages(now: now, limit: limit - leavers.count, confirmations: true))
+    }
+
+    public func claimDueMessages(now: Date, limit: Int, confirmations: Bool) async throws -> [OutboxMessage] {
+        guard limit > 0 else { return [] }
         let stamp = Timestamp.string(now)
         return try await pool.write { db in
             try Row.fetchAll(db.cachedStatement(sql: """
                     UPDATE outbox SET status = 'sending', updated_at = ?
                     WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?
-                                 ORDER BY kind = 'confirmation', next_attempt_at, id LIMIT ?)
+                                   AND (kind = 'confirmation') = ?
+                                 ORDER BY next_attempt_at, id LIMIT ?)
                     RETURNING *
                     """),
-                arguments: [stamp, stamp, limit]
-            ).map(Self.outboxMessage).sorted { ($0.kind == .confirmation ? 1 : 0, $0.id) < ($1.kind == .confirmation ? 1 : 0, $1.id) }
+                arguments: [stamp, stamp, confirmations, limit]
+            ).map(Self.outboxMessage).sorted { $0.id < $1.id }
         }
     }
 

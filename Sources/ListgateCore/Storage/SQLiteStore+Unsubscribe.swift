@@ -27,7 +27,10 @@ extension SQLiteStore {
                 listID: listID, addressID: row["address_id"], route: route, source: EventSource(origin.route), at: date, in: db)
             guard changed else { return .alreadyUnsubscribed(listSlug: slug, listName: name, locale: locale) }
             if let list = try Self.fetchList(db, where: "id = ?", [listID]),
-               let message = try receipt(list, try EmailAddress(row["email"])) {
+               // A row stored before the address grammar tightened (a quoted local part)
+               // still leaves; it just gets no receipt, which could not be sent anyway.
+               let address = try? EmailAddress(row["email"]),
+               let message = try receipt(list, address) {
                 _ = try Self.enqueue(message, at: date, in: db)
             }
             return .unsubscribed(listSlug: slug, listName: name, locale: locale)
@@ -113,7 +116,7 @@ extension SQLiteStore {
                 }
             }
             // One receipt however many lists were left: one person, one message.
-            if let (list, email) = firstLeft, let message = try receipt(list, try EmailAddress(email)) {
+            if let (list, email) = firstLeft, let address = try? EmailAddress(email), let message = try receipt(list, address) {
                 _ = try Self.enqueue(message, at: date, in: db)
             }
             return left

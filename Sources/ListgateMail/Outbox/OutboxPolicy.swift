@@ -20,6 +20,10 @@ public struct OutboxPolicy: Sendable {
     /// this means an attack or a bug; only an operator's `outbox pause` stops sending.
     public var ceilingPerMinute = 300
 
+    /// How many of the ceiling's messages a minute confirmations may take: all but a
+    /// fifth (at least one), which stays free for unsubscribe links and receipts.
+    public var confirmationShare: Int { ceilingPerMinute - max(1, ceilingPerMinute / 5) }
+
     public init() {}
 
     /// Exponential backoff with "equal jitter": half fixed, half random, so retries

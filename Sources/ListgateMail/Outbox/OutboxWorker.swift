@@ -80,8 +80,12 @@ public struct OutboxWorker: Service {
     public func runOnce(now: Date = Date()) async throws -> Int {
         if try await store.isOutboxPaused() { return 0 }
         let allowance = try await ceilingAllowance(now: now)
-        guard allowance > 0 else { return 0 }
-        let batch = try await store.claimDueMessages(now: now, limit: min(policy.batchSize, allowance))
+        guard allowance.leavers > 0 else { return 0 }
+        // Leavers' mail first; confirmations only within their own share of the minute.
+        let leavers = try await store.claimDueMessages(now: now, limit: min(policy.batchSize, allowance.leavers), confirmations: false)
+        let batch = leavers + (try await store.claimDueMessages(
+            now: now, limit: min(policy.batchSize - leavers.count, allowance.confirmations - leavers.count),
+            confirmations: true))
         var lists: [Int64: MailingList] = [:]
         for listID in Set(batch.map(\.listID)) { lists[listID] = try await store.list(id: listID) }
         let lookup = lists
@@ -182,20 +186,23 @@ public struct OutboxWorker: Service {
 
     /// How many more messages may be sent now: the ceiling less what was sent in the last
     /// minute. Unauthenticated traffic can fill the queue, but it can never stop the
-    /// mail (there is no automatic pause): what is beyond the ceiling is held, leavers'
-    /// mail first out (see `claimDueMessages`), with an error logged once a minute.
-    func ceilingAllowance(now: Date) async throws -> Int {
+    /// mail (there is no automatic pause): what is beyond the ceiling is held, with an
+    /// error logged once a minute. Confirmations (what a flood of sign-ups causes) may
+    /// use only their share of the minute (OutboxPolicy.confirmationShare); the rest is
+    /// kept for unsubscribe links and receipts, so no flood can delay someone leaving.
+    func ceilingAllowance(now: Date) async throws -> (leavers: Int, confirmations: Int) {
         let sent = try await store.messagesSent(since: now.addingTimeInterval(-60))
-        let allowance = policy.ceilingPerMinute - sent
-        Gauge(label: "listgate_outbox_at_ceiling").record(allowance > 0 ? 0 : 1)
-        if allowance <= 0, ceilingNotice.due(now: now) {
+        let leavers = max(0, policy.ceilingPerMinute - sent)
+        let confirmations = max(0, policy.confirmationShare - sent)
+        Gauge(label: "listgate_outbox_at_ceiling").record(confirmations > 0 ? 0 : 1)
+        if confirmations == 0, ceilingNotice.due(now: now) {
             let queued = try await store.messagesQueued(since: now.addingTimeInterval(-60))
             logger.error(
                 "mail held at the ceiling: sending at most \(policy.ceilingPerMinute) a minute",
                 metadata: ["sent_last_minute": "\(sent)", "queued_last_minute": "\(queued)"])
             Counter(label: "listgate_outbox_ceiling_reached_total").increment()
         }
-        return max(0, allowance)
+        return (leavers, confirmations)
     }
 }
 
