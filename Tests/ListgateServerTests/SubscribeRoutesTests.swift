@@ -141,6 +141,24 @@ struct SubscribeRoutesTests {
         #expect(try await fixture.queuedMessages().map(\.recipient) == ["b@example.net", "c@example.net"])
     }
 
+    @Test("allowed origins are compared as browsers send them: default port dropped, case ignored")
+    func originsNormalised() async throws {
+        let fixture = try await ServerFixture()
+        // Stored as an older listgate or a hand edit left it, with the port and capitals.
+        try await fixture.store.pool.write { db in
+            try db.execute(sql: "INSERT INTO lists (slug, name, from_email, locale, created_at) VALUES ('shop', 'Shop', 'shop@example.org', 'en', '2026-01-01T00:00:00.000Z')")
+            try db.execute(sql: "INSERT INTO list_allowed_origins (list_id, origin) VALUES ((SELECT id FROM lists WHERE slug = 'shop'), 'https://WWW.Example.org:443')")
+        }
+        try await fixture.test { client in
+            let browser = try await client.post("/lists/shop/subscribe", form: ["email": "a@example.net"], headers: [.origin: "https://www.example.org"])
+            #expect(browser.status == .ok)
+            let otherPort = try await client.post("/lists/shop/subscribe", form: ["email": "b@example.net"], headers: [.origin: "https://www.example.org:8443"])
+            #expect(otherPort.status == .forbidden)
+            let garbage = try await client.post("/lists/shop/subscribe", form: ["email": "c@example.net"], headers: [.origin: "null"])
+            #expect(garbage.status == .forbidden)
+        }
+    }
+
     @Test("a repeated request within 15 minutes of a mail sends no second mail")
     func cooldown() async throws {
         let fixture = try await ServerFixture()

@@ -64,7 +64,7 @@ struct OneMailboxTests {
     }
 
     @Test("+tags share the mailbox's cooldown: eight tagged posts in a row cause one mail")
-    func tagsShareTheDailyLimit() async throws {
+    func tagsShareTheCooldown() async throws {
         let server = try await RunningServer(baseURLFromPort: true)
         for tag in 1...8 {
             #expect(try await server.request("POST", "/lists/news/subscribe", form: ["email": "inbox+\(tag)@example.com"]).status == 200)
