@@ -71,15 +71,27 @@ public struct ListgateHTTPServer: Sendable {
         let pages = try await Pages.bundled()
         let ipLimiter = configuration.rateLimits.perIP.map(RateLimiter.init)
 
-        let router = Router(context: AppRequestContext.self)
+        let addRoutes = { (router: Router<AppRequestContext>) in
+            HealthRoutes(store: store).addRoutes(to: router)
+            MetricsRoutes(store: store, registry: registry).addRoutes(to: router)
+            FormRoutes(intake: intake, pages: pages, ipLimiter: ipLimiter).addRoutes(to: router)
+            UnsubscribeRoutes(unsubscribes: unsubscribes, intake: intake, pages: pages, ipLimiter: ipLimiter, preferences: store)
+                .addRoutes(to: router)
+            PreferencesRoutes(unsubscribes: unsubscribes, store: store, pages: pages).addRoutes(to: router)
+            SenderAPIRoutes(store: store, links: links).addRoutes(to: router)
+        }
+        // The middleware must be in place before the routes it wraps, and OPTIONS must know
+        // every route: so the routes are first laid out on a router that only lists them.
+        let survey = Router(context: AppRequestContext.self)
+        addRoutes(survey)
+        let table = RouteTable(survey.routes.map { (path: $0.path.description, method: $0.method) })
+
+        let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: RequestMetricsMiddleware())
-        HealthRoutes(store: store).addRoutes(to: router)
-        MetricsRoutes(store: store, registry: registry).addRoutes(to: router)
-        FormRoutes(intake: intake, pages: pages, ipLimiter: ipLimiter).addRoutes(to: router)
-        UnsubscribeRoutes(unsubscribes: unsubscribes, intake: intake, pages: pages, ipLimiter: ipLimiter, preferences: store)
-            .addRoutes(to: router)
-        PreferencesRoutes(unsubscribes: unsubscribes, store: store, pages: pages).addRoutes(to: router)
-        SenderAPIRoutes(store: store, links: links).addRoutes(to: router)
+        router.add(middleware: SecurityHeadersMiddleware())
+        router.add(middleware: ServerErrorMiddleware(pages: pages))
+        router.add(middleware: PathGuardMiddleware(routes: table))
+        addRoutes(router)
         return router
     }
 
