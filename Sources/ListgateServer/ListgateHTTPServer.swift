@@ -4,6 +4,7 @@
 import Hummingbird
 import ListgateCore
 import Logging
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 
@@ -15,11 +16,22 @@ public struct ServerConfiguration: Sendable {
     public var rateLimits = RateLimits.defaults
     /// LISTGATE_SECRET_KEY; nil uses the key `migrate` generated.
     public var secretKey: String?
-    /// A connection is closed when it has gone this long without delivering a whole
-    /// request head (or body part) and without a response being written: a client that
-    /// drips a header a byte at a time (slowloris) or keeps an idle keep-alive
-    /// connection cannot hold a socket for ever. nil: never.
+    /// A kept-alive connection on which nothing arrives for this long after an answer is
+    /// closed (Hummingbird's idle timeout). nil: never.
     public var idleTimeout: Duration? = .seconds(30)
+    /// At most this many open connections (LISTGATE_MAX_CONNECTIONS). When all are taken,
+    /// the one that has waited longest for a request gives way to a newcomer; when none can,
+    /// new connections wait in the listen queue.
+    public var maxConnections = 512
+    /// A request head must be complete this long after the connection opened, or after
+    /// the first byte of a later request on a kept-alive connection: a client that drips
+    /// a head a byte at a time (slowloris) is closed (LISTGATE_HEADER_TIMEOUT).
+    public var headerTimeout: Duration = .seconds(10)
+    /// While a request body is arriving, at most this long may pass between two of its
+    /// parts (LISTGATE_BODY_TIMEOUT).
+    public var bodyTimeout: Duration = .seconds(10)
+    /// A declared body over its route's limit is answered 413 before any of it is read.
+    public var bodyLimits = BodyLimits()
 
     public init() {}
 
@@ -48,10 +60,19 @@ public struct ListgateHTTPServer: Sendable {
     }
 
     public func buildApplication() async throws -> some ApplicationProtocol {
-        Application(
+        let rules = ConnectionRules(
+            headerTimeout: Self.timeAmount(configuration.headerTimeout), bodyTimeout: Self.timeAmount(configuration.bodyTimeout),
+            bodyLimits: configuration.bodyLimits)
+        let roster = ConnectionRoster(capacity: configuration.maxConnections)
+        let logger = logger
+        return Application(
             router: try await buildRouter(),
-            server: .http1(configuration: .init(idleTimeout: configuration.idleTimeout.map { .nanoseconds(Self.nanoseconds($0)) })),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "listgate"),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [ConnectionGuard(rules: rules, roster: roster, logger: logger)],
+                idleTimeout: configuration.idleTimeout.map(Self.timeAmount))),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "listgate",
+                availableConnectionsDelegate: .maximum(configuration.maxConnections, logger: logger)),
             services: services,
             logger: logger)
     }
@@ -95,9 +116,9 @@ public struct ListgateHTTPServer: Sendable {
         return router
     }
 
-    static func nanoseconds(_ duration: Duration) -> Int64 {
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
         let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 
     /// Runs the server and its services until SIGTERM or SIGINT, then shuts all of
