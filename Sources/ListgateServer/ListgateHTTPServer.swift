@@ -32,6 +32,8 @@ public struct ServerConfiguration: Sendable {
     public var bodyTimeout: Duration = .seconds(10)
     /// A declared body over its route's limit is answered 413 before any of it is read.
     public var bodyLimits = BodyLimits()
+    /// Where the database is, so /healthz can tell a full disk (nil: not checked).
+    public var diskSpace: DiskSpace?
 
     public init() {}
 
@@ -93,7 +95,7 @@ public struct ListgateHTTPServer: Sendable {
         let ipLimiter = configuration.rateLimits.perIP.map(RateLimiter.init)
 
         let addRoutes = { (router: Router<AppRequestContext>) in
-            HealthRoutes(store: store).addRoutes(to: router)
+            HealthRoutes(store: store, diskSpace: configuration.diskSpace).addRoutes(to: router)
             MetricsRoutes(store: store, registry: registry).addRoutes(to: router)
             FormRoutes(intake: intake, pages: pages, ipLimiter: ipLimiter).addRoutes(to: router)
             UnsubscribeRoutes(unsubscribes: unsubscribes, intake: intake, pages: pages, ipLimiter: ipLimiter, preferences: store)
@@ -128,18 +130,27 @@ public struct ListgateHTTPServer: Sendable {
     }
 }
 
-/// `GET /healthz`: 200 `ok` while the database answers, 503 otherwise.
+/// `GET /healthz`: 200 `ok` while the database answers and its disk has room to write,
+/// 503 otherwise.
 struct HealthRoutes: Sendable {
     let store: any ListgateStore
+    let diskSpace: DiskSpace?
 
     func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("healthz") { _, _ -> Response in
-            guard await store.isHealthy() else {
-                return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "unavailable\n")))
+        router.get("healthz") { _, context -> Response in
+            guard await store.isHealthy() else { return Self.text("unavailable\n", status: .serviceUnavailable) }
+            if let diskSpace, diskSpace.isLow {
+                context.logger.error("the database's disk is (nearly) full", metadata: [
+                    "free_bytes": .string(diskSpace.freeBytes().map(String.init) ?? "unknown"),
+                    "minimum_free_bytes": .stringConvertible(diskSpace.minimumFreeBytes),
+                ])
+                return Self.text("unavailable: disk full\n", status: .serviceUnavailable)
             }
-            return Response(
-                status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+            return Self.text("ok\n", status: .ok)
         }
+    }
+
+    static func text(_ text: String, status: HTTPResponse.Status) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 }

@@ -115,6 +115,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let text = bodyTimeout.map({ String($0) }) ?? environment["LISTGATE_BODY_TIMEOUT"] {
             configuration.bodyTimeout = try Self.seconds("body timeout", text, upTo: 600)
         }
+        configuration.diskSpace = DiskSpace(databasePath: database.resolvedPath)
 
         let store = try await database.openMigrated()
         var logger = Logger(label: "listgate")
