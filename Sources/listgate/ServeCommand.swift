@@ -189,14 +189,21 @@ struct ServeCommand: AsyncParsableCommand {
 }
 
 /// RLIMIT_NOFILE: the soft limit raised to the hard one, which a process may do for itself.
+/// (Where the hard limit is "unlimited" and the kernel refuses that, the soft one stays.)
 enum OpenFileLimit {
+    #if os(Linux)
+    private static let resource = Int32(RLIMIT_NOFILE.rawValue)
+    #else
+    private static let resource = RLIMIT_NOFILE
+    #endif
+
     static func raiseToHardLimit() -> (before: UInt64, after: UInt64) {
         var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return (0, 0) }
+        guard getrlimit(resource, &limit) == 0 else { return (0, 0) }
         let before = UInt64(limit.rlim_cur)
         guard limit.rlim_cur < limit.rlim_max else { return (before, before) }
         limit.rlim_cur = limit.rlim_max
-        guard setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return (before, before) }
+        guard setrlimit(resource, &limit) == 0 else { return (before, before) }
         return (before, UInt64(limit.rlim_cur))
     }
 }

@@ -44,22 +44,21 @@ struct ConnectionGuardTests {
     }
 
     /// One whole answer on a kept-alive connection: the header section and Content-Length
-    /// bytes of body; nil when the connection closed or went quiet first.
-    func answer(_ socket: LoopbackSocket) async -> String? {
-        await onOwnThread {
-            var received: [UInt8] = []
-            let separator = Array("\r\n\r\n".utf8)
-            while true {
-                if received.count >= 4, let end = (0...(received.count - 4)).first(where: { received[$0...].starts(with: separator) }) {
-                    let head = String(decoding: received[..<end], as: UTF8.self)
-                    let length = head.split(separator: "\r\n")
-                        .first { $0.lowercased().hasPrefix("content-length:") }
-                        .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
-                    if received.count >= end + 4 + length { return String(decoding: received, as: UTF8.self) }
-                }
-                guard let chunk = socket.receive(), !chunk.isEmpty else { return nil }
-                received += chunk
+    /// bytes of body; nil when the connection closed or went quiet first. Blocking: call it
+    /// on a thread of its own.
+    static func readAnswer(_ socket: LoopbackSocket) -> String? {
+        var received: [UInt8] = []
+        let separator = Array("\r\n\r\n".utf8)
+        while true {
+            if received.count >= 4, let end = (0...(received.count - 4)).first(where: { received[$0...].starts(with: separator) }) {
+                let head = String(decoding: received[..<end], as: UTF8.self)
+                let length = head.split(separator: "\r\n")
+                    .first { $0.lowercased().hasPrefix("content-length:") }
+                    .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+                if received.count >= end + 4 + length { return String(decoding: received, as: UTF8.self) }
             }
+            guard let chunk = socket.receive(), !chunk.isEmpty else { return nil }
+            received += chunk
         }
     }
 
@@ -77,26 +76,30 @@ struct ConnectionGuardTests {
 
     @Test("a body may arrive slowly while each pause is under the body timeout; a longer pause closes the connection")
     func bodyProgressDeadline() async throws {
-        try await live({ $0.bodyTimeout = .seconds(1) }) { port, fixture in
+        try await live({ $0.bodyTimeout = .seconds(2) }) { port, fixture in
             let form = "email=slow%40example.net"
             let head = "POST /lists/news/subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(form.utf8.count)\r\n\r\n"
 
-            // Steady: a byte every 0.3 s, 7 s in all, well past the timeout taken whole.
-            let steady = try LoopbackSocket(port: port, receiveTimeout: .seconds(10))
-            steady.send(head)
-            for byte in form.utf8 {
-                steady.send([byte])
-                try await Task.sleep(for: .milliseconds(300))
+            // Steady: a byte every 0.3 s, 7 s in all, well past the timeout taken whole. The
+            // client keeps its pace on a thread of its own, however busy the test process is.
+            let steady = try LoopbackSocket(port: port, receiveTimeout: .seconds(20))
+            let steadyAnswer = await onOwnThread {
+                steady.send(head)
+                for byte in form.utf8 {
+                    steady.send([byte])
+                    Thread.sleep(forTimeInterval: 0.3)
+                }
+                return Self.readAnswer(steady)
             }
-            #expect(await answer(steady)?.hasPrefix("HTTP/1.1 200") == true)
+            #expect(steadyAnswer?.hasPrefix("HTTP/1.1 200") == true)
 
             // Stalled: one byte, then a pause longer than the timeout.
-            let stalled = try LoopbackSocket(port: port, receiveTimeout: .seconds(10))
+            let stalled = try LoopbackSocket(port: port, receiveTimeout: .seconds(20))
             stalled.send(head + "e")
             let sent = ContinuousClock.now
             #expect(await stalled.waitForBytes() == [], "closed without an answer")
             let waited = ContinuousClock.now - sent
-            #expect(waited >= .milliseconds(900) && waited < .seconds(6), "closed after \(waited)")
+            #expect(waited >= .milliseconds(1900) && waited < .seconds(10), "closed after \(waited)")
             #expect(try await fixture.count("outbox") == 1, "only the steady client subscribed")
         }
     }
@@ -153,19 +156,24 @@ struct ConnectionGuardTests {
 
     @Test("a kept-alive connection may rest between requests (idle timeout); the next head, once begun, has the header deadline")
     func keepAlive() async throws {
-        try await live({ $0.idleTimeout = .seconds(4); $0.headerTimeout = .seconds(1) }) { port, _ in
-            let socket = try LoopbackSocket(port: port, receiveTimeout: .seconds(10))
+        try await live({ $0.idleTimeout = .seconds(6); $0.headerTimeout = .seconds(1) }) { port, _ in
+            let socket = try LoopbackSocket(port: port, receiveTimeout: .seconds(20))
             let request = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-            socket.send(request)
-            #expect(await answer(socket)?.hasPrefix("HTTP/1.1 200") == true)
-            try await Task.sleep(for: .seconds(2))  // longer than the header deadline, shorter than the idle timeout
-            socket.send(request)
-            #expect(await answer(socket)?.hasPrefix("HTTP/1.1 200") == true, "still open after resting")
-            socket.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-            let begun = ContinuousClock.now
-            #expect(await socket.waitForBytes() == [])
-            let waited = ContinuousClock.now - begun
-            #expect(waited >= .milliseconds(900) && waited < .seconds(3), "closed after \(waited), before the idle timeout")
+            // The client's timeline runs on a thread of its own, so its pauses are the ones written here.
+            let (first, second, closedAfter) = await onOwnThread { () -> (String?, String?, Duration?) in
+                socket.send(request)
+                let first = Self.readAnswer(socket)
+                Thread.sleep(forTimeInterval: 2)  // longer than the header deadline, shorter than the idle timeout
+                socket.send(request)
+                let second = Self.readAnswer(socket)
+                socket.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                let begun = ContinuousClock.now
+                return (first, second, socket.receive() == [] ? ContinuousClock.now - begun : nil)
+            }
+            #expect(first?.hasPrefix("HTTP/1.1 200") == true)
+            #expect(second?.hasPrefix("HTTP/1.1 200") == true, "still open after resting")
+            let waited = try #require(closedAfter, "closed without an answer")
+            #expect(waited >= .milliseconds(900) && waited < .seconds(5), "closed after \(waited), before the idle timeout")
         }
     }
 
@@ -173,23 +181,32 @@ struct ConnectionGuardTests {
     func fullHouseMakesRoom() async throws {
         try await live({ $0.maxConnections = 4; $0.idleTimeout = nil; $0.headerTimeout = .seconds(60); $0.bodyTimeout = .seconds(60) }) { port, _ in
             let form = "email=busy%40example.net"
-            // Mid-request: head sent, body not yet whole.
-            let busy = try LoopbackSocket(port: port, receiveTimeout: .seconds(1))
-            busy.send("POST /lists/news/subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(form.utf8.count)\r\nConnection: close\r\n\r\nem")
-            try await Task.sleep(for: .milliseconds(200))
-            var idle: [LoopbackSocket] = []
-            // The places fill up here. (The test framework's own idle client connection, when
-            // it has one, is older still and gives way first; the outcome below is the same.)
-            for _ in 0..<3 {
-                idle.append(try LoopbackSocket(port: port, receiveTimeout: .seconds(1)))
-                try await Task.sleep(for: .milliseconds(200))
+            let busy = try LoopbackSocket(port: port, receiveTimeout: .seconds(20))
+            // On a thread of its own, so that the order of arrivals is the order written here.
+            let arrivals = await onOwnThread { () -> (newcomer: String, took: Duration, idle: [LoopbackSocket])? in
+                // Mid-request: an answered request first (so the server surely holds this
+                // connection), then a head and part of a body.
+                busy.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                _ = Self.readAnswer(busy)
+                busy.send("POST /lists/news/subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \(form.utf8.count)\r\nConnection: close\r\n\r\nem")
+                Thread.sleep(forTimeInterval: 0.5)
+                // The places fill up here. (The test framework's own idle client connection, when
+                // it has one, is older still and gives way first; the outcome below is the same.)
+                var idle: [LoopbackSocket] = []
+                for _ in 0..<3 {
+                    guard let socket = try? LoopbackSocket(port: port, receiveTimeout: .seconds(1)) else { return nil }
+                    idle.append(socket)
+                    Thread.sleep(forTimeInterval: 0.3)
+                }
+                guard let newcomer = try? LoopbackSocket(port: port, receiveTimeout: .seconds(20)) else { return nil }
+                let started = ContinuousClock.now
+                newcomer.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                let answer = String(decoding: newcomer.receiveAll(), as: UTF8.self)
+                return (answer, ContinuousClock.now - started, idle)
             }
-            let newcomer = try LoopbackSocket(port: port, receiveTimeout: .seconds(5))
-            let started = ContinuousClock.now
-            newcomer.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            let answer = String(decoding: await newcomer.waitForClose(), as: UTF8.self)
-            #expect(answer.hasPrefix("HTTP/1.1 200"), "the newcomer is served")
-            #expect(ContinuousClock.now - started < .seconds(2))
+            let (newcomer, took, idle) = try #require(arrivals, "could not connect")
+            #expect(newcomer.hasPrefix("HTTP/1.1 200"), "the newcomer is served")
+            #expect(took < .seconds(5), "the newcomer waited \(took)")
 
             #expect(await idle[0].waitForBytes() == [], "the oldest idle connection gave way first")
             #expect(await idle[1].waitForBytes() == [], "then the next")
