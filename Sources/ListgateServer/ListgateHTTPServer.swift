@@ -4,6 +4,7 @@
 import Hummingbird
 import ListgateCore
 import Logging
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 
@@ -15,14 +16,27 @@ public struct ServerConfiguration: Sendable {
     public var rateLimits = RateLimits.defaults
     /// LISTGATE_SECRET_KEY; nil uses the key `migrate` generated.
     public var secretKey: String?
-    /// A connection is closed when it has gone this long without delivering a whole
-    /// request head (or body part) and without a response being written: a client that
-    /// drips a header a byte at a time (slowloris) or keeps an idle keep-alive
-    /// connection cannot hold a socket for ever. nil: never.
+    /// A kept-alive connection on which nothing arrives for this long after an answer is
+    /// closed (Hummingbird's idle timeout). nil: never.
     public var idleTimeout: Duration? = .seconds(30)
     /// LISTGATE_METRICS_TOKEN: with it, `/metrics` also answers clients that present it
     /// as a bearer token; without it, loopback clients only.
     public var metricsToken: String?
+    /// At most this many open connections (LISTGATE_MAX_CONNECTIONS). When all are taken,
+    /// the one that has waited longest for a request gives way to a newcomer; when none can,
+    /// new connections wait in the listen queue.
+    public var maxConnections = 512
+    /// A request head must be complete this long after the connection opened, or after
+    /// the first byte of a later request on a kept-alive connection: a client that drips
+    /// a head a byte at a time (slowloris) is closed (LISTGATE_HEADER_TIMEOUT).
+    public var headerTimeout: Duration = .seconds(10)
+    /// While a request body is arriving, at most this long may pass between two of its
+    /// parts (LISTGATE_BODY_TIMEOUT).
+    public var bodyTimeout: Duration = .seconds(10)
+    /// A declared body over its route's limit is answered 413 before any of it is read.
+    public var bodyLimits = BodyLimits()
+    /// Where the database is, so /healthz can tell a full disk (nil: not checked).
+    public var diskSpace: DiskSpace?
 
     public init() {}
 
@@ -52,10 +66,19 @@ public struct ListgateHTTPServer: Sendable {
 
     public func buildApplication() async throws -> some ApplicationProtocol {
         let (router, desk) = try await compose()
+        let rules = ConnectionRules(
+            headerTimeout: Self.timeAmount(configuration.headerTimeout), bodyTimeout: Self.timeAmount(configuration.bodyTimeout),
+            bodyLimits: configuration.bodyLimits)
+        let roster = ConnectionRoster(capacity: configuration.maxConnections)
+        let logger = logger
         return Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: configuration.idleTimeout.map { .nanoseconds(Self.nanoseconds($0)) })),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "listgate"),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [ConnectionGuard(rules: rules, roster: roster, logger: logger)],
+                idleTimeout: configuration.idleTimeout.map(Self.timeAmount))),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "listgate",
+                availableConnectionsDelegate: .maximum(configuration.maxConnections, logger: logger)),
             services: services + [desk],
             logger: logger)
     }
@@ -81,22 +104,34 @@ public struct ListgateHTTPServer: Sendable {
         let pages = try await Pages.bundled()
         let ipLimiter = configuration.rateLimits.perIP.map(RateLimiter.init)
 
-        let router = Router(context: AppRequestContext.self)
+        let addRoutes = { (router: Router<AppRequestContext>) in
+            HealthRoutes(store: store, diskSpace: configuration.diskSpace).addRoutes(to: router)
+            MetricsRoutes(store: store, registry: registry, access: MetricsAccess(token: configuration.metricsToken))
+                .addRoutes(to: router)
+            FormRoutes(intake: intake, desk: desk, pages: pages, ipLimiter: ipLimiter).addRoutes(to: router)
+            UnsubscribeRoutes(unsubscribes: unsubscribes, intake: intake, desk: desk, pages: pages, ipLimiter: ipLimiter)
+                .addRoutes(to: router)
+            PreferencesRoutes(unsubscribes: unsubscribes, store: store, pages: pages).addRoutes(to: router)
+            SenderAPIRoutes(store: store, links: links).addRoutes(to: router)
+        }
+        // The middleware must be in place before the routes it wraps, and OPTIONS must know
+        // every route: so the routes are first laid out on a router that only lists them.
+        let survey = Router(context: AppRequestContext.self)
+        addRoutes(survey)
+        let table = RouteTable(survey.routes.map { (path: $0.path.description, method: $0.method) })
+
+        let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: RequestMetricsMiddleware())
-        HealthRoutes(store: store).addRoutes(to: router)
-        MetricsRoutes(store: store, registry: registry, access: MetricsAccess(token: configuration.metricsToken))
-            .addRoutes(to: router)
-        FormRoutes(intake: intake, desk: desk, pages: pages, ipLimiter: ipLimiter).addRoutes(to: router)
-        UnsubscribeRoutes(unsubscribes: unsubscribes, intake: intake, desk: desk, pages: pages, ipLimiter: ipLimiter)
-            .addRoutes(to: router)
-        PreferencesRoutes(unsubscribes: unsubscribes, store: store, pages: pages).addRoutes(to: router)
-        SenderAPIRoutes(store: store, links: links).addRoutes(to: router)
+        router.add(middleware: SecurityHeadersMiddleware())
+        router.add(middleware: ServerErrorMiddleware(pages: pages))
+        router.add(middleware: PathGuardMiddleware(routes: table))
+        addRoutes(router)
         return (router, desk)
     }
 
-    static func nanoseconds(_ duration: Duration) -> Int64 {
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
         let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 
     /// Runs the server and its services until SIGTERM or SIGINT, then shuts all of
@@ -106,18 +141,27 @@ public struct ListgateHTTPServer: Sendable {
     }
 }
 
-/// `GET /healthz`: 200 `ok` while the database answers, 503 otherwise.
+/// `GET /healthz`: 200 `ok` while the database answers and its disk has room to write,
+/// 503 otherwise.
 struct HealthRoutes: Sendable {
     let store: any ListgateStore
+    let diskSpace: DiskSpace?
 
     func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("healthz") { _, _ -> Response in
-            guard await store.isHealthy() else {
-                return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "unavailable\n")))
+        router.get("healthz") { _, context -> Response in
+            guard await store.isHealthy() else { return Self.text("unavailable\n", status: .serviceUnavailable) }
+            if let diskSpace, diskSpace.isLow {
+                context.logger.error("the database's disk is (nearly) full", metadata: [
+                    "free_bytes": .string(diskSpace.freeBytes().map(String.init) ?? "unknown"),
+                    "minimum_free_bytes": .stringConvertible(diskSpace.minimumFreeBytes),
+                ])
+                return Self.text("unavailable: disk full\n", status: .serviceUnavailable)
             }
-            return Response(
-                status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+            return Self.text("ok\n", status: .ok)
         }
+    }
+
+    static func text(_ text: String, status: HTTPResponse.Status) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 }

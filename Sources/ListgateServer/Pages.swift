@@ -123,9 +123,10 @@ enum Problem: Error {
 }
 
 extension Request {
-    /// JSON when the client asks for it; HTML otherwise (browsers, form posts).
+    /// JSON when the client's `Accept` prefers it (see `AcceptHeader`); HTML otherwise
+    /// (browsers, form posts, no header).
     var wantsJSON: Bool {
-        headers[.accept]?.lowercased().contains("application/json") ?? false
+        AcceptHeader(headers[values: .accept]).prefersJSON
     }
 
     /// For pages that belong to no list: English if the browser prefers it, else Japanese.

@@ -1,4 +1,5 @@
-// Per-client-IP limits on form posts (DESIGN.md: 20 a minute by default). In memory:
+// Per-client limits on form posts (DESIGN.md: 20 a minute by default), per IPv4 address
+// or IPv6 /64 network. In memory:
 // a restart forgives everyone, which is fine for a limit meant to slow floods down.
 // The per-address limit lives in the database (it must not depend on which process
 // answered) and is enforced by the intake without changing the answer.
@@ -67,9 +68,11 @@ final class RateLimiter: Sendable {
         self.rate = rate
     }
 
-    /// nil when allowed; otherwise the seconds until the client may try again.
-    func retryAfter(for key: String, now: Date = Date()) -> Int? {
-        state.withLock { windows in
+    /// nil when allowed; otherwise the seconds until the client may try again. `client` is
+    /// the client's IP address as text; it counts under its `ClientNetwork` key.
+    func retryAfter(for client: String, now: Date = Date()) -> Int? {
+        let key = ClientNetwork.key(for: client)
+        return state.withLock { windows in
             if windows.count > 100_000 { windows = windows.filter { now.timeIntervalSince($0.value.windowStart) < rate.seconds } }
             var window = windows[key] ?? (now, 0)
             if now.timeIntervalSince(window.windowStart) >= rate.seconds { window = (now, 0) }
@@ -78,5 +81,27 @@ final class RateLimiter: Sendable {
             guard window.count > rate.count else { return nil }
             return max(1, Int((rate.seconds - now.timeIntervalSince(window.windowStart)).rounded(.up)))
         }
+    }
+}
+
+/// Whom a per-IP limit counts: an IPv4 address by itself; an IPv6 address by its /64
+/// network, because a host or a subscriber line is usually given a whole /64 and can take
+/// any address in it for each request; an IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, how
+/// a dual-stack socket shows IPv4 clients) as the IPv4 address it is. Text that is not an
+/// address counts as itself.
+enum ClientNetwork {
+    static func key(for address: String) -> String {
+        // A zone (`fe80::1%eth0`) names the interface, not the client.
+        let text = String(address.prefix { $0 != "%" })
+        var ipv4 = in_addr()
+        if inet_pton(AF_INET, text, &ipv4) == 1 { return text }
+        var ipv6 = in6_addr()
+        guard inet_pton(AF_INET6, text, &ipv6) == 1 else { return address }
+        let bytes = withUnsafeBytes(of: &ipv6) { Array($0) }
+        if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
+            return bytes[12...].map(String.init).joined(separator: ".")
+        }
+        let groups = stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+        return groups.joined(separator: ":") + "::/64"
     }
 }

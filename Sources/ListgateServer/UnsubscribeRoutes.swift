@@ -34,9 +34,9 @@ struct UnsubscribeRoutes: Sendable {
 
     func unsubscribe(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         var request = request
-        let body = (try? await request.collectBody(upTo: FormLimits.bodyBytes)).map { String(buffer: $0) } ?? ""
-        // RFC 8058: the mailbox provider POSTs exactly `List-Unsubscribe=One-Click`.
-        let oneClick = body.split(separator: "&").contains { $0.trimmingCharacters(in: .whitespacesAndNewlines) == "List-Unsubscribe=One-Click" }
+        let body = (try? await request.collectBody(upTo: FormLimits.bodyBytes)).map { Array($0.readableBytesView) } ?? []
+        // RFC 8058: the mailbox provider POSTs `List-Unsubscribe=One-Click`, URL-encoded or multipart.
+        let oneClick = OneClickUnsubscribe.isRequested(body: body, contentType: request.headers[.contentType])
         let origin = RequestOrigin(
             route: oneClick ? "one-click:/unsubscribe" : "form:/unsubscribe", clientIP: context.clientIP,
             userAgent: request.headers[.userAgent])

@@ -55,6 +55,20 @@ struct ServeCommand: AsyncParsableCommand {
         "Longest retry delay in seconds (env LISTGATE_RETRY_CAP; default 3600).", valueName: "seconds"))
     var retryCap: Double?
 
+    @Option(help: ArgumentHelp(
+        "Most connections open at once; when all are taken, the one waiting longest for a request gives way (env LISTGATE_MAX_CONNECTIONS; default 512).",
+        valueName: "count"))
+    var maxConnections: Int?
+
+    @Option(help: ArgumentHelp(
+        "Seconds a client has to send a whole request head (env LISTGATE_HEADER_TIMEOUT; default 10).", valueName: "seconds"))
+    var headerTimeout: Double?
+
+    @Option(help: ArgumentHelp(
+        "Longest pause, in seconds, between two parts of a request body (env LISTGATE_BODY_TIMEOUT; default 10).",
+        valueName: "seconds"))
+    var bodyTimeout: Double?
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let host = self.host ?? environment["LISTGATE_HOST"] ?? "127.0.0.1"
@@ -93,10 +107,31 @@ struct ServeCommand: AsyncParsableCommand {
         if let limits = environment["LISTGATE_RATE_LIMITS"] {
             do { configuration.rateLimits = try RateLimits(parsing: limits) } catch { throw CLIError(error.description) }
         }
+        configuration.maxConnections = try Self.number(
+            "maximum number of connections", maxConnections.map(String.init) ?? environment["LISTGATE_MAX_CONNECTIONS"] ?? "512",
+            in: 1...1_000_000)
+        if let text = headerTimeout.map({ String($0) }) ?? environment["LISTGATE_HEADER_TIMEOUT"] {
+            configuration.headerTimeout = try Self.seconds("header timeout", text, upTo: 600)
+        }
+        if let text = bodyTimeout.map({ String($0) }) ?? environment["LISTGATE_BODY_TIMEOUT"] {
+            configuration.bodyTimeout = try Self.seconds("body timeout", text, upTo: 600)
+        }
+        configuration.diskSpace = DiskSpace(databasePath: database.resolvedPath)
 
         let store = try await database.openMigrated()
         var logger = Logger(label: "listgate")
         logger.logLevel = .info
+        // Each connection is a file descriptor; the usual soft limit (1,024) is below what
+        // the connection cap and the database need together, and running out kills the process.
+        let files = OpenFileLimit.raiseToHardLimit()
+        logger.log(
+            level: files.before == files.after ? .debug : .info, "open-file limit",
+            metadata: ["before": "\(files.before)", "after": "\(files.after)"])
+        if files.after < UInt64(configuration.maxConnections) + 64 {
+            logger.warning(
+                "the open-file limit is close to the connection cap; lower --max-connections or raise the hard limit",
+                metadata: ["limit": "\(files.after)", "max_connections": "\(configuration.maxConnections)"])
+        }
         if demo, try await store.allLists().isEmpty {
             _ = try await store.createList(
                 NewList(slug: ListSlug("demo"), name: "デモ・ニュースレター", from: Mailbox("listgate demo <demo@example.org>")),
@@ -151,5 +186,25 @@ struct ServeCommand: AsyncParsableCommand {
         components.user = nil
         components.password = nil
         return components.string ?? url
+    }
+}
+
+/// RLIMIT_NOFILE: the soft limit raised to the hard one, which a process may do for itself.
+/// (Where the hard limit is "unlimited" and the kernel refuses that, the soft one stays.)
+enum OpenFileLimit {
+    #if os(Linux)
+    private static let resource = Int32(RLIMIT_NOFILE.rawValue)
+    #else
+    private static let resource = RLIMIT_NOFILE
+    #endif
+
+    static func raiseToHardLimit() -> (before: UInt64, after: UInt64) {
+        var limit = rlimit()
+        guard getrlimit(resource, &limit) == 0 else { return (0, 0) }
+        let before = UInt64(limit.rlim_cur)
+        guard limit.rlim_cur < limit.rlim_max else { return (before, before) }
+        limit.rlim_cur = limit.rlim_max
+        guard setrlimit(resource, &limit) == 0 else { return (before, before) }
+        return (before, UInt64(limit.rlim_cur))
     }
 }

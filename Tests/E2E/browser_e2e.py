@@ -9,7 +9,8 @@ The built binary is `.build/debug/listgate` unless LISTGATE_BIN names another. E
 else lives in a temporary directory: the database, the SMTP sink (Tests/Support/smtp_sink.py,
 a real aiosmtpd server) and `listgate serve` on a free port.
 
-The browser opens the hosted subscribe page, types a name and an address, submits; the
+The browser opens the hosted subscribe page (served with a Content-Security-Policy that allows
+no script; its inline stylesheet must still apply), types a name and an address, submits; the
 confirmation mail is read at the SMTP server; the browser opens its link (the address must
 still be pending), presses the button and sees the confirmed page. Then it asks for an
 unsubscribe link with the hosted form, opens the mailed link, presses the button and sees
@@ -161,6 +162,16 @@ class Browser:
             raise Failure(f"{self.driver.current_url}: expected the heading {text!r}, "
                           f"the page says:\n{self.driver.find_element(By.TAG_NAME, 'body').text}")
 
+    def expect_styled_under_policy(self, url):
+        """The page came with a Content-Security-Policy that allows no script, and its inline
+        stylesheet still applies (the body's background is the stylesheet's, not white)."""
+        with urllib.request.urlopen(url, timeout=5) as response:
+            policy = response.headers.get("Content-Security-Policy") or ""
+        check("default-src 'none'" in policy and "script-src" not in policy,
+              f"{url}: expected a policy without script, got {policy!r}")
+        background = self.driver.execute_script("return getComputedStyle(document.body).backgroundColor")
+        check(background == "rgb(243, 244, 246)", f"{url}: the inline stylesheet did not apply ({background})")
+
     def expect_text(self, text):
         body = self.driver.find_element(By.TAG_NAME, "body").text
         check(text in body, f"page {self.driver.current_url} does not say {text!r}:\n{body}")
@@ -249,6 +260,7 @@ def run(work, screenshots):
         # Subscribe: the hosted page, in the list's language.
         browser.open(f"{base}/lists/{LIST_SLUG}/subscribe")
         browser.expect_heading(f"「{LIST_NAME}」への登録")
+        browser.expect_styled_under_policy(f"{base}/lists/{LIST_SLUG}/subscribe")
         browser.type("email", ADDRESS)
         browser.type("name", PERSON)
         browser.screenshot("subscribe")

@@ -17,10 +17,14 @@ final class ServerFixture: @unchecked Sendable {
     var configuration = ServerConfiguration()
     static let secret = "test-secret-key"
 
-    init(lists: [(slug: String, name: String, locale: ListLocale)] = [("news", "週刊お知らせ", .ja)]) async throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("listgate-server-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        store = try SQLiteStore(path: directory.appendingPathComponent("listgate.sqlite3").path)
+    /// `directory`: where the database goes (a fresh temporary directory by default).
+    init(lists: [(slug: String, name: String, locale: ListLocale)] = [("news", "週刊お知らせ", .ja)], directory: URL? = nil)
+        async throws
+    {
+        self.directory = directory
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("listgate-server-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+        store = try SQLiteStore(path: self.directory.appendingPathComponent("listgate.sqlite3").path)
         _ = try await store.migrate()
         for list in lists {
             _ = try await store.createList(
@@ -33,6 +37,8 @@ final class ServerFixture: @unchecked Sendable {
     }
 
     deinit { try? FileManager.default.removeItem(at: directory) }
+
+    var databasePath: String { directory.appendingPathComponent("listgate.sqlite3").path }
 
     func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let server = ListgateHTTPServer(store: store, configuration: configuration, renderer: composer, logger: Logger(label: "test"))

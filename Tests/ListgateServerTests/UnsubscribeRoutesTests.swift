@@ -75,6 +75,44 @@ struct UnsubscribeRoutesTests {
         #expect(detail == #"{"route":"one-click"}"#)
     }
 
+    @Test("RFC 8058 one-click as multipart/form-data: unsubscribed, recorded as one-click, no receipt")
+    func oneClickMultipart() async throws {
+        let fixture = try await ServerFixture()
+        let link = try await fixture.activeSubscriber("reader@example.net")
+        let mailsBefore = try await fixture.count("outbox")
+        // As a mailbox provider sends it: a preamble-free body, CRLF line ends, a quoted boundary.
+        let body = [
+            "--mc7Ld0v", #"Content-Disposition: form-data; name="List-Unsubscribe""#, "", "One-Click", "--mc7Ld0v--", "",
+        ].joined(separator: "\r\n")
+        try await fixture.test { client in
+            let response = try await client.execute(
+                uri: link, method: .post, headers: [.contentType: #"multipart/form-data; boundary="mc7Ld0v""#],
+                body: ByteBuffer(string: body))
+            #expect(response.status == .ok)
+        }
+        #expect(try await fixture.status(of: "reader@example.net") == "unsubscribed")
+        #expect(try await fixture.count("outbox") == mailsBefore, "one-click sends no receipt")
+        let detail = try await fixture.store.pool.read { db in
+            try String.fetchOne(db, sql: "SELECT detail FROM events WHERE type = 'unsubscribed'")
+        }
+        #expect(detail == #"{"route":"one-click"}"#)
+    }
+
+    @Test("a multipart post without the one-click field is the page's button: unsubscribed with a receipt")
+    func multipartWithoutOneClick() async throws {
+        let fixture = try await ServerFixture()
+        let link = try await fixture.activeSubscriber("reader@example.net")
+        let mailsBefore = try await fixture.count("outbox")
+        let body = ["--b", #"Content-Disposition: form-data; name="confirm""#, "", "yes", "--b--", ""].joined(separator: "\r\n")
+        try await fixture.test { client in
+            let response = try await client.execute(
+                uri: link, method: .post, headers: [.contentType: "multipart/form-data; boundary=b"], body: ByteBuffer(string: body))
+            #expect(response.status == .ok)
+        }
+        #expect(try await fixture.status(of: "reader@example.net") == "unsubscribed")
+        #expect(try await fixture.count("outbox") == mailsBefore + 1, "a receipt")
+    }
+
     @Test("the page button unsubscribes and queues one receipt to the subscriber alone; twice is fine and says so")
     func pageUnsubscribeWithReceipt() async throws {
         let fixture = try await ServerFixture()

@@ -128,3 +128,25 @@ public final class LoopbackSocket: @unchecked Sendable {
         #endif
     }
 }
+
+/// Runs blocking work (a socket read that waits seconds) on a thread of its own: on the
+/// few threads Swift concurrency shares with an in-process server, it would hold up the
+/// server's own answers while several such tests run at once.
+public func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: work()) }.start()
+    }
+}
+
+extension LoopbackSocket {
+    /// `receive()` on a thread of its own (see `onOwnThread`).
+    public func waitForBytes(limit: Int = 65536) async -> [UInt8]? {
+        await onOwnThread { self.receive(limit: limit) }
+    }
+
+    /// `receiveAll()` on a thread of its own: everything until the peer closes (or a
+    /// receive times out).
+    public func waitForClose() async -> [UInt8] {
+        await onOwnThread { self.receiveAll() }
+    }
+}

@@ -16,15 +16,25 @@ final class ServeProcess: @unchecked Sendable {
     var base: String { "http://127.0.0.1:\(port)" }
 
     /// Starts `listgate serve --db <workspace db> --port <free> ARGUMENTS` and waits
-    /// (up to 30 s, for a loaded machine) until /healthz answers 200.
-    init(_ workspace: Workspace, arguments: [String], environment: [String: String] = [:]) async throws {
+    /// (up to 30 s, for a loaded machine) until /healthz answers 200. With
+    /// `openFileSoftLimit`, the server starts under that soft RLIMIT_NOFILE (set by a shell
+    /// that then becomes the server), as on a host with the usual 1,024.
+    init(_ workspace: Workspace, arguments: [String], environment: [String: String] = [:], openFileSoftLimit: Int? = nil)
+        async throws
+    {
         port = try freePort()
         logURL = workspace.url.appendingPathComponent("serve-\(port).log")
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
         defer { try? log.close() }
-        process.executableURL = Binary.url
-        process.arguments = ["serve", "--db", workspace.db, "--port", String(port)] + arguments
+        let command = ["serve", "--db", workspace.db, "--port", String(port)] + arguments
+        if let openFileSoftLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -Sn \(openFileSoftLimit) && exec \"$0\" \"$@\"", Binary.url.path] + command
+        } else {
+            process.executableURL = Binary.url
+            process.arguments = command
+        }
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LISTGATE_") }
         env.merge(environment) { $1 }
         process.environment = env
