@@ -103,7 +103,7 @@ let package = Package(
         .target(
             name: "ListgateTestSupport",
             path: "Tests/Support",
-            resources: [.copy("smtp_sink.py"), .copy("inspect_mail.py")]
+            resources: [.copy("smtp_sink.py"), .copy("inspect_mail.py"), .copy("flood.py")]
         ),
         .testTarget(
             name: "ListgateMailTests",

@@ -21,6 +21,7 @@ struct AutoReplyComposerTests {
     let links = AutoReply.Links(
         confirm: "https://lists.example.org/confirm/CONFIRMTOKEN", block: "https://lists.example.org/block/BLOCKTOKEN",
         unsubscribe: "https://lists.example.org/unsubscribe/UNSUBTOKEN",
+        preferences: "https://lists.example.org/preferences/ALLLISTSTOKEN",
         resubscribe: "https://lists.example.org/lists/news/subscribe")
 
     func expectedLink(_ kind: AutoReplyKind) -> String {
@@ -47,6 +48,18 @@ struct AutoReplyComposerTests {
         #expect(mail.text?.components(separatedBy: link).count == 2, "one link in the text part")
         #expect(mail.html?.components(separatedBy: "href=\"\(link)\"").count == 2, "one link in the HTML part")
         #expect(ContentGuard(recipient: try EmailAddress("taro@example.jp"), allowed: [reply.list.from.address]).check(raw) == .pass)
+    }
+
+    @Test("an unsubscribe-link mail also carries the 7-day link to every list of the address, once per part",
+          arguments: ListLocale.allCases)
+    func unsubscribeLinkMailCarriesAllListsLink(_ locale: ListLocale) async throws {
+        let composer = try await AutoReplyComposer.bundled()
+        let message = try composer.compose(AutoReply(
+            kind: .unsubscribeLink, list: try list(locale: locale), recipient: try Recipient(EmailAddress("taro@example.jp")),
+            links: links))
+        #expect(message.textBody.components(separatedBy: links.preferences!).count == 2)
+        #expect(message.htmlBody.components(separatedBy: "href=\"\(links.preferences!)\"").count == 2)
+        #expect(message.textBody.contains(locale == .ja ? "7日間" : "7 days"))
     }
 
     @Test("Japanese mail is in Japanese and English mail in English")

@@ -54,8 +54,9 @@ struct DeliveryJournalTests {
         #expect(noted.current.allSatisfy { !$0.isEmpty })
         #expect(Set(noted.current.flatMap { $0 }).count == 6)
         #expect(try await fixture.statuses() == Array(repeating: .sent, count: 6))
+        #expect(try journal.leftOver().isEmpty, "every acceptance recorded: nothing left over")
         let size = try FileManager.default.attributesOfItem(atPath: journal.path)[.size] as? Int
-        #expect(size == 0)
+        #expect(size == 64 * 1024, "its reserved space is kept, not given back")
     }
 
     @Test("CurlSMTPTransport reports acceptance before send returns, and not for a refused message")
@@ -107,5 +108,76 @@ private struct NotingTransport: MailTransport {
             let lines = (try? journal.leftOver()) ?? []
             noted.withLock { $0.append(lines) }
         })
+    }
+}
+
+@Suite("A full disk at the worker", .serialized)
+struct FullDiskDeliveryTests {
+    /// An accepted message whose `sent` mark cannot be committed is neither sent again nor
+    /// followed by more mail; its acceptance is still noted, in the journal's reserved
+    /// space; once the disk has room it is marked, and everything goes out exactly once.
+    @Test("a full disk after the SMTP server accepted: noted, nothing more sent, each message delivered once")
+    func fullDiskAfterAcceptance() async throws {
+        let mount = FileManager.default.temporaryDirectory.appendingPathComponent("listgate-tmpfs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: mount, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: mount) }
+        // A small file system of its own, so that filling it harms nothing else (needs root).
+        guard run("/bin/mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mount.path) == 0 else {
+            print("skipped the full-disk worker test: mounting a tmpfs is not permitted here")
+            return
+        }
+        defer { _ = run("/bin/umount", "-l", mount.path) }
+
+        let fixture = try await OutboxFixture(directory: mount.appendingPathComponent("db"))
+        let ids = try await fixture.queueConfirmations(to: ["a@example.net", "b@example.net", "c@example.net", "d@example.net"])
+        let sink = try SMTPSink.start(options: ["--data-delay", "1.5"])
+        var policy = OutboxPolicy.fastRetry
+        policy.batchSize = 3
+        let journal = try DeliveryJournal(forDatabaseAt: fixture.path)
+        let worker = OutboxWorker(
+            store: fixture.store, transport: try CurlSMTPTransport(url: sink.url), policy: policy,
+            logger: Logger(label: "test"), journal: journal)
+
+        // Three messages are claimed and wait at the SMTP server while the disk fills up.
+        let pass = Task { try await worker.runOnce() }
+        try await Task.sleep(for: .milliseconds(600))
+        let ballast = mount.appendingPathComponent("ballast")
+        _ = FileManager.default.createFile(atPath: ballast.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: ballast)
+        var full = false
+        for _ in 0..<1024 where !full {
+            do { try handle.write(contentsOf: Data(count: 64 << 10)) } catch { full = true }
+        }
+        try? handle.close()
+        #expect(full, "the tmpfs filled up")
+
+        #expect(try await pass.value == 3, "the pass finishes even though it cannot record")
+        #expect(try await sink.waitForMessages(count: 3, timeout: .seconds(10)).count == 3)
+        #expect(Set(try journal.leftOver()) == Set(ids.prefix(3)), "each acceptance noted despite the full disk")
+        // While the marks cannot be saved, nothing more is sent.
+        #expect(try await worker.runOnce() == 0)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try sink.messageCount() == 3)
+
+        // Room again: the three are marked, the fourth goes out, nothing twice.
+        try FileManager.default.removeItem(at: ballast)
+        try await worker.drain()
+        _ = try await sink.waitForMessages(count: 4, timeout: .seconds(10))
+        try await Task.sleep(for: .milliseconds(300))
+        let recipients = try sink.messages().flatMap(\.rcptTos)
+        #expect(recipients.sorted() == ["a@example.net", "b@example.net", "c@example.net", "d@example.net"])
+        #expect(try await fixture.statuses() == Array(repeating: .sent, count: 4))
+        #expect(try journal.leftOver().isEmpty)
+    }
+
+    func run(_ executable: String, _ arguments: String...) -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return -1 }
+        process.waitUntilExit()
+        return process.terminationStatus
     }
 }

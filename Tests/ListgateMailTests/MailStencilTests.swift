@@ -32,6 +32,7 @@ struct MailStencilTests {
                             confirm: "https://lists.example.org/confirm/C\(index)?a=1&b=<2>",
                             block: "https://lists.example.org/block/B\(index)'\"",
                             unsubscribe: "https://lists.example.org/unsubscribe/U\(index)&x",
+                            preferences: "https://lists.example.org/preferences/P\(index)<&>",
                             resubscribe: "https://lists.example.org/lists/news/subscribe?r=\(index)")
                         let reply = AutoReply(kind: kind, list: list, recipient: try Recipient(EmailAddress(address)), links: links)
                         // Twice: the first mail builds the stencil, the second uses it.

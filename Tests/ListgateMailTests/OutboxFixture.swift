@@ -12,10 +12,11 @@ final class OutboxFixture: @unchecked Sendable {
     let composer: AutoReplyComposer
     var path: String { directory.appendingPathComponent("listgate.sqlite3").path }
 
-    init(locale: ListLocale = .ja, allowedAddresses: [String] = []) async throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("listgate-mail-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        store = try SQLiteStore(path: directory.appendingPathComponent("listgate.sqlite3").path)
+    /// `directory`: where the database goes (default: a new temp directory).
+    init(locale: ListLocale = .ja, allowedAddresses: [String] = [], directory: URL? = nil) async throws {
+        self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("listgate-mail-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+        store = try SQLiteStore(path: self.directory.appendingPathComponent("listgate.sqlite3").path)
         _ = try await store.migrate()
         list = try await store.createList(
             NewList(

@@ -22,6 +22,9 @@ public struct OutboxWorker: Service {
     let logger: Logger
     let journal: DeliveryJournal?
     let ceilingNotice = CeilingNotice()
+    /// Messages the SMTP server accepted whose `sent` mark could not be committed yet
+    /// (a full disk): marked before anything else is sent, never queued again.
+    let unrecorded = UnrecordedDeliveries()
 
     /// - Parameter journal: where accepted-but-unrecorded deliveries are noted so that a
     ///   crash does not send them again (see DeliveryJournal); nil: none.
@@ -78,6 +81,9 @@ public struct OutboxWorker: Service {
     /// Returns how many messages it handled (0 when paused, idle or at the ceiling).
     @discardableResult
     public func runOnce(now: Date = Date()) async throws -> Int {
+        // While an accepted message cannot be marked, nothing more is sent: every new
+        // delivery would be one more message that a restart could send twice.
+        guard await recordAcceptedDeliveries() else { return 0 }
         if try await store.isOutboxPaused() { return 0 }
         let allowance = try await ceilingAllowance(now: now)
         guard allowance.leavers > 0 else { return 0 }
@@ -156,11 +162,15 @@ public struct OutboxWorker: Service {
             return
         }
         do {
-            let journal = journal, id = message.id
-            try await transport.send(message.raw, from: list.from.address, to: recipient, whenAccepted: { journal?.accepted(id) })
-            try await store.markSent(message.id, at: Date())
-            journal?.recorded(message.id)
+            let journal = journal, id = message.id, logger = logger
+            try await transport.send(message.raw, from: list.from.address, to: recipient, whenAccepted: {
+                if journal?.accepted(id) == false {
+                    logger.error("could not note an accepted delivery in the journal", metadata: metadata)
+                }
+            })
+            unrecorded.insert(message.id)
             Self.count("sent")
+            await record(message.id)
         } catch let error as DeliveryError {
             switch error {
             case .permanent(let reason):
@@ -178,6 +188,32 @@ public struct OutboxWorker: Service {
                 }
             }
         }
+    }
+
+    /// Commits the `sent` mark of every accepted delivery still unrecorded; false while
+    /// any cannot be (the database refuses writes), with the refusal logged.
+    @discardableResult
+    func recordAcceptedDeliveries() async -> Bool {
+        for id in unrecorded.ids {
+            guard await record(id) else { return false }
+        }
+        return true
+    }
+
+    /// Marks one accepted delivery `sent`; false (logged) when the database refuses.
+    @discardableResult
+    func record(_ id: Int64) async -> Bool {
+        do {
+            try await store.markSent(id, at: Date())
+        } catch {
+            logger.error(
+                "the SMTP server accepted a message but its sent mark cannot be saved; sending waits until it is",
+                metadata: ["outbox_id": "\(id)", "error": "\(error)"])
+            return false
+        }
+        unrecorded.remove(id)
+        journal?.recorded(id)
+        return true
     }
 
     static func count(_ result: String) {
@@ -204,6 +240,15 @@ public struct OutboxWorker: Service {
         }
         return (leavers, confirmations)
     }
+}
+
+/// Outbox ids accepted by the SMTP server and not yet marked `sent`.
+final class UnrecordedDeliveries: Sendable {
+    private let entries = Mutex<Set<Int64>>([])
+
+    var ids: [Int64] { entries.withLock { $0.sorted() } }
+    func insert(_ id: Int64) { _ = entries.withLock { $0.insert(id) } }
+    func remove(_ id: Int64) { _ = entries.withLock { $0.remove(id) } }
 }
 
 /// Once a minute at most: a flood must be visible in the log without flooding it.
