@@ -53,10 +53,12 @@ run: build
 	.build/debug/listgate migrate --db $(DB)
 	.build/debug/listgate serve --db $(DB) --demo
 
-## make test: build everything and run every test (Swift Testing), then the browser end to end
+## make test: build everything and run every test (Swift Testing), then the browser end to end.
+## One test at a time: many tests run the binary and measure answer times, connection
+## floods and deadlines, which a neighbouring test's load would otherwise distort (~3 min).
 test: test-deps browser-deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --disable-xctest
+	$(SWIFT) test --skip-build --disable-xctest --no-parallel
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
 	  /usr/bin/python3 Tests/E2E/browser_e2e.py; \
 	else echo "browser e2e skipped: chromium or chromedriver is missing (make browser-deps)"; fi

@@ -2,7 +2,7 @@
 // that came before the `sent` mark; what it did not note is requeued, as before.
 import Foundation
 import GRDB
-import ListgateCore
+@testable import ListgateCore
 import ListgateMail
 import ListgateTestSupport
 import Logging
@@ -140,7 +140,13 @@ struct FullDiskDeliveryTests {
 
         // Three messages are claimed and wait at the SMTP server while the disk fills up.
         let pass = Task { try await worker.runOnce() }
-        try await Task.sleep(for: .milliseconds(600))
+        func claimed() async throws -> Int {
+            try await fixture.store.pool.read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE status = 'sending'") ?? 0
+            }
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await claimed() < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         let ballast = mount.appendingPathComponent("ballast")
         _ = FileManager.default.createFile(atPath: ballast.path, contents: nil)
         let handle = try FileHandle(forWritingTo: ballast)

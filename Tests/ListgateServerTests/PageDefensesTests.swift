@@ -144,7 +144,8 @@ struct PageDefensesTests {
             let english = try await client.execute(uri: "/lists/news/subscribe", method: .get, headers: [.acceptLanguage: "en-US"])
             #expect(english.status == .internalServerError && english.text.contains("Something went wrong"))
         }
-        let errors = logs.entries.current.filter { $0.level == .error }
+        // One per answer (the intake desk, failing on the same database, logs its own).
+        let errors = logs.entries.current.filter { $0.level == .error && $0.metadata["route"] != nil }
         #expect(errors.count == 3)
         #expect(["/lists/{slug}/subscribe", "/lists/:slug/subscribe"].contains(errors.first?.metadata["route"] ?? ""))
         #expect(errors.first?.metadata["status"] == "500")
