@@ -119,6 +119,7 @@ let package = Package(
             dependencies: [
                 "ListgateServer", "ListgateMail", "ListgateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -16,7 +16,10 @@ CREATE TABLE form_requests (
     route          TEXT NOT NULL CHECK (length(route) BETWEEN 1 AND 100),
     client_network TEXT,
     user_agent     TEXT CHECK (user_agent IS NULL OR length(user_agent) <= 512),
-    received_at    TEXT NOT NULL
+    received_at    TEXT NOT NULL,
+    -- Decisions that failed for a reason other than the post itself (the desk retries a
+    -- few times, then drops the row with an error in the log rather than block the queue).
+    attempts       INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0)
 ) STRICT;
 CREATE INDEX form_requests_by_identity ON form_requests (identity_key);
 

@@ -17,6 +17,13 @@ struct FormRoutes: Sendable {
     let desk: IntakeDeskService
     let pages: Pages
     let ipLimiter: RateLimiter?
+    /// The origin of listgate's own pages (from the base URL), always allowed to post.
+    var ownOrigin: String? { Self.origin(ofBaseURL: intake.baseURL) }
+
+    static func origin(ofBaseURL base: String) -> String? {
+        guard let url = URL(string: base), let scheme = url.scheme, let host = url.host else { return nil }
+        return try? WebOrigin("\(scheme)://\(host)\(url.port.map { ":\($0)" } ?? "")").serialized
+    }
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("lists/:slug/subscribe") { request, context in try await subscribePage(request, context) }
@@ -49,8 +56,12 @@ struct FormRoutes: Sendable {
         // send Origin on a cross-site form post; its absence means a non-browser client).
         // Both sides are compared as browsers write origins (WebOrigin: lower case, no
         // default port), so `https://x:443` set by an admin matches `https://x`.
-        if !list.allowedOrigins.isEmpty, let header = request.headers[.origin] {
-            let allowed = Set(list.allowedOrigins.compactMap { try? WebOrigin($0).serialized })
+        // listgate's own pages may always post. `Origin: null` says nothing about the
+        // page: browsers send it for every POST from a page with `Referrer-Policy:
+        // no-referrer`, listgate's own included; like an absent Origin it is let through
+        // (a script can always post without one; the double opt-in is what protects).
+        if !list.allowedOrigins.isEmpty, let header = request.headers[.origin], header != "null" {
+            let allowed = Set(list.allowedOrigins.compactMap { try? WebOrigin($0).serialized } + [ownOrigin].compactMap { $0 })
             guard let origin = try? WebOrigin(header).serialized, allowed.contains(origin) else {
                 return problem(.originNotAllowed, request, locale: list.locale)
             }
@@ -222,18 +233,5 @@ struct SubscribeForm: Decodable, Sendable {
         if fields.contains(where: { $0.unicodeScalars.contains("\u{FFFD}") }) { return .failure(.malformedBody) }
         if fields.contains(where: { $0.utf8.count > 4096 }) { return .failure(.bodyTooLarge) }
         return .success(form)
-    }
-}
-
-extension Intake {
-    /// The list a URL names, or nil when no list has that slug. Any other error (the
-    /// database is unavailable) is thrown, to be answered as a server error, rather than
-    /// shown as "no such list".
-    func listIfExists(_ slug: String) async throws -> MailingList? {
-        do {
-            return try await list(slug)
-        } catch DomainError.listNotFound {
-            return nil
-        }
     }
 }

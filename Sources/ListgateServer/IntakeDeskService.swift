@@ -53,7 +53,12 @@ public final class IntakeDeskService: Service, Sendable {
                 Counter(label: "listgate_form_requests_decided_total").increment(by: pass.decided)
             }
             if pass.dropped > 0 {
-                logger.warning("form requests dropped: no longer acceptable", metadata: ["count": "\(pass.dropped)"])
+                logger.error("form requests dropped undecided: no longer acceptable, or failed too often",
+                             metadata: ["count": "\(pass.dropped)"])
+            }
+            if pass.failed > 0 {
+                logger.error("deciding form requests failed; they are tried again",
+                             metadata: ["count": "\(pass.failed)", "error_type": "\(pass.lastError ?? "")"])
             }
         } catch is CancellationError {
             return  // shutting down: the rows stay recorded and are decided at the next start

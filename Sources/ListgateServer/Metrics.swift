@@ -8,6 +8,7 @@
 // there were no such page. Nothing here counts subscribe outcomes by address state.
 import Crypto
 import Foundation
+import HTTPTypes
 import Hummingbird
 import ListgateCore
 import NIOCore
@@ -46,9 +47,10 @@ struct MetricsRoutes: Sendable {
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("metrics") { request, context -> Response in
-            guard access.allows(peer: context.remoteAddress, authorization: request.headers[.authorization]) else {
-                return JSONAnswer.error("not_found", "no such page", status: .notFound)
-            }
+            guard access.allows(
+                peer: context.remoteAddress, forwarded: MetricsAccess.isForwarded(request.headers),
+                authorization: request.headers[.authorization])
+            else { return Response(status: .notFound) }  // as for a path that does not exist
             if let summary = try? await store.outboxSummary() {
                 for (status, count) in summary.counts {
                     Gauge(label: "listgate_outbox_messages", dimensions: [("state", status.rawValue)]).record(count)
@@ -73,14 +75,23 @@ struct MetricsAccess: Sendable {
         tokenDigest = token.flatMap { $0.isEmpty ? nil : Array(SHA256.hash(data: Data($0.utf8))) }
     }
 
-    func allows(peer: SocketAddress?, authorization: String?) -> Bool {
-        if let peer, Self.isLoopback(peer) { return true }
+    /// `forwarded`: the request came through a proxy (it carries a forwarding header), so
+    /// a loopback peer is the proxy on this host, not an operator.
+    func allows(peer: SocketAddress?, forwarded: Bool = false, authorization: String?) -> Bool {
+        if !forwarded, let peer, Self.isLoopback(peer) { return true }
         guard let tokenDigest, let authorization else { return false }
         let parts = authorization.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
         let presented = Array(SHA256.hash(data: Data(parts[1].utf8)))
         // Digests of equal length, compared without an early exit.
         return zip(presented, tokenDigest).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    /// Whether a proxy passed the request on: then the client is somewhere else.
+    static func isForwarded(_ headers: HTTPFields) -> Bool {
+        ["X-Forwarded-For", "Forwarded", "X-Real-IP"].contains { name in
+            HTTPField.Name(name).map { headers[$0] != nil } ?? false
+        }
     }
 
     /// 127.0.0.0/8, ::1, and IPv4-mapped loopback (::ffff:127.x.y.z).

@@ -40,7 +40,8 @@ struct MigrateCommand: AsyncParsableCommand {
             let hint = switch row.table {
             case "outbox": "outbox discard \(row.rowID)"
             case "lists", "list_allowed_addresses": "the list's sender addresses"
-            default: "subscribers forget"
+            // The CLI no longer takes such an address as input, so it cannot be named there.
+            default: "its row with the sqlite3 tool; mail to it is quarantined, never sent"
             }
             Console.writeStderr("warning: address row \(row.rowID) (\(row.table)) no longer accepted: \(row.reason); "
                 + "it is kept as is — review it (e.g. \(hint))\n")

@@ -352,6 +352,62 @@ struct MembershipStoreTests {
         #expect(try await database.store.takeSnapshot(listID: news.id, tokenID: nil, source: .cli).count == 0)
     }
 
+    @Test("forget also erases the spellings an older listgate let in: quoted, escaped, commented, tagged")
+    func forgetErasesLegacySpellings() async throws {
+        let (database, news, _) = try await prepared()
+        _ = try await add("victim@example.com", confirmed: true, in: database)
+        // Rows as listgate 0.x stored them, before the grammar refused quotes and comments.
+        let legacy = [#""victim"@example.com"#, #""v\ictim"@example.com"#, "victim(old)@example.com", #""victim+x"@example.com"#]
+        try await database.store.pool.write { db in
+            let key = try AddressHasher.key(in: db)
+            for (index, spelling) in legacy.enumerated() {
+                try db.execute(sql: """
+                    INSERT INTO addresses (email, identity_key, address_hash, created_at) VALUES (?, ?, ?, '2026-01-01T00:00:00.000Z')
+                    """, arguments: [spelling, spelling, AddressHasher.hash(identityKey: spelling, key: key)])
+                try db.execute(sql: """
+                    INSERT INTO subscriptions (list_id, address_id, status, source, created_at, updated_at, subscribed_at)
+                    VALUES (?, ?, 'active', 'import', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2026-01-0\(index + 1)T00:00:00.000Z')
+                    """, arguments: [news.id, db.lastInsertedRowID])
+            }
+            // Someone else, whose key only looks alike.
+            try db.execute(sql: """
+                INSERT INTO addresses (email, identity_key, address_hash, created_at)
+                VALUES ('"victimized"@example.com', '"victimized"@example.com', ?, '2026-01-01T00:00:00.000Z')
+                """, arguments: [AddressHasher.hash(identityKey: "\"victimized\"@example.com", key: key)])
+        }
+        let report = try await database.store.forget(try EmailAddress("victim@example.com"), source: .cli, at: now)
+        #expect(report.addresses == 5)
+        let left = try await database.store.pool.read { db in try String.fetchAll(db, sql: "SELECT email FROM addresses") }
+        #expect(left == [#""victimized"@example.com"#])
+        let forgotten = try await database.store.pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE type = 'forgotten'") ?? 0
+        }
+        #expect(forgotten == 5, "one event per spelling erased")
+    }
+
+    @Test("a \"not me\" block from a +tag's mail stops mail to every tag of that mailbox")
+    func blockCoversTheMailbox() async throws {
+        let (database, news, _) = try await prepared()
+        func request(_ email: String, at date: Date) async throws -> (SubscribeOutcome, String) {
+            let address = try EmailAddress(email)
+            let submission = NewSubmission(
+                publicID: TokenSigner.newID(), list: news, address: address, name: nil,
+                origin: RequestOrigin(route: "form:/lists/news/subscribe"), consentVersion: "v1",
+                requestedAt: date, expiresAt: date.addingTimeInterval(3600))
+            let mail = NewOutboxMessage(
+                messageID: "<\(submission.publicID)@listgate.test>", listID: news.id, kind: .confirmation, recipient: address,
+                raw: Array("To: \(email)\r\n\r\nconfirm\r\n".utf8))
+            return (try await database.store.recordSubscribeRequest(submission, mail: mail, policy: IntakePolicy()), submission.publicID)
+        }
+        let (first, publicID) = try await request("victim+1@example.com", at: now)
+        #expect(first == .mailed)
+        _ = try await database.store.blockSubmission(publicID: publicID, at: now, origin: RequestOrigin(route: "block"))
+        // An hour later, past the cooldown: still nothing, under any tag or none.
+        for spelling in ["victim+2@example.com", "victim@example.com", "victim+1@example.com"] {
+            #expect(try await request(spelling, at: now.addingTimeInterval(3600)).0 == .suppressed, "\(spelling)")
+        }
+    }
+
     @Test("forget of an unknown address stores nothing but still adds the suppression")
     func forgetUnknownAddress() async throws {
         let (database, _, _) = try await prepared()

@@ -118,17 +118,11 @@ struct FullDiskDeliveryTests {
     /// space; once the disk has room it is marked, and everything goes out exactly once.
     @Test("a full disk after the SMTP server accepted: noted, nothing more sent, each message delivered once")
     func fullDiskAfterAcceptance() async throws {
-        let mount = FileManager.default.temporaryDirectory.appendingPathComponent("listgate-tmpfs-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: mount, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: mount) }
-        // A small file system of its own, so that filling it harms nothing else (needs root).
-        guard run("/bin/mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mount.path) == 0 else {
+        guard let disk = SmallFileSystem(megabytes: 4) else {
             print("skipped the full-disk worker test: mounting a tmpfs is not permitted here")
             return
         }
-        defer { _ = run("/bin/umount", "-l", mount.path) }
-
-        let fixture = try await OutboxFixture(directory: mount.appendingPathComponent("db"))
+        let fixture = try await OutboxFixture(directory: disk.url.appendingPathComponent("db"))
         let ids = try await fixture.queueConfirmations(to: ["a@example.net", "b@example.net", "c@example.net", "d@example.net"])
         let sink = try SMTPSink.start(options: ["--data-delay", "1.5"])
         var policy = OutboxPolicy.fastRetry
@@ -147,14 +141,7 @@ struct FullDiskDeliveryTests {
         }
         let deadline = ContinuousClock.now + .seconds(10)
         while try await claimed() < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        let ballast = mount.appendingPathComponent("ballast")
-        _ = FileManager.default.createFile(atPath: ballast.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: ballast)
-        var full = false
-        for _ in 0..<1024 where !full {
-            do { try handle.write(contentsOf: Data(count: 64 << 10)) } catch { full = true }
-        }
-        try? handle.close()
+        let full = disk.fill()
         #expect(full, "the tmpfs filled up")
 
         #expect(try await pass.value == 3, "the pass finishes even though it cannot record")
@@ -166,7 +153,7 @@ struct FullDiskDeliveryTests {
         #expect(try sink.messageCount() == 3)
 
         // Room again: the three are marked, the fourth goes out, nothing twice.
-        try FileManager.default.removeItem(at: ballast)
+        try disk.empty()
         try await worker.drain()
         _ = try await sink.waitForMessages(count: 4, timeout: .seconds(10))
         try await Task.sleep(for: .milliseconds(300))
@@ -174,16 +161,5 @@ struct FullDiskDeliveryTests {
         #expect(recipients.sorted() == ["a@example.net", "b@example.net", "c@example.net", "d@example.net"])
         #expect(try await fixture.statuses() == Array(repeating: .sent, count: 4))
         #expect(try journal.leftOver().isEmpty)
-    }
-
-    func run(_ executable: String, _ arguments: String...) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return -1 }
-        process.waitUntilExit()
-        return process.terminationStatus
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import ListgateServer
+import ListgateTestSupport
 import Testing
 
 @Suite("GET /healthz")
@@ -32,35 +33,20 @@ struct HealthRoutesTests {
 
     @Test("a full disk under the database: /healthz is 503 and a refused write is a logged 500 with a body")
     func fullDisk() async throws {
-        let mount = FileManager.default.temporaryDirectory.appendingPathComponent("listgate-tmpfs-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: mount, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: mount) }
-        // A small file system of its own, so that filling it harms nothing else (needs root).
-        guard run("/bin/mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mount.path) == 0 else {
+        guard let disk = SmallFileSystem(megabytes: 4) else {
             print("skipped the full-disk test: mounting a tmpfs is not permitted here")
             return
         }
-        defer { _ = run("/bin/umount", "-l", mount.path) }
-
-        let fixture = try await ServerFixture(directory: mount.appendingPathComponent("db"))
+        let fixture = try await ServerFixture(directory: disk.url.appendingPathComponent("db"))
         fixture.configuration.diskSpace = DiskSpace(databasePath: fixture.databasePath, minimumFreeBytes: 256 << 10)
         let logs = CapturedLogs()
         try await fixture.test(logger: logs.logger) { client in
             #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
             #expect(try await client.post("/lists/news/subscribe", form: ["email": "before@example.net"]).status == .ok)
+            try await fixture.settled()  // decided while there is room
 
             // Fill the file system to the last byte.
-            let ballast = try FileHandle(forWritingTo: {
-                let url = mount.appendingPathComponent("ballast")
-                _ = FileManager.default.createFile(atPath: url.path, contents: nil)
-                return url
-            }())
-            let chunk = Data(count: 64 << 10)
-            var full = false
-            for _ in 0..<1024 where !full {
-                do { try ballast.write(contentsOf: chunk) } catch { full = true }
-            }
-            try? ballast.close()
+            let full = disk.fill()
             #expect(full, "the tmpfs filled up")
 
             let health = try await client.execute(uri: "/healthz", method: .get)
@@ -75,16 +61,5 @@ struct HealthRoutesTests {
         #expect(errors.contains { $0.message.contains("disk") && $0.metadata["free_bytes"] != nil })
         #expect(errors.contains { ["/lists/{slug}/subscribe", "/lists/:slug/subscribe"].contains($0.metadata["route"] ?? "") })
         #expect(errors.contains { $0.metadata["route"] == "/healthz" && $0.metadata["status"] == "503" })
-    }
-
-    func run(_ executable: String, _ arguments: String...) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return -1 }
-        process.waitUntilExit()
-        return process.terminationStatus
     }
 }

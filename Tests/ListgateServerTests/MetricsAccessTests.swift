@@ -3,6 +3,7 @@
 // HummingbirdTesting's router has no peer address, so it stands for a client elsewhere
 // on the network; the binary tests (SubscribeLoopTests) read /metrics over loopback.
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
@@ -32,6 +33,19 @@ struct MetricsAccessTests {
             #expect(right.status == .ok)
             let wrong = try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer s3cret-metricz"])
             #expect(wrong.status == .notFound)
+        }
+    }
+
+    @Test("a loopback peer that forwards a request (a reverse proxy on this host) is not an operator")
+    func proxiedLoopbackIsNotAnOperator() throws {
+        let access = MetricsAccess(token: nil)
+        let local = try SocketAddress(ipAddress: "127.0.0.1", port: 80)
+        #expect(access.allows(peer: local, forwarded: false, authorization: nil))
+        for name in ["X-Forwarded-For", "Forwarded", "X-Real-IP"] {
+            var headers = HTTPFields()
+            headers[HTTPField.Name(name)!] = name == "Forwarded" ? "for=192.0.2.7" : "192.0.2.7"
+            #expect(MetricsAccess.isForwarded(headers), "\(name)")
+            #expect(!access.allows(peer: local, forwarded: MetricsAccess.isForwarded(headers), authorization: nil))
         }
     }
 

@@ -89,9 +89,9 @@ struct MigrateCommandTests {
         let warnings = result.stderr.split(separator: "\n").map(String.init)
         #expect(warnings == [
             "warning: address row \(ids[0]) (addresses) no longer accepted: quoted local parts are not accepted: "
-                + "type the address without double quotes; it is kept as is — review it (e.g. subscribers forget)",
+                + "type the address without double quotes; it is kept as is — review it (e.g. its row with the sqlite3 tool; mail to it is quarantined, never sent)",
             "warning: address row \(ids[1]) (addresses) no longer accepted: quoted local parts are not accepted: "
-                + "type the address without double quotes; it is kept as is — review it (e.g. subscribers forget)",
+                + "type the address without double quotes; it is kept as is — review it (e.g. its row with the sqlite3 tool; mail to it is quarantined, never sent)",
             "warning: address row \(allowed) (list_allowed_addresses) no longer accepted: quoted local parts are not "
                 + "accepted: type the address without double quotes; it is kept as is — review it (e.g. the list's sender addresses)",
             "warning: 3 stored address rows are no longer accepted and kept as is",

@@ -54,21 +54,43 @@ public struct IntakeDesk: Sendable {
     public struct Pass: Sendable, Equatable {
         public var decided = 0
         /// Requests that can no longer be decided (their list or address is no longer
-        /// accepted): removed, and nothing is sent.
+        /// accepted, or deciding failed `maximumAttempts` times): removed, nothing is sent.
         public var dropped = 0
+        /// Requests whose decision failed this time and will be tried again.
+        public var failed = 0
+        /// The last failure, for the log.
+        public var lastError: String?
     }
 
-    /// Decides up to `limit` waiting requests.
+    /// A request whose decision fails this often (a bug, a broken template) is dropped,
+    /// so it cannot hold up every request behind it.
+    public static let maximumAttempts = 5
+
+    /// Decides up to `limit` waiting requests. One request's failure does not stop the
+    /// others: it is counted, and tried again in a later pass.
     @discardableResult
     public func decidePending(limit: Int = 200) async throws -> Pass {
         var pass = Pass()
         for request in try await store.pendingFormRequests(limit: limit) {
-            if try await decide(request) { pass.decided += 1 } else { pass.dropped += 1 }
+            do {
+                if try await decide(request) { pass.decided += 1 } else { pass.dropped += 1 }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                pass.lastError = "\(type(of: error))"
+                if try await store.noteFormRequestFailure(id: request.id) >= Self.maximumAttempts {
+                    try await store.discardFormRequest(id: request.id)
+                    pass.dropped += 1
+                } else {
+                    pass.failed += 1
+                }
+            }
         }
         return pass
     }
 
-    /// Decides every waiting request (tests, benchmarks, and the first pass at start).
+    /// Decides every waiting request it can: passes until one decides or drops nothing
+    /// (requests that failed wait for the next call).
     @discardableResult
     public func decideAll() async throws -> Pass {
         var total = Pass()
@@ -76,13 +98,15 @@ public struct IntakeDesk: Sendable {
             let pass = try await decidePending()
             total.decided += pass.decided
             total.dropped += pass.dropped
+            total.failed = pass.failed
+            total.lastError = pass.lastError ?? total.lastError
             if pass.decided + pass.dropped == 0 { return total }
         }
     }
 
     /// False when the request was dropped rather than decided.
     func decide(_ request: FormRequest) async throws -> Bool {
-        guard let list = try await intake.listIfKnown(request.listSlug) else {
+        guard let list = try await intake.listIfExists(request.listSlug) else {
             try await store.discardFormRequest(id: request.id)
             return false
         }

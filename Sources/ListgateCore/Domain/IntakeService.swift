@@ -107,8 +107,13 @@ public struct Intake: Sendable {
 
     public func subscribeURL(_ slug: ListSlug) -> String { links.subscribe(slug) }
 
-    /// The list a recorded request names, or nil when it no longer exists.
-    func listIfKnown(_ slug: String) async throws -> MailingList? {
+    /// Where listgate's own pages are served (links in mail and pages start with it).
+    public var baseURL: String { links.baseURL }
+
+    /// The list a URL or a recorded request names, or nil when no list has that slug. Any
+    /// other error (the database is unavailable) is thrown, to be answered as a server
+    /// error rather than shown as "no such list".
+    public func listIfExists(_ slug: String) async throws -> MailingList? {
         guard let slug = try? ListSlug(slug) else { return nil }
         return try await lists.list(slug)
     }

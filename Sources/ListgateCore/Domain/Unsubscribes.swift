@@ -96,11 +96,16 @@ public struct Unsubscribes: Sendable {
         return try await store.requestUnsubscribeLink(
             list: list, address: address, at: now, policy: policy, formRequestID: formRequestID
         ) { publicID, addressHash in
-            try renderer.render(
-                .unsubscribeLink, list: list, to: address,
-                links: AutoReplyLinks(
-                    unsubscribe: links.unsubscribe(subscription: publicID),
-                    preferences: links.allLists(addressHash: addressHash, expires: allListsExpiry)))
+            do {
+                return try renderer.render(
+                    .unsubscribeLink, list: list, to: address,
+                    links: AutoReplyLinks(
+                        unsubscribe: links.unsubscribe(subscription: publicID),
+                        preferences: links.allLists(addressHash: addressHash, expires: allListsExpiry)))
+            } catch {
+                // As for a confirmation: an address the mail cannot be written to.
+                throw DomainError.undeliverableAddress
+            }
         }
     }
 }

@@ -19,7 +19,7 @@ enum AddressHasher {
         return mailbox == identityKey ? [own] : [own, hash(identityKey: mailbox, key: key)]
     }
 
-    /// The keyed hash of the address's mailbox (EmailAddress+Mailbox.swift).
+    /// The keyed hash of the address's mailbox (`EmailAddress.mailboxKey`).
     static func mailboxHash(identityKey: String, in db: Database) throws -> String {
         hash(identityKey: EmailAddress.mailboxKey(ofIdentityKey: identityKey), key: try key(in: db))
     }

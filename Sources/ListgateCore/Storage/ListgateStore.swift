@@ -26,11 +26,10 @@ public protocol ListgateStore: IntakeStore, UnsubscribeStore, PreferencesStore, 
     /// Queues one rendered auto-reply on its own. Services that change state queue
     /// their mail inside their own transaction instead.
     func enqueue(_ message: NewOutboxMessage) async throws -> Int64
-    /// Moves up to `limit` due messages from `queued` to `sending` and returns them: those
-    /// that let people leave (unsubscribe links, receipts) before confirmations, each
-    /// group oldest first, so a flood of sign-ups held at the ceiling never delays them.
-    func claimDueMessages(now: Date, limit: Int) async throws -> [OutboxMessage]
-    /// The same for one side only: confirmations, or the mail that lets people leave.
+    /// Moves up to `limit` due messages of one side from `queued` to `sending`, oldest
+    /// first, and returns them. The sides are confirmations and the mail that lets people
+    /// leave (unsubscribe links, receipts): the worker claims the leavers' first, so a
+    /// flood of sign-ups held at the ceiling never delays them (OutboxWorker.ceilingAllowance).
     func claimDueMessages(now: Date, limit: Int, confirmations: Bool) async throws -> [OutboxMessage]
     /// Puts messages left in `sending` (by a crash, or a pause mid-batch) back in the queue.
     func requeueClaimed(ids: [Int64]?) async throws -> Int

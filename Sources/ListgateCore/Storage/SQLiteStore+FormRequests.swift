@@ -1,6 +1,6 @@
 // Recorded form posts (FormRequest.swift): the front door's one write, and the desk's
-// queue. Recording shares the group commit with nothing else and reads nothing about
-// the address, so it costs the same for every address.
+// queue. Recording reads nothing about the address, so it costs the same for every
+// address (it shares group commits with other posts, and the writer with the desk).
 import Foundation
 import GRDB
 
@@ -42,6 +42,14 @@ extension SQLiteStore {
     public func discardFormRequest(id: Int64) async throws {
         try await pool.write { db in
             try db.cachedStatement(sql: "DELETE FROM form_requests WHERE id = ?").execute(arguments: [id])
+        }
+    }
+
+    public func noteFormRequestFailure(id: Int64) async throws -> Int {
+        try await pool.write { db in
+            try Int.fetchOne(
+                db.cachedStatement(sql: "UPDATE form_requests SET attempts = attempts + 1 WHERE id = ? RETURNING attempts"),
+                arguments: [id]) ?? 0
         }
     }
 

@@ -117,14 +117,18 @@ extension SQLiteStore {
                     NewEvent(.blocked, listID: listID, addressHash: hash, source: source, detail: Self.originDetail(origin)),
                     at: date, in: db)
             }
-            try db.cachedStatement(sql: """
-                    INSERT INTO suppressions (list_id, address_hash, reason, created_at) VALUES (?, ?, 'blocked', ?)
-                    ON CONFLICT DO NOTHING
-                    """).execute(arguments: [listID, hash, stamp])
-            if db.changesCount > 0 {
-                try EventLedger.append(
-                    NewEvent(.suppressed, listID: listID, addressHash: hash, source: source, detail: ["reason": "blocked"]),
-                    at: date, in: db)
+            // "Never mail me again" is the inbox's word: it holds for the address and for its
+            // mailbox, so a +tag spelling of it cannot be used to carry on.
+            for blocked in try AddressHasher.hashes(identityKey: row["identity_key"], in: db) {
+                try db.cachedStatement(sql: """
+                        INSERT INTO suppressions (list_id, address_hash, reason, created_at) VALUES (?, ?, 'blocked', ?)
+                        ON CONFLICT DO NOTHING
+                        """).execute(arguments: [listID, blocked, stamp])
+                if db.changesCount > 0 {
+                    try EventLedger.append(
+                        NewEvent(.suppressed, listID: listID, addressHash: blocked, source: source, detail: ["reason": "blocked"]),
+                        at: date, in: db)
+                }
             }
             // Suppression wins: a "not me" after a confirmation also ends the subscription.
             try db.cachedStatement(sql: """

@@ -28,6 +28,7 @@ extension SQLiteStore {
         return db.lastInsertedRowID
     }
 
+    /// Both sides, leavers' mail first (for tests and tools that claim by hand).
     public func claimDueMessages(now: Date, limit: Int) async throws -> [OutboxMessage] {
         let leavers = try await claimDueMessages(now: now, limit: limit, confirmations: false)
         return leavers + (try await claimDueMessages(now: now, limit: limit - leavers.count, confirmations: true))

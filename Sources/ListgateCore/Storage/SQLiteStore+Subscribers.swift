@@ -98,6 +98,13 @@ extension SQLiteStore {
                 let addressIDs = try Int64.fetchAll(
                     db.cachedStatement(sql: "SELECT id FROM addresses WHERE identity_key = ? OR address_hash = ?"),
                     arguments: [key, keyHash])
+                if key != address.identityKey, !addressIDs.isEmpty {
+                    // Each spelling erased is a state change of its own (invariant 8).
+                    try EventLedger.append(
+                        NewEvent(.forgotten, addressHash: keyHash, source: source,
+                                 detail: ["as": "another spelling of the mailbox"]),
+                        at: date, in: db)
+                }
                 for id in addressIDs {
                     // The sender may hold an older snapshot: the unsubscribes feed tells it
                     // which recipient ids to drop, without the address (`erasures`).
@@ -279,18 +286,47 @@ extension SQLiteStore {
         }
         let local = mailboxKey[..<at]
         let tagged = escaped(local) + "+%" + escaped(mailboxKey[at...])
+        let domain = String(mailboxKey[at...])
         var keys: Set<String> = [key, mailboxKey]
-        // The range (`local+` up to `local,`, the next byte) lets an index on identity_key
-        // find the candidates; LIKE then checks the domain.
         for table in ["addresses", "submissions", "form_requests", "snapshot_members"] {
+            // The range (`local+` up to `local,`, the next byte) lets an index on
+            // identity_key find the candidates; LIKE then checks the domain.
             keys.formUnion(try String.fetchAll(
                 db.cachedStatement(sql: """
                     SELECT DISTINCT identity_key FROM \(table)
                     WHERE identity_key >= ? AND identity_key < ? AND identity_key LIKE ? ESCAPE '\\'
                     """),
                 arguments: [local + "+", local + ",", tagged]))
+            // Spellings an older listgate let in (`"victim"@…`, `v\ictim@…`, comments):
+            // the same inbox, stored under keys of their own (`listgate migrate` reports them).
+            let legacy = try String.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT DISTINCT identity_key FROM \(table)
+                    WHERE (instr(identity_key, '"') > 0 OR instr(identity_key, '\\') > 0 OR instr(identity_key, '(') > 0)
+                      AND substr(identity_key, -length(?)) = ?
+                    """),
+                arguments: [domain, domain])
+            keys.formUnion(legacy.filter { EmailAddress.mailboxKey(ofIdentityKey: Self.withoutQuoting($0)) == mailboxKey })
         }
         return keys.sorted()
+    }
+
+    /// A stored key as the mailbox it reaches: comments, double quotes and backslashes
+    /// taken out of its local part (`"v\ictim"(x)@example.com` → `victim@example.com`).
+    static func withoutQuoting(_ key: String) -> String {
+        guard let at = key.lastIndex(of: "@") else { return key }
+        var local = "", depth = 0, escaped = false
+        for character in key[..<at] {
+            if escaped { local.append(character); escaped = false; continue }
+            switch character {
+            case "\\": escaped = true
+            case "(": depth += 1
+            case ")": depth = max(0, depth - 1)
+            case "\"": break
+            default: if depth == 0 { local.append(character) }
+            }
+        }
+        return local + String(key[at...])
     }
 
     /// The list's id, or `listNotFound` (fail closed: never a default list).

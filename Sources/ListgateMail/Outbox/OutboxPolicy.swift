@@ -21,8 +21,9 @@ public struct OutboxPolicy: Sendable {
     public var ceilingPerMinute = 300
 
     /// How many of the ceiling's messages a minute confirmations may take: all but a
-    /// fifth (at least one), which stays free for unsubscribe links and receipts.
-    public var confirmationShare: Int { ceilingPerMinute - max(1, ceilingPerMinute / 5) }
+    /// fifth (at least one), which stays free for unsubscribe links and receipts; never
+    /// none, so a ceiling of 1 still sends confirmations.
+    public var confirmationShare: Int { max(1, ceilingPerMinute - max(1, ceilingPerMinute / 5)) }
 
     public init() {}
 

@@ -104,7 +104,8 @@ public struct OutboxWorker: Service {
                 if started >= policy.concurrentDeliveries { try await group.next() }
                 // On shutdown, and when paused (checked every 200 ms, well within the
                 // promised second), hand the rest of the batch back to the queue.
-                var stop = Task.isCancelled
+                // A sent mark that could not be saved (a full disk): hand the rest back.
+                var stop = Task.isCancelled || unrecorded.recordingFailed
                 if !stop, ContinuousClock.now - checkedPause > .milliseconds(200) {
                     checkedPause = ContinuousClock.now
                     stop = try await store.isOutboxPaused()
@@ -197,6 +198,7 @@ public struct OutboxWorker: Service {
         for id in unrecorded.ids {
             guard await record(id) else { return false }
         }
+        unrecorded.recordingFailed = false
         return true
     }
 
@@ -206,6 +208,7 @@ public struct OutboxWorker: Service {
         do {
             try await store.markSent(id, at: Date())
         } catch {
+            unrecorded.recordingFailed = true
             logger.error(
                 "the SMTP server accepted a message but its sent mark cannot be saved; sending waits until it is",
                 metadata: ["outbox_id": "\(id)", "error": "\(error)"])
@@ -245,6 +248,13 @@ public struct OutboxWorker: Service {
 /// Outbox ids accepted by the SMTP server and not yet marked `sent`.
 final class UnrecordedDeliveries: Sendable {
     private let entries = Mutex<Set<Int64>>([])
+    private let failed = Mutex(false)
+
+    /// Set when a mark could not be saved; cleared once every accepted one is.
+    var recordingFailed: Bool {
+        get { failed.withLock { $0 } }
+        set { failed.withLock { $0 = newValue } }
+    }
 
     var ids: [Int64] { entries.withLock { $0.sorted() } }
     func insert(_ id: Int64) { _ = entries.withLock { $0.insert(id) } }
