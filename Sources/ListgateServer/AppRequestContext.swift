@@ -1,5 +1,6 @@
-// The per-request context: Hummingbird's core storage plus the peer address, which the
-// rate limiter and the consent ledger (reduced to /24 or /48) need.
+// The per-request context: Hummingbird's core storage plus the client's address, which
+// the rate limiter and the consent ledger (reduced to /24 or /48) need: the peer's, or,
+// behind a trusted proxy, the one it forwarded (ClientAddressMiddleware).
 import Hummingbird
 import NIOCore
 
@@ -10,13 +11,16 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        clientIP = remoteAddress?.ipAddress
     }
 
     /// Form bodies are small; anything bigger is refused before it is read whole.
     public var maxUploadSize: Int { FormLimits.bodyBytes }
 
     /// The client's IP address as text, without the port.
-    var clientIP: String? { remoteAddress?.ipAddress }
+    var clientIP: String?
+    /// Whether the connection came from a trusted proxy (then `clientIP` is the one it named).
+    var throughTrustedProxy = false
 }
 
 enum FormLimits {

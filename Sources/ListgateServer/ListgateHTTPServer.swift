@@ -22,6 +22,9 @@ public struct ServerConfiguration: Sendable {
     /// LISTGATE_METRICS_TOKEN: with it, `/metrics` also answers clients that present it
     /// as a bearer token; without it, loopback clients only.
     public var metricsToken: String?
+    /// LISTGATE_TRUSTED_PROXIES / --trusted-proxy: peers whose X-Forwarded-For (or
+    /// Forwarded) names the client. None by default: the peer is the client.
+    public var trustedProxies = TrustedProxies.none
     /// At most this many open connections (LISTGATE_MAX_CONNECTIONS). When all are taken,
     /// the one that has waited longest for a request gives way to a newcomer; when none can,
     /// new connections wait in the listen queue.
@@ -121,6 +124,7 @@ public struct ListgateHTTPServer: Sendable {
         let table = RouteTable(survey.routes.map { (path: $0.path.description, method: $0.method) })
 
         let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
+        router.add(middleware: ClientAddressMiddleware(proxies: configuration.trustedProxies))
         router.add(middleware: RequestMetricsMiddleware())
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ServerErrorMiddleware(pages: pages))

@@ -47,9 +47,11 @@ struct MetricsRoutes: Sendable {
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("metrics") { request, context -> Response in
-            guard access.allows(
-                peer: context.remoteAddress, forwarded: MetricsAccess.isForwarded(request.headers),
-                authorization: request.headers[.authorization])
+            // The client as resolved through trusted proxies; forwarding headers from
+            // anyone else mean a proxy we were not told about stands in front.
+            let forwarded = !context.throughTrustedProxy && MetricsAccess.isForwarded(request.headers)
+            let client = context.clientIP.flatMap { try? SocketAddress(ipAddress: $0, port: 0) }
+            guard access.allows(peer: client, forwarded: forwarded, authorization: request.headers[.authorization])
             else { return Response(status: .notFound) }  // as for a path that does not exist
             if let summary = try? await store.outboxSummary() {
                 for (status, count) in summary.counts {

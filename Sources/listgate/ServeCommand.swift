@@ -38,6 +38,11 @@ struct ServeCommand: AsyncParsableCommand {
         valueName: "url"))
     var baseURL: String?
 
+    @Option(name: .customLong("trusted-proxy"), help: ArgumentHelp(
+        "A reverse proxy whose X-Forwarded-For (or Forwarded) names the client: an address or a network such as 10.0.0.0/8; repeatable (env LISTGATE_TRUSTED_PROXIES, comma-separated; default none: the peer is the client).",
+        valueName: "cidr"))
+    var trustedProxies: [String] = []
+
     @Flag(help: "Create a `demo` list first if there are no lists yet (used by `make run`).")
     var demo = false
 
@@ -104,6 +109,10 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.baseURL = try (baseURL ?? environment["LISTGATE_BASE_URL"]).map(Self.validBaseURL)
         configuration.secretKey = environment["LISTGATE_SECRET_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.metricsToken = environment["LISTGATE_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        do {
+            configuration.trustedProxies = try TrustedProxies(
+                parsing: trustedProxies.isEmpty ? [environment["LISTGATE_TRUSTED_PROXIES"] ?? ""] : trustedProxies)
+        } catch { throw CLIError(error.description) }
         if let limits = environment["LISTGATE_RATE_LIMITS"] {
             do { configuration.rateLimits = try RateLimits(parsing: limits) } catch { throw CLIError(error.description) }
         }
