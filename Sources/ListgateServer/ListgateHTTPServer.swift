@@ -1,6 +1,7 @@
 // The HTTP face of listgate. Routes are thin: they decode, call the core, and render.
 // `buildApplication` is shared by `listgate serve` and the tests, so tests exercise
 // the same app that runs in production.
+import Foundation
 import Hummingbird
 import ListgateCore
 import Logging
@@ -67,7 +68,12 @@ public struct ListgateHTTPServer: Sendable {
         self.services = services
     }
 
-    public func buildApplication() async throws -> some ApplicationProtocol {
+    /// `onRunning` is called once the server listens (with its port), never before: what
+    /// it prints is then true.
+    public func buildApplication(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws
+        -> some ApplicationProtocol
+    {
+        let port = configuration.port
         let (router, desk) = try await compose()
         let rules = ConnectionRules(
             headerTimeout: Self.timeAmount(configuration.headerTimeout), bodyTimeout: Self.timeAmount(configuration.bodyTimeout),
@@ -83,6 +89,7 @@ public struct ListgateHTTPServer: Sendable {
                 address: .hostname(configuration.host, port: configuration.port), serverName: "listgate",
                 availableConnectionsDelegate: .maximum(configuration.maxConnections, logger: logger)),
             services: services + [desk],
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)
     }
 
@@ -131,6 +138,11 @@ public struct ListgateHTTPServer: Sendable {
         router.add(middleware: PathGuardMiddleware(routes: table))
         addRoutes(router)
         return (router, desk)
+    }
+
+    /// Whether starting failed because the address is taken (another process listens there).
+    public static func isAddressInUse(_ error: any Error) -> Bool {
+        (error as? IOError)?.errnoCode == EADDRINUSE
     }
 
     static func timeAmount(_ duration: Duration) -> TimeAmount {

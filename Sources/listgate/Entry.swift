@@ -8,6 +8,10 @@ import ListgateCore
 @main
 enum Entry {
     static func main() async {
+        // Every file listgate creates holds secrets or addresses (the database and its -wal
+        // and -shm, the delivery journal, .eml files, exports): owner only, whatever the
+        // shell's umask. One setting here covers the files SQLite creates itself.
+        umask(0o077)
         do {
             var command = try Listgate.parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -129,7 +129,11 @@ struct ServeCommand: AsyncParsableCommand {
 
         let store = try await database.openMigrated()
         var logger = Logger(label: "listgate")
-        logger.logLevel = .info
+        let level = environment["LISTGATE_LOG_LEVEL"].map { $0.lowercased() } ?? "info"
+        guard let logLevel = Logger.Level(rawValue: level) else {
+            throw CLIError("invalid LISTGATE_LOG_LEVEL '\(level)': use trace, debug, info, notice, warning, error or critical")
+        }
+        logger.logLevel = logLevel
         // Each connection is a file descriptor; the usual soft limit (1,024) is below what
         // the connection cap and the database need together, and running out kills the process.
         let files = OpenFileLimit.raiseToHardLimit()
@@ -150,19 +154,30 @@ struct ServeCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let composer = try await AutoReplyComposer.bundled()
         let journal: DeliveryJournal
-        do { journal = try DeliveryJournal(forDatabaseAt: database.resolvedPath) } catch { throw CLIError("\(error)") }
+        do { journal = try DeliveryJournal(forDatabaseAt: database.resolvedPath) } catch {
+            throw CLIError("another listgate serve is already running on \(database.resolvedPath)")
+        }
         let worker = OutboxWorker(store: store, transport: transport, policy: policy, logger: logger, journal: journal)
         let server = ListgateHTTPServer(
             store: store, configuration: configuration, renderer: composer, registry: registry, logger: logger,
             services: [worker])
-        let application = try await server.buildApplication()
-        print("listgate is serving on http://\(host):\(port)")
-        for list in try await store.allLists() {
-            print("  subscribe page for '\(list.slug)': \(configuration.resolvedBaseURL)/lists/\(list.slug)/subscribe")
+        let lists = try await store.allLists()
+        let baseURL = configuration.resolvedBaseURL
+        let mailTo = smtpURL.map(Self.redacted) ?? "./mail-outbox/ (one .eml file per message)"
+        // Said once the port is really ours, so a busy port is one error line, not a claim.
+        let application = try await server.buildApplication { port in
+            print("listgate is serving on http://\(host):\(port)")
+            for list in lists {
+                print("  subscribe page for '\(list.slug)': \(baseURL)/lists/\(list.slug)/subscribe")
+            }
+            print("  mail goes to: \(mailTo)")
+            fflush(nil)  // shown now even when stdout is a pipe (e.g. under make)
         }
-        print("  mail goes to: \(smtpURL.map(Self.redacted) ?? "./mail-outbox/ (one .eml file per message)")")
-        fflush(nil)  // shown now even when stdout is a pipe (e.g. under make)
-        try await application.runService()
+        do {
+            try await application.runService()
+        } catch where ListgateHTTPServer.isAddressInUse(error) {
+            throw CLIError("cannot listen on \(host):\(port): the port is already in use")
+        }
     }
 
     static func validBaseURL(_ text: String) throws -> String {

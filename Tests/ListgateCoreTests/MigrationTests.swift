@@ -123,11 +123,11 @@ struct MigrationTests {
         await #expect(throws: StoreError.needsMigration) { try await store.checkSchema() }
     }
 
-    @Test("opening a missing database for use fails with 'needs migration' and creates no file")
+    @Test("opening a missing database for use fails with 'no database' and creates no file")
     func missingDatabase() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("absent.sqlite3")
-        await #expect(throws: StoreError.needsMigration) { try await SQLiteStore.openMigrated(path: path) }
+        await #expect(throws: StoreError.noDatabase(path: path)) { try await SQLiteStore.openMigrated(path: path) }
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 

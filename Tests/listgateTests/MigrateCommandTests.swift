@@ -24,15 +24,16 @@ struct MigrateCommandTests {
         #expect(result.stdout.contains("no migrations applied"))
     }
 
-    @Test("commands refuse a missing database and do not create one", arguments: [
-        ["lists", "list"], ["lists", "show", "news"], ["serve", "--port", "0"],
+    @Test("commands name a missing database, say how to create it, and create nothing", arguments: [
+        ["lists", "list"], ["lists", "show", "news"], ["serve", "--port", "0"], ["subscribers", "find", "ada@example.org"],
     ])
     func refusesMissingDatabase(_ command: [String]) throws {
         let workspace = try Workspace()
         let result = try Binary.run(command + ["--db", workspace.db])
         #expect(result.status != 0)
-        #expect(result.lastErrorLine == "error: database needs migration: run listgate migrate")
+        #expect(result.lastErrorLine == "error: no database at \(workspace.db) (create it with: listgate migrate --db \(workspace.db))")
         #expect(!FileManager.default.fileExists(atPath: workspace.db))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: workspace.url.path).isEmpty, "nothing created")
     }
 
     @Test("commands refuse a database with no schema")
@@ -156,5 +157,63 @@ struct ServeCommandTests {
         let result = try Binary.run(["serve", "--db", workspace.db], environment: ["LISTGATE_PORT": "http"])
         #expect(result.status != 0)
         #expect(result.lastErrorLine == "error: invalid port 'http': use a number from 0 to 65535")
+    }
+}
+
+@Suite("serve's start-up traps", .serialized)
+struct ServeStartTests {
+    @Test("a busy port is one error line and a non-zero exit, with no claim to be serving")
+    func busyPort() async throws {
+        let workspace = try Workspace().migrated()
+        let first = try await ServeProcess(workspace, arguments: [])
+        defer { withExtendedLifetime(first) {} }
+        // A second database, so the only conflict is the port.
+        let other = try Workspace().migrated()
+        let result = try Binary.run(["serve", "--db", other.db, "--port", String(first.port)], in: other.url)
+        #expect(result.status != 0)
+        #expect(result.lastErrorLine == "error: cannot listen on 127.0.0.1:\(first.port): the port is already in use")
+        #expect(!result.stdout.contains("serving"), "\(result.stdout)")
+    }
+
+    @Test("a second serve on the same SQLite file is refused with an error line")
+    func secondServeOnOneDatabase() async throws {
+        let workspace = try Workspace().migrated()
+        let first = try await ServeProcess(workspace, arguments: [])
+        defer { withExtendedLifetime(first) {} }  // it must keep running while the second starts
+        let result = try Binary.run(["serve", "--db", workspace.db, "--port", String(try freePort())], in: workspace.url)
+        #expect(result.status != 0)
+        #expect(result.lastErrorLine == "error: another listgate serve is already running on \(workspace.db)")
+        #expect(!result.stdout.contains("serving"))
+    }
+
+    @Test("an unknown LISTGATE_LOG_LEVEL is an error line")
+    func unknownLogLevel() throws {
+        let workspace = try Workspace().migrated()
+        let result = try workspace.listgate("serve", "--port", "0", environment: ["LISTGATE_LOG_LEVEL": "loud"])
+        #expect(result.status != 0)
+        #expect(result.lastErrorLine?.hasPrefix("error: invalid LISTGATE_LOG_LEVEL 'loud'") == true)
+    }
+
+    @Test("every file listgate creates is readable by its owner only")
+    func ownerOnlyFiles() async throws {
+        let workspace = try Workspace().migrated()
+        try workspace.listgate("lists", "create", "news", "--name", "News", "--from", "news@example.org")
+        let server = try await ServeProcess(workspace, arguments: [])
+        #expect(await FormPoster().post("\(server.base)/lists/news/subscribe", ["email": "ada@example.org"]) == 200)
+        let outbox = workspace.url.appendingPathComponent("mail-outbox")
+        #expect(await eventually(within: .seconds(10)) {
+            ((try? FileManager.default.contentsOfDirectory(atPath: outbox.path)) ?? []).contains { $0.hasSuffix(".eml") }
+        })
+        let export = workspace.url.appendingPathComponent("export.csv").path
+        try workspace.listgate("export", "subscribers", "--list", "news", "--status", "all", "--output", export)
+        let mail = try FileManager.default.contentsOfDirectory(atPath: outbox.path).filter { $0.hasSuffix(".eml") }
+        let files = [workspace.db, workspace.db + "-wal", workspace.db + "-shm", workspace.db + "-delivered", export]
+            + mail.map { outbox.appendingPathComponent($0).path }
+        for file in files {
+            let mode = try #require(try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int)
+            #expect(mode & 0o077 == 0, "\(file) is \(String(mode, radix: 8))")
+        }
+        let directory = try #require(try FileManager.default.attributesOfItem(atPath: outbox.path)[.posixPermissions] as? Int)
+        #expect(directory & 0o077 == 0, "mail-outbox/ is \(String(directory, radix: 8))")
     }
 }

@@ -339,6 +339,7 @@ struct SubscribersCommandTests {
     @Test("the commands refuse an unmigrated database")
     func unmigrated() throws {
         let workspace = try Workspace()
+        _ = FileManager.default.createFile(atPath: workspace.db, contents: Data())
         let result = try workspace.listgate("subscribers", "find", "ada@example.org")
         #expect(result.status != 0)
         #expect(result.lastErrorLine == "error: database needs migration: run listgate migrate")

@@ -53,8 +53,10 @@ public protocol ListgateStore: IntakeStore, UnsubscribeStore, PreferencesStore, 
 }
 
 public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// Pending migrations, or no database file at all.
+    /// Pending migrations.
     case needsMigration
+    /// No database file at that path (a typo, or another working directory).
+    case noDatabase(path: String)
     /// The database was migrated by a newer listgate.
     case unknownMigrations([String])
     /// An applied migration's file no longer matches what was applied.
@@ -69,6 +71,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .needsMigration:
             "database needs migration: run listgate migrate"
+        case .noDatabase(let path):
+            "no database at \(path) (create it with: listgate migrate --db \(path))"
         case .unknownMigrations(let names):
             "the database has migrations this listgate does not know (\(names.joined(separator: ", "))): "
                 + "it was migrated by a newer version; use that version or restore a backup"

@@ -38,7 +38,8 @@ public struct SQLiteStore: ListgateStore {
 
     /// Opens an existing, fully migrated database, or fails with `needsMigration`.
     public static func openMigrated(path: String, migrations: [Migration]? = nil) async throws -> SQLiteStore {
-        guard FileManager.default.fileExists(atPath: path) else { throw StoreError.needsMigration }
+        // Never created by a command that only uses the database: `migrate` makes it.
+        guard FileManager.default.fileExists(atPath: path) else { throw StoreError.noDatabase(path: path) }
         let store = try SQLiteStore(path: path, migrations: migrations)
         try await store.checkSchema()
         return store

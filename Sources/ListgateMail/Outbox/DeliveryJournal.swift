@@ -44,6 +44,12 @@ public final class DeliveryJournal: @unchecked Sendable {
         guard fd >= 0 else {
             throw DeliveryJournalError(path: path, reason: String(cString: strerror(errno)))
         }
+        // One `listgate serve` per database: the journal has one writer, and two servers on
+        // one SQLite file would each think the other's deliveries were interrupted.
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw DeliveryJournalError(path: path, reason: "another listgate serve is already using this database")
+        }
         // Real blocks, not a sparse file: writing into them needs no free space later.
         let reserved = posix_fallocate(fd, 0, Self.reservedBytes)
         guard reserved == 0 else {
