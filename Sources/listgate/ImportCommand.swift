@@ -21,7 +21,8 @@ struct ImportCommand: AsyncParsableCommand {
             Encoding: --encoding auto (the default) reads the file as UTF-8 when all of it is \
             UTF-8, otherwise as CP932 (Shift_JIS, what Excel saves as Japanese "CSV"); a file \
             that is neither is refused before anything is imported. Times without an offset \
-            (2024-04-01 09:30:00, or a date alone) are in --timezone (default UTC).
+            (2024-04-01 09:30:00, Excel's 2024/4/1 9:30, or a date alone) are in --timezone \
+            (default UTC).
 
             Consent: a row becomes active only with a consent note, the admin's statement of \
             how the person agreed (its consent_note, or --consent-note for the whole file); it \

@@ -143,6 +143,28 @@ struct JapaneseFilesTests {
         #expect(try january.get().subscribedAt == "2024-01-02T17:00:00.000Z")
     }
 
+    @Test("Excel's way of writing a date cell, 2024/4/1 9:30, is a wall-clock time too", arguments: [
+        ("2024/4/1 9:30", "2024-04-01T00:30:00.000Z"),
+        ("2024/04/01 09:30:00", "2024-04-01T00:30:00.000Z"),
+        ("2024/4/1", "2024-03-31T15:00:00.000Z"),
+        ("2024/12/31 23:59:59", "2024-12-31T14:59:59.000Z"),
+    ])
+    func excelDates(_ text: String, _ stored: String) throws {
+        let tokyo = try #require(TimeZone(identifier: "Asia/Tokyo"))
+        let rules = try ImportRules(consentNote: "x", timeZone: tokyo, now: Date(timeIntervalSince1970: 1_795_000_000))
+        #expect(try rules.record(from: RawImportRow(line: 2, email: "a@example.org", subscribedAt: text)).get().subscribedAt == stored)
+    }
+
+    @Test("a slashed date that is not a real date or time is a bad row", arguments: [
+        "2024/2/30", "2024/13/1", "24/4/1", "2024/4/1 25:00", "2024/4/1 9:3", "2024/4/1 9:30 PM", "2024/4", "2024/4/1/2",
+    ])
+    func badExcelDates(_ text: String) throws {
+        let rules = try ImportRules(consentNote: "x", now: Date(timeIntervalSince1970: 1_795_000_000))
+        #expect(throws: ImportProblem.self) {
+            try rules.record(from: RawImportRow(line: 2, email: "a@example.org", subscribedAt: text)).get()
+        }
+    }
+
     @Test("the default zone is UTC, as before")
     func defaultZone() throws {
         let rules = try ImportRules(consentNote: "x", now: Date(timeIntervalSince1970: 1_795_000_000))

@@ -39,7 +39,7 @@ private enum Japanese {
     /// plain Shift_JIS (IBM and NEC extensions); ～ is 0x8160, U+FF5E in CP932.
     static let people: [(email: String, name: String, status: String, time: String)] = [
         ("taro@example.jp", "山田 太郎", "active", "2024-04-01 09:30:00"),
-        ("takahashi@example.jp", "髙橋 一郎", "active", "2024-04-02 18:00:00"),
+        ("takahashi@example.jp", "髙橋 一郎", "active", "2024/4/2 18:00"),  // as Excel writes a date cell
         ("maru@example.jp", "丸数字①～③", "pending", ""),
         ("hanako@example.co.jp", "鈴木　花子", "unsubscribed", "2023-12-31 23:59:59"),
     ]

@@ -351,11 +351,15 @@ public struct ImportRules: Sendable {
             subscribedAt: subscribedAt, unsubscribedAt: unsubscribedAt, consentNote: note))
     }
 
-    /// RFC 3339 (any offset), `YYYY-MM-DD HH:MM:SS` (or with `T`) or a date alone, both in
-    /// `timeZone`, as the stored form `YYYY-MM-DDTHH:MM:SS.mmmZ`; nil when unreadable, not a
+    /// RFC 3339 (any offset), `YYYY-MM-DD HH:MM:SS` (or with `T`), Excel's `2024/4/1 9:30` or
+    /// a date alone, the last three in `timeZone`, as the stored form `YYYY-MM-DDTHH:MM:SS.mmmZ`; nil when unreadable, not a
     /// real date, or in the future.
     func normalisedTime(_ text: String) -> String? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        var trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.utf8.contains(UInt8(ascii: "/")) {
+            guard let dashed = Self.dashedFromSlashed(trimmed) else { return nil }
+            trimmed = dashed
+        }
         let utf8 = Array(trimmed.utf8)
         // Date parsers roll 30 February over into March; refuse it instead.
         guard Self.hasPlausibleFields(utf8) else { return nil }
@@ -374,6 +378,30 @@ public struct ImportRules: Sendable {
         }
         guard let date, date <= latestAcceptedTime, date >= Date(timeIntervalSince1970: 0) else { return nil }
         return Timestamp.string(date)
+    }
+
+    /// Excel in Japan writes a date cell into a "CSV" as it shows it: `2024/4/1 9:30`
+    /// (or `2024/04/01 09:30:00`, or a date alone). That is the same wall-clock time as
+    /// `2024-04-01 09:30:00`, which this returns; nil when it is not that shape.
+    static func dashedFromSlashed(_ text: String) -> String? {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+        guard (1...2).contains(parts.count) else { return nil }
+        func padded(_ field: Substring, digits: ClosedRange<Int>, width: Int) -> String? {
+            guard digits.contains(field.utf8.count), field.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            return String(repeating: "0", count: width - field.utf8.count) + field
+        }
+        let date = parts[0].split(separator: "/", omittingEmptySubsequences: false)
+        guard date.count == 3, let year = padded(date[0], digits: 4...4, width: 4),
+              let month = padded(date[1], digits: 1...2, width: 2), let day = padded(date[2], digits: 1...2, width: 2)
+        else { return nil }
+        let dashed = "\(year)-\(month)-\(day)"
+        guard parts.count == 2 else { return dashed }
+        let time = parts[1].split(separator: ":", omittingEmptySubsequences: false)
+        guard (2...3).contains(time.count), let hour = padded(time[0], digits: 1...2, width: 2),
+              let minute = padded(time[1], digits: 2...2, width: 2),
+              let second = time.count == 3 ? padded(time[2], digits: 2...2, width: 2) : "00"
+        else { return nil }
+        return "\(dashed) \(hour):\(minute):\(second)"
     }
 
     /// The instant a wall clock in `zone` shows as `YYYY-MM-DD[ HH:MM:SS]` (fields checked
