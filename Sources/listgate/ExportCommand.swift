@@ -20,7 +20,9 @@ struct ExportCommand: AsyncParsableCommand {
             apostrophe, so it shows as text; `listgate import` takes the apostrophe off again. \
             Exports stream: memory stays flat however many rows there are. A file given with \
             --output is written next to its final name and renamed when complete, readable by \
-            its owner only (it holds personal data).
+            its owner only (it holds personal data). --excel starts the CSV with a UTF-8 byte \
+            order mark, so that Excel (which otherwise reads a CSV as CP932 in Japan) shows \
+            Japanese names as Japanese; `listgate import` reads such a file as it is.
             """,
         subcommands: [Subscribers.self, Events.self]
     )
@@ -125,8 +127,17 @@ struct ExportTarget: ParsableArguments {
     @Option(help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"))
     var output: String?
 
+    @Flag(help: "CSV for Excel: UTF-8 with a byte order mark (and CRLF), so Japanese shows as Japanese.")
+    var excel = false
+
     @Flag(help: "No progress line on stderr.")
     var quiet = false
+
+    func validate() throws {
+        if excel, resolvedFormat != .csv {
+            throw ValidationError("--excel writes CSV; it cannot be used with --format ndjson")
+        }
+    }
 
     var outputPath: String? { output == "-" ? nil : output }
 
@@ -137,7 +148,10 @@ struct ExportTarget: ParsableArguments {
     /// Runs `body` against standard output, or a temporary file beside `--output` that
     /// is renamed into place only when the export completed.
     func write(_ body: (ExportDestination) async throws -> Int) async throws -> Int {
-        guard let path = outputPath else { return try await body(.standardOutput) }
+        guard let path = outputPath else {
+            try writeByteOrderMark(to: .standardOutput)
+            return try await body(.standardOutput)
+        }
         let temporary = path + ".partial-\(RandomToken.hex(bytes: 4))"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
@@ -145,7 +159,9 @@ struct ExportTarget: ParsableArguments {
         }
         var isOpen = true
         do {
-            let rows = try await body(ExportDestination(descriptor: descriptor, name: path))
+            let destination = ExportDestination(descriptor: descriptor, name: path)
+            try writeByteOrderMark(to: destination)
+            let rows = try await body(destination)
             let synced = fsync(descriptor) == 0
             isOpen = false
             guard close(descriptor) == 0, synced, rename(temporary, path) == 0 else {
@@ -156,6 +172,26 @@ struct ExportTarget: ParsableArguments {
             if isOpen { close(descriptor) }
             unlink(temporary)
             throw error
+        }
+    }
+
+    /// With --excel, the UTF-8 byte order mark that tells Excel the file is UTF-8 (the
+    /// export's CSV lines already end in CRLF). Written before the first row.
+    private func writeByteOrderMark(to destination: ExportDestination) throws {
+        guard excel else { return }
+        let mark: [UInt8] = [0xEF, 0xBB, 0xBF]
+        var done = 0
+        while done < mark.count {
+            let n = mark[done...].withUnsafeBufferPointer { bytes in
+                #if canImport(Glibc)
+                Glibc.write(destination.descriptor, bytes.baseAddress, bytes.count)
+                #else
+                Darwin.write(destination.descriptor, bytes.baseAddress, bytes.count)
+                #endif
+            }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { throw CLIError("cannot write \(destination.name): \(String(cString: strerror(errno)))") }
+            done += n
         }
     }
 }

@@ -4,16 +4,25 @@ import Foundation
 import ListgateCore
 
 extension DataFormat: ExpressibleByArgument {}
+extension ImportEncoding: ExpressibleByArgument {}
 
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Import subscribers from a CSV or NDJSON file. No mail is sent.",
         discussion: """
-            CSV (RFC 4180, UTF-8) needs a header row: email is required; name, status, \
+            CSV (RFC 4180) needs a header row: email is required; name, status, \
             subscribed_at, unsubscribed_at and consent_note are optional; other columns are \
-            ignored (an export from `listgate export subscribers` imports as it is). NDJSON has \
-            one object per line with the same keys. FILE - reads standard input.
+            ignored (an export from `listgate export subscribers` imports as it is). Japanese \
+            column names are understood too: メールアドレス, メール or Eメール (email); 氏名, 名前 \
+            or お名前 (name); 状態 or ステータス (status); 登録日時 (subscribed_at). NDJSON has \
+            one object per line with the English keys. FILE - reads standard input.
+
+            Encoding: --encoding auto (the default) reads the file as UTF-8 when all of it is \
+            UTF-8, otherwise as CP932 (Shift_JIS, what Excel saves as Japanese "CSV"); a file \
+            that is neither is refused before anything is imported. Times without an offset \
+            (2024-04-01 09:30:00, Excel's 2024/4/1 9:30, or a date alone) are in --timezone \
+            (default UTC).
 
             Consent: a row becomes active only with a consent note, the admin's statement of \
             how the person agreed (its consent_note, or --consent-note for the whole file); it \
@@ -36,6 +45,7 @@ struct ImportCommand: AsyncParsableCommand {
 
             Examples:
               listgate import members.csv --list news --consent-note "paper form, 2025 fair"
+              listgate import 会員名簿.csv --list news --timezone Asia/Tokyo
               cat members.ndjson | listgate import - --list news --format ndjson
             """
     )
@@ -55,6 +65,15 @@ struct ImportCommand: AsyncParsableCommand {
         valueName: "text"))
     var consentNote: String?
 
+    @Option(help: ArgumentHelp(
+        "utf-8, cp932 (Shift_JIS, Excel's Japanese CSV) or auto (default: UTF-8 if the whole file is, otherwise CP932).",
+        valueName: "encoding"))
+    var encoding: ImportEncoding = .auto
+
+    @Option(help: ArgumentHelp(
+        "The time zone of times without an offset, e.g. Asia/Tokyo (default UTC).", valueName: "zone"))
+    var timezone: String?
+
     @Flag(help: "No progress line on stderr.")
     var quiet = false
 
@@ -64,14 +83,18 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         MallocTuning.limitArenas()
         let slug = try ListSlug(list)
-        let rules = try ImportRules(consentNote: consentNote)
+        let zone = try timezone.map(Self.timeZone(named:)) ?? .gmt
+        let rules = try ImportRules(consentNote: consentNote, timeZone: zone)
         let format = format ?? Self.format(ofFileNamed: file)
         let store = try await database.openMigrated()
         guard try await store.list(slug) != nil else { throw DomainError.listNotFound(slug.rawValue) }
-        let input = try ByteInput(path: file)
-        let reader = try SubscriberFileReader(source: input, format: format, name: input.name)
+        let input = try ImportInput.open(path: file, encoding: encoding)
+        let reader = try SubscriberFileReader(source: input.source, format: format, name: input.name)
         let progress = ProgressLine(quiet: quiet, noun: "rows")
         defer { progress.finish() }
+        if encoding == .auto, input.encoding == .cp932 {
+            progress.message("note: \(input.name) is not UTF-8; reading it as CP932 (Shift_JIS)")
+        }
         if !reader.ignoredColumns.isEmpty {
             progress.message("note: these columns are not imported: \(reader.ignoredColumns.joined(separator: ", "))")
         }
@@ -96,6 +119,14 @@ struct ImportCommand: AsyncParsableCommand {
                     + "(--consent-note or a consent_note column makes rows active)")
             }
         }
+    }
+
+    /// An IANA zone name (`Asia/Tokyo`) or `UTC`; anything else is refused, never guessed.
+    static func timeZone(named name: String) throws -> TimeZone {
+        guard let zone = TimeZone(identifier: name), !name.isEmpty else {
+            throw CLIError("unknown time zone '\(name)': use an IANA name such as Asia/Tokyo, or UTC")
+        }
+        return zone
     }
 
     static func format(ofFileNamed name: String) -> DataFormat {

@@ -347,7 +347,7 @@ struct DataToolsCommandTests {
         let cases: [([String], String)] = [
             (["import", good, "--list", "missing"], "error: no list named 'missing'"),
             (["import", noEmail, "--list", "news"],
-             "error: the CSV header has no email column (found: mail, name); the first row must name the columns, e.g. email,name"),
+             "error: the CSV header has no email column (found: mail, name); the first row must name the columns, e.g. email,name or メールアドレス,氏名"),
             (["import", workspace.url.appendingPathComponent("absent.csv").path, "--list", "news"],
              "error: cannot read \(workspace.url.appendingPathComponent("absent.csv").path): No such file or directory"),
             (["import", workspace.url.path, "--list", "news"], "error: cannot read \(workspace.url.path): it is a directory"),

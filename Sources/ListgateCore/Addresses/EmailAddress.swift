@@ -13,13 +13,19 @@
 // Parsing works on Unicode scalars, not Characters: a combining mark typed after "@" or a
 // quote would otherwise hide that "@" or quote inside a grapheme cluster, and "\r\n" is a
 // single Character.
+//
+// What a Japanese keyboard types with the IME on (`ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ`, a
+// trailing ideographic space) is folded to its ASCII form first, and that form is what
+// is checked, stored and mailed: every rule above then applies to what will really be
+// sent, and one mailbox keeps one spelling.
 
 import Foundation
 
 /// A single mailbox address, parsed and normalised. Immutable, Sendable, Hashable
 /// (hash/equality on identityKey).
 public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
-    /// As entered, after trimming surrounding ASCII spaces and tabs only.
+    /// As entered, after folding full-width ASCII (U+FF01...U+FF5E) to ASCII and trimming
+    /// surrounding spaces, tabs and ideographic spaces.
     public let entered: String
     /// As entered, case preserved: always a dot-atom (never quoted).
     public let localPart: String
@@ -29,12 +35,11 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
     public let unicodeDomain: String
 
     public init(_ text: String) throws(EmailAddressError) {
-        let scalars = AddressSyntax.trimmingBlanks(text.unicodeScalars)
+        let scalars = AddressSyntax.trimmingBlanks(
+            AddressSyntax.foldingFullWidthASCII(text.unicodeScalars), alsoIdeographicSpace: true)
         guard !scalars.isEmpty else { throw .empty }
         // Injection characters first: whatever else is wrong, a line break must be named.
         try AddressSyntax.rejectUnsafeScalars(in: scalars, allowingUnicodeSpaces: false)
-        // Japanese IMEs in full-width mode type "＠"; say so rather than "missing @".
-        guard !scalars.contains("\u{FF20}") else { throw .fullWidthAt }
 
         let (local, domain) = try AddressSyntax.splitAtSign(scalars)
         let localPart = try LocalPartRules.validated(local)
@@ -120,9 +125,11 @@ public enum EmailAddressError: Error, Equatable, Sendable, CustomStringConvertib
     /// A line break, control, invisible formatting character, or a separator that could
     /// start a second address (',' ';' '<' '>' whitespace).
     case forbiddenCharacter(Character)
-    /// The full-width "＠" (U+FF20) that Japanese IMEs produce.
+    /// The full-width "＠" (U+FF20) that Japanese IMEs produce. No longer thrown:
+    /// EmailAddress folds it to "@". Kept so that callers matching it still compile.
     case fullWidthAt
-    /// A full-width form of an ASCII character (U+FF01...U+FF5E) in the local part.
+    /// A full-width form of an ASCII character (U+FF01...U+FF5E). No longer thrown:
+    /// EmailAddress folds these to ASCII. Kept so that callers matching it still compile.
     case fullWidthCharacter(Character)
     /// A quote in a Mailbox's display name that is never closed.
     case unterminatedQuote
@@ -230,14 +237,29 @@ enum AddressLimits {
 enum AddressSyntax {
     typealias Scalars = ArraySlice<Unicode.Scalar>
 
-    /// Trims ASCII spaces and tabs only. Line breaks are deliberately not trimmed: a
+    /// Trims ASCII spaces and tabs, and with `alsoIdeographicSpace` the ideographic space
+    /// (U+3000) that an IME types for a space. Line breaks are deliberately not trimmed: a
     /// trailing "\r\n" is refused, because a header injection must be refused, not cleaned.
-    static func trimmingBlanks<S: Collection<Unicode.Scalar>>(_ scalars: S) -> Scalars {
+    static func trimmingBlanks<S: Collection<Unicode.Scalar>>(_ scalars: S, alsoIdeographicSpace: Bool = false) -> Scalars {
         let all = ArraySlice(scalars)
-        let isBlank: (Unicode.Scalar) -> Bool = { $0 == " " || $0 == "\t" }
+        let isBlank: (Unicode.Scalar) -> Bool = {
+            $0 == " " || $0 == "\t" || (alsoIdeographicSpace && $0 == "\u{3000}")
+        }
         guard let first = all.firstIndex(where: { !isBlank($0) }),
               let last = all.lastIndex(where: { !isBlank($0) }) else { return [] }
         return all[first...last]
+    }
+
+    /// The Fullwidth ASCII variants (U+FF01...U+FF5E) as the ASCII characters they are
+    /// (what NFKC does to that block, and only that block): `ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ`
+    /// becomes `taro@example.jp`. Other non-ASCII letters are left alone, so an
+    /// internationalised local part or domain keeps its own spelling. The result is only
+    /// printable ASCII where there was full-width text, so it is checked like anything typed.
+    static func foldingFullWidthASCII<S: Collection<Unicode.Scalar>>(_ scalars: S) -> [Unicode.Scalar] {
+        scalars.map { scalar in
+            guard (0xFF01...0xFF5E).contains(scalar.value) else { return scalar }
+            return Unicode.Scalar(scalar.value - 0xFEE0)!
+        }
     }
 
     static func string(_ scalars: Scalars) -> String {
@@ -323,12 +345,9 @@ private enum LocalPartRules {
     }
 
     private static func validateDotAtom(_ local: AddressSyntax.Scalars) throws(EmailAddressError) {
-        for scalar in local {
-            if scalar.isASCII {
-                guard scalar == "." || isAtext(scalar) else { throw .invalidLocalPart }
-            } else {
-                try rejectFullWidth(scalar)
-            }
+        // Non-ASCII scalars are RFC 6531 UTF-8; full-width ASCII has been folded already.
+        for scalar in local where scalar.isASCII {
+            guard scalar == "." || isAtext(scalar) else { throw .invalidLocalPart }
         }
         let hasDoubleDot = zip(local, local.dropFirst()).contains { $0 == "." && $1 == "." }
         if local.first == "." || local.last == "." || hasDoubleDot { throw .misplacedDot }
@@ -340,13 +359,6 @@ private enum LocalPartRules {
         case "a"..."z", "A"..."Z", "0"..."9": true
         default: "!#$%&'*+-/=?^_`{|}~".unicodeScalars.contains(scalar)
         }
-    }
-
-    /// RFC 6531 allows full-width Latin letters in a local part, but "ｔａｒｏ" is almost
-    /// always an IME slip for "taro", looks identical to it, and would bounce at most
-    /// Japanese providers; refuse with a message that says how to fix it.
-    private static func rejectFullWidth(_ scalar: Unicode.Scalar) throws(EmailAddressError) {
-        if (0xFF01...0xFF5E).contains(scalar.value) { throw .fullWidthCharacter(Character(scalar)) }
     }
 }
 

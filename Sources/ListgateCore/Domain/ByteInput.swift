@@ -166,6 +166,11 @@ public enum DataFileError: Error, Equatable, Sendable, CustomStringConvertible {
     case missingEmailColumn(found: [String])
     case duplicateColumn(String)
     case headerNotUTF8
+    /// `--encoding cp932` on a file with bytes that are not CP932.
+    case notCP932(name: String)
+    /// `--encoding auto` on a file that is neither UTF-8 nor CP932 (`utf16`: it starts
+    /// with a UTF-16 byte order mark, as Excel's "Unicode text" does).
+    case unknownEncoding(name: String, utf16: Bool)
 
     public var description: String {
         switch self {
@@ -177,11 +182,17 @@ public enum DataFileError: Error, Equatable, Sendable, CustomStringConvertible {
             "\(name.printable) is empty: a CSV import needs a header row naming its columns (at least email)"
         case .missingEmailColumn(let found):
             "the CSV header has no email column (found: \(found.isEmpty ? "nothing" : found.map(\.printable).joined(separator: ", "))); "
-                + "the first row must name the columns, e.g. email,name"
+                + "the first row must name the columns, e.g. email,name or メールアドレス,氏名"
         case .duplicateColumn(let name):
             "the CSV header names the column \(name.printable) twice"
         case .headerNotUTF8:
-            "the CSV header is not valid UTF-8: save the file as UTF-8 (in Excel: CSV UTF-8)"
+            "the CSV header is not valid UTF-8: save the file as UTF-8 (in Excel: CSV UTF-8), or import it with --encoding auto"
+        case .notCP932(let name):
+            "\(name.printable) is not CP932 (Shift_JIS) text; nothing was imported (try --encoding auto)"
+        case .unknownEncoding(let name, let utf16):
+            "\(name.printable) is neither UTF-8 nor CP932 (Shift_JIS) text"
+                + (utf16 ? " (it is UTF-16, Excel's \"Unicode text\")" : "")
+                + "; nothing was imported: save it as \"CSV UTF-8 (comma delimited)\""
         }
     }
 }

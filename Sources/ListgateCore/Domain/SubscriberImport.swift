@@ -60,6 +60,24 @@ public enum ImportColumn: String, CaseIterable, Sendable {
     /// Columns `listgate export subscribers` writes that an import ignores without a
     /// note, so an export can be imported as it is.
     static let exportedOnly: Set<String> = ["list", "source"]
+
+    /// What a Japanese company's own spreadsheet calls these columns.
+    static let japaneseNames: [String: ImportColumn] = [
+        "メールアドレス": .email, "メール": .email, "eメール": .email,
+        "氏名": .name, "名前": .name, "お名前": .name,
+        "状態": .status, "ステータス": .status,
+        "登録日時": .subscribedAt,
+    ]
+
+    /// The column a CSV header cell names, by its English or Japanese name. Full-width and
+    /// half-width forms are folded first (NFKC), so `ｅｍａｉｌ`, `Ｅメール` and a
+    /// half-width `ﾒｰﾙｱﾄﾞﾚｽ` are understood too.
+    init?(headerName: String) {
+        let folded = headerName.precomposedStringWithCompatibilityMapping
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        guard let column = ImportColumn(rawValue: folded) ?? Self.japaneseNames[folded] else { return nil }
+        self = column
+    }
 }
 
 /// Reads rows from a CSV file (with a header row) or an NDJSON file.
@@ -107,7 +125,8 @@ public final class SubscriberFileReader {
         headerCount = names.count
         columnIndex = Array(repeating: -1, count: ImportColumn.allCases.count)
         for (index, column) in names.enumerated() {
-            if let known = ImportColumn(rawValue: column), let slot = ImportColumn.allCases.firstIndex(of: known) {
+            if let known = ImportColumn(headerName: column), let slot = ImportColumn.allCases.firstIndex(of: known) {
+                // `email` and `メールアドレス` in one file would leave it unclear which to read.
                 guard columnIndex[slot] < 0 else { throw .duplicateColumn(column) }
                 columnIndex[slot] = index
             } else if !ImportColumn.exportedOnly.contains(column), !column.isEmpty {
@@ -234,13 +253,17 @@ public struct ImportRecord: Sendable, Equatable {
 public struct ImportRules: Sendable {
     public static let maxConsentNoteLength = 500
     public let consentNote: String?
+    /// The zone of times written without an offset (`2024-04-01 09:30:00`, a date alone).
+    public let timeZone: TimeZone
     /// Times later than this are refused (a consent cannot be given in the future).
     let latestAcceptedTime: Date
     let latestAcceptedStamp: String
 
-    /// `consentNote` is the admin's attestation for the whole file (`--consent-note`).
-    public init(consentNote: String?, now: Date = Date()) throws(ImportOptionError) {
+    /// `consentNote` is the admin's attestation for the whole file (`--consent-note`);
+    /// `timeZone` is `--timezone`, for times without an offset.
+    public init(consentNote: String?, timeZone: TimeZone = .gmt, now: Date = Date()) throws(ImportOptionError) {
         self.consentNote = try Self.validNote(consentNote)
+        self.timeZone = timeZone
         latestAcceptedTime = now.addingTimeInterval(24 * 3600)
         latestAcceptedStamp = Timestamp.string(latestAcceptedTime)
     }
@@ -328,10 +351,15 @@ public struct ImportRules: Sendable {
             subscribedAt: subscribedAt, unsubscribedAt: unsubscribedAt, consentNote: note))
     }
 
-    /// RFC 3339 (any offset), `YYYY-MM-DD HH:MM:SS` (UTC) or a date alone, as the stored
-    /// form `YYYY-MM-DDTHH:MM:SS.mmmZ`; nil when unreadable, not a real date, or in the future.
+    /// RFC 3339 (any offset), `YYYY-MM-DD HH:MM:SS` (or with `T`), Excel's `2024/4/1 9:30` or
+    /// a date alone, the last three in `timeZone`, as the stored form `YYYY-MM-DDTHH:MM:SS.mmmZ`; nil when unreadable, not a
+    /// real date, or in the future.
     func normalisedTime(_ text: String) -> String? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        var trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.utf8.contains(UInt8(ascii: "/")) {
+            guard let dashed = Self.dashedFromSlashed(trimmed) else { return nil }
+            trimmed = dashed
+        }
         let utf8 = Array(trimmed.utf8)
         // Date parsers roll 30 February over into March; refuse it instead.
         guard Self.hasPlausibleFields(utf8) else { return nil }
@@ -341,15 +369,61 @@ public struct ImportRules: Sendable {
             // matters on a million rows. Compared as text: the stored form sorts by time.
             return trimmed <= latestAcceptedStamp ? trimmed : nil
         }
-        var candidate = trimmed
-        if utf8.count == 10 {
-            candidate += "T00:00:00Z"
-        } else if utf8.count == 19, utf8[10] == UInt8(ascii: " ") {
-            candidate = String(trimmed.prefix(10)) + "T" + String(trimmed.suffix(8)) + "Z"
+        let date: Date?
+        if utf8.count == 10 || utf8.count == 19 {
+            // No offset: the fields are a wall-clock time in `timeZone`.
+            date = Self.wallClockTime(utf8, in: timeZone)
+        } else {
+            date = Timestamp.parse(trimmed)
         }
-        guard let date = Timestamp.parse(candidate), date <= latestAcceptedTime,
-              date >= Date(timeIntervalSince1970: 0) else { return nil }
+        guard let date, date <= latestAcceptedTime, date >= Date(timeIntervalSince1970: 0) else { return nil }
         return Timestamp.string(date)
+    }
+
+    /// Excel in Japan writes a date cell into a "CSV" as it shows it: `2024/4/1 9:30`
+    /// (or `2024/04/01 09:30:00`, or a date alone). That is the same wall-clock time as
+    /// `2024-04-01 09:30:00`, which this returns; nil when it is not that shape.
+    static func dashedFromSlashed(_ text: String) -> String? {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+        guard (1...2).contains(parts.count) else { return nil }
+        func padded(_ field: Substring, digits: ClosedRange<Int>, width: Int) -> String? {
+            guard digits.contains(field.utf8.count), field.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            return String(repeating: "0", count: width - field.utf8.count) + field
+        }
+        let date = parts[0].split(separator: "/", omittingEmptySubsequences: false)
+        guard date.count == 3, let year = padded(date[0], digits: 4...4, width: 4),
+              let month = padded(date[1], digits: 1...2, width: 2), let day = padded(date[2], digits: 1...2, width: 2)
+        else { return nil }
+        let dashed = "\(year)-\(month)-\(day)"
+        guard parts.count == 2 else { return dashed }
+        let time = parts[1].split(separator: ":", omittingEmptySubsequences: false)
+        guard (2...3).contains(time.count), let hour = padded(time[0], digits: 1...2, width: 2),
+              let minute = padded(time[1], digits: 2...2, width: 2),
+              let second = time.count == 3 ? padded(time[2], digits: 2...2, width: 2) : "00"
+        else { return nil }
+        return "\(dashed) \(hour):\(minute):\(second)"
+    }
+
+    /// The instant a wall clock in `zone` shows as `YYYY-MM-DD[ HH:MM:SS]` (fields checked
+    /// by `hasPlausibleFields`). Around a daylight-saving change, one of the two readings.
+    static func wallClockTime(_ bytes: [UInt8], in zone: TimeZone) -> Date? {
+        func number(_ from: Int, _ count: Int) -> Int {
+            bytes[from..<(from + count)].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        }
+        // Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+        let month = number(5, 2), day = number(8, 2)
+        let year = number(0, 4) - (month <= 2 ? 1 : 0)
+        let era = year / 400
+        let yearOfEra = year - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        var seconds = days * 86_400
+        if bytes.count == 19 { seconds += number(11, 2) * 3600 + number(14, 2) * 60 + number(17, 2) }
+        let asUTC = Date(timeIntervalSince1970: TimeInterval(seconds))
+        // The zone's offset at the guessed instant, then again at the corrected one.
+        let guess = asUTC.addingTimeInterval(-TimeInterval(zone.secondsFromGMT(for: asUTC)))
+        return asUTC.addingTimeInterval(-TimeInterval(zone.secondsFromGMT(for: guess)))
     }
 
     /// `YYYY-MM-DD` with a real calendar date, then, if present, `[T ]HH:MM:SS` in range.
