@@ -112,8 +112,6 @@ struct FormRoutes: Sendable {
         case (.invalidName, .en): ("invalid_name", "Please enter a name of at most 200 characters on one line.")
         case (.undeliverableAddress, .ja): ("invalid_email", "このメールアドレスにはお送りできません。別のアドレスをお試しください。")
         case (.undeliverableAddress, .en): ("invalid_email", "We cannot send mail to this address. Please try another one.")
-        case (.invalidAddress(_, .fullWidthAt), .ja), (.invalidAddress(_, .fullWidthCharacter), .ja):
-            ("invalid_email", "メールアドレスは半角で入力してください（全角の「＠」などは使えません）。")
         case (_, .ja): ("invalid_email", "メールアドレスの形式が正しくありません。ご確認のうえ、もう一度入力してください。")
         case (_, .en): ("invalid_email", "This does not look like a valid email address. Please check it and try again.")
         }

@@ -125,12 +125,6 @@ public enum EmailAddressError: Error, Equatable, Sendable, CustomStringConvertib
     /// A line break, control, invisible formatting character, or a separator that could
     /// start a second address (',' ';' '<' '>' whitespace).
     case forbiddenCharacter(Character)
-    /// The full-width "＠" (U+FF20) that Japanese IMEs produce. No longer thrown:
-    /// EmailAddress folds it to "@". Kept so that callers matching it still compile.
-    case fullWidthAt
-    /// A full-width form of an ASCII character (U+FF01...U+FF5E). No longer thrown:
-    /// EmailAddress folds these to ASCII. Kept so that callers matching it still compile.
-    case fullWidthCharacter(Character)
     /// A quote in a Mailbox's display name that is never closed.
     case unterminatedQuote
     /// `"victim"@example.com`: a quoted local part (one mailbox would have two spellings).
@@ -169,9 +163,6 @@ public enum EmailAddressError: Error, Equatable, Sendable, CustomStringConvertib
         case .displayNameNotAllowed: "enter the address on its own, without a name or angle brackets"
         case .forbiddenCharacter(let character):
             "the address contains \(Self.name(of: character)), which is not allowed"
-        case .fullWidthAt: "the address contains a full-width ＠; type a half-width @ instead"
-        case .fullWidthCharacter(let character):
-            "the part before the @ contains the full-width character \(character); type it in half-width instead"
         case .unterminatedQuote: "a double quote is not closed"
         case .quotedLocalPart: "quoted local parts are not accepted: type the address without double quotes"
         case .backslash: "a backslash is not accepted in an address: type the address without it"

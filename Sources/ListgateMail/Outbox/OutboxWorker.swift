@@ -172,7 +172,7 @@ public struct OutboxWorker: Service {
             unrecorded.insert(message.id)
             Self.count("sent")
             await record(message.id)
-        } catch let error as DeliveryError {
+        } catch {
             switch error {
             case .permanent(let reason):
                 logger.warning("message refused permanently", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
