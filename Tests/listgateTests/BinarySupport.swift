@@ -59,6 +59,33 @@ enum Binary {
     }
 }
 
+extension Binary {
+    /// `listgate ARGS --db <workspace db>` with `input` on its standard input.
+    static func run(_ arguments: [String], input: Data, in workspace: Workspace) throws -> CommandResult {
+        let process = Process()
+        process.executableURL = Binary.url
+        process.arguments = arguments + ["--db", workspace.db]
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LISTGATE_") }
+        process.currentDirectoryURL = workspace.url
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        let writer = Thread {
+            stdin.fileHandleForWriting.write(input)
+            try? stdin.fileHandleForWriting.close()
+        }
+        writer.start()
+        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        let err = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CommandResult(
+            status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self))
+    }
+}
+
 final class Workspace: @unchecked Sendable {
     let url: URL
     var db: String { url.appendingPathComponent("listgate.sqlite3").path }

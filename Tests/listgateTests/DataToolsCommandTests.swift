@@ -64,31 +64,6 @@ private enum Tool {
         }
     }
 
-    /// The binary with `input` on its standard input.
-    static func run(_ arguments: [String], input: Data, in workspace: Workspace) throws -> CommandResult {
-        let process = Process()
-        process.executableURL = Binary.url
-        process.arguments = arguments + ["--db", workspace.db]
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LISTGATE_") }
-        process.currentDirectoryURL = workspace.url
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let writer = Thread {
-            stdin.fileHandleForWriting.write(input)
-            try? stdin.fileHandleForWriting.close()
-        }
-        writer.start()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CommandResult(
-            status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-            stderr: String(decoding: err, as: UTF8.self))
-    }
-
     /// The binary under a pseudo-terminal (util-linux `script`), as a person at a
     /// terminal runs it; what the terminal showed comes back as stdout.
     static func runOnTerminal(_ arguments: [String], in workspace: Workspace) throws -> CommandResult {
@@ -271,7 +246,7 @@ struct DataToolsCommandTests {
             {"email":"b@example.org"}
             {"email":"nope"}
             """.utf8)
-        let result = try Tool.run(["import", "-", "--list", "news", "--format", "ndjson"], input: input, in: workspace)
+        let result = try Binary.run(["import", "-", "--list", "news", "--format", "ndjson"], input: input, in: workspace)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.hasPrefix("imported 2, updated 0, skipped 0, invalid 1, suppressed 0"))
         #expect(result.stderr == "line 3: invalid email 'nope': the address has no @\n")

@@ -72,31 +72,6 @@ private enum Japanese {
 
     static let subscribers =
         "SELECT a.email, s.name, s.status, s.subscribed_at FROM addresses a JOIN subscriptions s ON s.address_id = a.id ORDER BY a.email"
-
-    /// The binary with `input` on its standard input.
-    static func run(_ arguments: [String], input: Data, in workspace: Workspace) throws -> CommandResult {
-        let process = Process()
-        process.executableURL = Binary.url
-        process.arguments = arguments + ["--db", workspace.db]
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LISTGATE_") }
-        process.currentDirectoryURL = workspace.url
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let writer = Thread {
-            stdin.fileHandleForWriting.write(input)
-            try? stdin.fileHandleForWriting.close()
-        }
-        writer.start()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CommandResult(
-            status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-            stderr: String(decoding: err, as: UTF8.self))
-    }
 }
 
 @Suite("Japanese files through the binary", .serialized)
@@ -124,7 +99,7 @@ struct JapaneseFilesCommandTests {
     func cp932OnStandardInput() throws {
         let workspace = try Japanese.workspace()
         let path = try Japanese.writeSheet(named: "sheet.csv", encoding: "cp932", in: workspace)
-        let result = try Japanese.run(
+        let result = try Binary.run(
             ["import", "-", "--list", "news", "--consent-note", "紙の申込書", "--quiet"],
             input: try Data(contentsOf: URL(fileURLWithPath: path)), in: workspace)
         #expect(result.status == 0, "\(result.stderr)")
