@@ -1,4 +1,4 @@
-// Per-client limits on form posts (DESIGN.md: 20 a minute by default), per IPv4 address
+// Per-client limits on form posts (README, Configuration: 20 a minute by default), per IPv4 address
 // or IPv6 /64 network. In memory:
 // a restart forgives everyone, which is fine for a limit meant to slow floods down.
 // The per-address limit lives in the database (it must not depend on which process

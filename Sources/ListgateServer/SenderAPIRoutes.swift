@@ -1,6 +1,6 @@
 // The sender API (`/api/v1`): a separate newsletter sender pulls what it may read.
 // Every route authenticates first: no or bad token → 401; a token for another list → 403;
-// only then can an unknown list or snapshot be 404 (DESIGN.md invariant 4: fail closed).
+// only then can an unknown list or snapshot be 404 (README, invariant 4: fail closed).
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -1,6 +1,6 @@
 // Writing exports: RFC 4180 CSV and NDJSON, straight from bytes into a large buffer
 // that goes out with write(2), so a million rows stream in flat memory. CSV cells that a
-// spreadsheet would run as a formula are neutralised (DESIGN.md, CLI).
+// spreadsheet would run as a formula are neutralised (README, Import and export).
 import Foundation
 #if canImport(Glibc)
 import Glibc

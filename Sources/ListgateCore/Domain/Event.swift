@@ -1,5 +1,5 @@
 // The ledger's vocabulary. Every state change is recorded as one Event in the same
-// transaction as the change itself (DESIGN.md invariant 8).
+// transaction as the change itself (README, invariant 8).
 import Foundation
 
 public enum EventType: String, Sendable, Codable, CaseIterable {

@@ -1,7 +1,7 @@
 // What an admin can do to one person's membership from the CLI: add, remove, find,
 // suppress, forget. Admins can never cause mail, and never bring back anyone who left
-// or was suppressed: only the person's own double opt-in does that (DESIGN.md,
-// "Addresses, states and abuse").
+// or was suppressed: only the person's own double opt-in does that (README,
+// "Subscribers, suppressions and erasure").
 import Foundation
 
 /// A subscription's state: `pending` → `active` → `unsubscribed` (or `bounced`, `complained`).

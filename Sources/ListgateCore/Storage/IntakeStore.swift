@@ -1,7 +1,7 @@
 // What the intake may do with storage, and nothing more. Every method is about ONE
 // submission or ONE address: there is no way here to read the subscriber list or to
 // address mail to anyone but the submitted address. The form routes are given an
-// `Intake`, which only holds this protocol (DESIGN.md invariant 2).
+// `Intake`, which only holds this protocol (README, invariant 2).
 import Foundation
 
 public protocol IntakeStore: Sendable {

@@ -1,7 +1,7 @@
 // The storage boundary. Servers and the CLI talk to this protocol, never to SQL, so a
 // PostgreSQL store for multi-instance deployments can be added beside the SQLite one.
 // Each method is one transaction: a change and its ledger event commit together or
-// not at all (DESIGN.md invariants 6 and 8).
+// not at all (README, invariants 6 and 8).
 import Foundation
 
 public protocol ListgateStore: IntakeStore, UnsubscribeStore, PreferencesStore, MembershipStore, SenderTokenStore, SnapshotStore,

@@ -1,6 +1,6 @@
 // What an auto-reply says, in terms listgate controls: the list, the one recipient,
 // and links listgate made. There is no field for anything typed into a form, so no
-// submitter's free text can ever be mailed (DESIGN.md invariant 7, the Navigate incident).
+// submitter's free text can ever be mailed (README, invariant 7, the Navigate incident).
 import ListgateCore
 
 public struct AutoReply: Sendable {

@@ -1,6 +1,6 @@
 // The one person a message goes to. There is deliberately no plural of this type:
 // a message holds one Recipient, the envelope gets one RCPT TO, and the outbox table
-// has one recipient column (DESIGN.md invariant 1).
+// has one recipient column (README, invariant 1).
 import ListgateCore
 
 public struct Recipient: Sendable, Hashable, CustomStringConvertible {
