@@ -17,14 +17,6 @@ struct FormRoutes: Sendable {
     let desk: IntakeDeskService
     let pages: Pages
     let ipLimiter: RateLimiter?
-    /// The origin of listgate's own pages (from the base URL), always allowed to post.
-    var ownOrigin: String? { Self.origin(ofBaseURL: intake.baseURL) }
-
-    static func origin(ofBaseURL base: String) -> String? {
-        guard let url = URL(string: base), let scheme = url.scheme, let host = url.host else { return nil }
-        return try? WebOrigin("\(scheme)://\(host)\(url.port.map { ":\($0)" } ?? "")").serialized
-    }
-
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("lists/:slug/subscribe") { request, context in try await subscribePage(request, context) }
         router.post("lists/:slug/subscribe") { request, context in try await subscribe(request, context) }
@@ -40,7 +32,7 @@ struct FormRoutes: Sendable {
         guard let list = try await intake.listIfExists(context.parameters.require("slug")) else {
             return problem(.listNotFound, request)
         }
-        return pages.render("subscribe", locale: list.locale, ["list_name": list.name, "action_url": request.uri.path])
+        return pages.render("subscribe", locale: list.locale, subscribeValues(list, request))
     }
 
     func subscribe(_ request: Request, _ context: AppRequestContext) async throws -> Response {
@@ -52,20 +44,7 @@ struct FormRoutes: Sendable {
         guard let list = try await intake.listIfExists(context.parameters.require("slug")) else {
             return problem(.listNotFound, request)
         }
-        // A list that names its websites takes posts from them only (browsers always
-        // send Origin on a cross-site form post; its absence means a non-browser client).
-        // Both sides are compared as browsers write origins (WebOrigin: lower case, no
-        // default port), so `https://x:443` set by an admin matches `https://x`.
-        // listgate's own pages may always post. `Origin: null` says nothing about the
-        // page: browsers send it for every POST from a page with `Referrer-Policy:
-        // no-referrer`, listgate's own included; like an absent Origin it is let through
-        // (a script can always post without one; the double opt-in is what protects).
-        if !list.allowedOrigins.isEmpty, let header = request.headers[.origin], header != "null" {
-            let allowed = Set(list.allowedOrigins.compactMap { try? WebOrigin($0).serialized } + [ownOrigin].compactMap { $0 })
-            guard let origin = try? WebOrigin(header).serialized, allowed.contains(origin) else {
-                return problem(.originNotAllowed, request, locale: list.locale)
-            }
-        }
+        // Which websites may post here is FormOriginMiddleware's to decide, before this runs.
         let form: SubscribeForm
         switch await SubscribeForm.decode(request) {
         case .success(let decoded): form = decoded
@@ -87,23 +66,29 @@ struct FormRoutes: Sendable {
         }
     }
 
-    /// The one answer to every acceptable subscribe post.
+    /// The subscribe page's values: the list, where the form posts, the privacy policy.
+    func subscribeValues(_ list: MailingList, _ request: Request) -> [String: String] {
+        var values = ["list_name": list.name, "action_url": pages.action(request)]
+        if let privacy = list.sitePages.privacy { values["privacy_url"] = privacy.text }
+        return values
+    }
+
+    /// The one answer to every acceptable subscribe post: the company's thanks page when
+    /// the list names one, otherwise listgate's "check your inbox".
     func accepted(_ request: Request, list: MailingList) -> Response {
-        request.wantsJSON
-            ? JSONAnswer.status("pending", code: .accepted)
-            : pages.renderShared("check_inbox", locale: list.locale, ["list_name": list.name])
+        if request.wantsJSON { return JSONAnswer.status("pending", code: .accepted) }
+        if let thanks = list.sitePages.thanks { return Pages.redirect(to: thanks) }
+        return pages.renderShared("check_inbox", locale: list.locale, ["list_name": list.name])
     }
 
     func invalidForm(_ request: Request, list: MailingList, form: SubscribeForm, error: DomainError) -> Response {
         let (code, message) = Self.explain(error, locale: list.locale)
         if request.wantsJSON { return JSONAnswer.error(code, message, status: .unprocessableContent) }
-        return pages.render(
-            "subscribe", locale: list.locale,
-            [
-                "list_name": list.name, "action_url": request.uri.path, "error": message,
-                "email": String((form.email ?? "").prefix(254)), "name": String((form.name ?? "").prefix(200)),
-            ],
-            status: .unprocessableContent)
+        var values = subscribeValues(list, request)
+        values["error"] = message
+        values["email"] = String((form.email ?? "").prefix(254))
+        values["name"] = String((form.name ?? "").prefix(200))
+        return pages.render("subscribe", locale: list.locale, values, status: .unprocessableContent)
     }
 
     static func explain(_ error: DomainError, locale: ListLocale) -> (code: String, message: String) {
@@ -126,7 +111,7 @@ struct FormRoutes: Sendable {
         case .ready(_, let name, let locale):
             // GET never changes anything: link scanners open links, people press buttons.
             return pages.render(purpose == .confirm ? "confirm" : "block", locale: locale,
-                                ["list_name": name, "action_url": request.uri.path])
+                                ["list_name": name, "action_url": pages.action(request)])
         case .used(let slug, let name, let locale), .expired(let slug, let name, let locale):
             return expired(request, slug: slug, name: name, locale: locale)
         case .invalid:
@@ -140,11 +125,15 @@ struct FormRoutes: Sendable {
         let label: String
         let response: Response
         switch outcome {
-        case .confirmed(let name, let locale):
+        case .confirmed(let slug, let name, let locale):
             label = "confirmed"
-            response = request.wantsJSON
-                ? JSONAnswer.status("subscribed")
-                : pages.render("confirmed", locale: locale, ["list_name": name])
+            if request.wantsJSON {
+                response = JSONAnswer.status("subscribed")
+            } else if let page = try await intake.listIfExists(slug)?.sitePages.confirmed {
+                response = Pages.redirect(to: page)
+            } else {
+                response = pages.render("confirmed", locale: locale, ["list_name": name])
+            }
         case .used(let slug, let name, let locale), .expired(let slug, let name, let locale):
             label = "expired"
             response = expired(request, slug: slug, name: name, locale: locale)

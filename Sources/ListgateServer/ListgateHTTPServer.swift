@@ -111,7 +111,8 @@ public struct ListgateHTTPServer: Sendable {
 
         let unsubscribes = Unsubscribes(store: store, renderer: renderer, links: links, policy: policy)
         let desk = IntakeDeskService(desk: IntakeDesk(intake: intake, unsubscribes: unsubscribes), logger: logger)
-        let pages = try await Pages.bundled()
+        var pages = try await Pages.bundled()
+        pages.basePath = links.basePath
         let ipLimiter = configuration.rateLimits.perIP.map(RateLimiter.init)
 
         let addRoutes = { (router: Router<AppRequestContext>) in
@@ -135,6 +136,7 @@ public struct ListgateHTTPServer: Sendable {
         router.add(middleware: RequestMetricsMiddleware())
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ServerErrorMiddleware(pages: pages))
+        router.add(middleware: FormOriginMiddleware(intake: intake, pages: pages))
         router.add(middleware: PathGuardMiddleware(routes: table))
         addRoutes(router)
         return (router, desk)

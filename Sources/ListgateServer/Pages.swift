@@ -11,6 +11,9 @@ struct Pages: Sendable {
     /// Pages that are the same for every visitor (they show only the list's own values)
     /// are rendered once: the "check your inbox" answer is sent for every subscribe post.
     private let shared = SharedPages()
+    /// The base URL's path (LinkBuilder.basePath): put before a route's own path in the
+    /// forms and links a page writes, since the proxy strips it from what listgate sees.
+    var basePath = ""
 
     static func bundled() async throws -> Pages {
         guard let directory = Bundle.module.url(forResource: "pages", withExtension: nil) else {
@@ -53,6 +56,15 @@ struct Pages: Sendable {
             status: status,
             headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
             body: .init(byteBuffer: body))
+    }
+
+    /// Where a page's form posts: back to the route that served it, as the visitor's
+    /// browser addresses it (under the base URL's path).
+    func action(_ request: Request) -> String { basePath + request.uri.path }
+
+    /// 303 to a page of the company's site after a successful HTML form post.
+    static func redirect(to page: SitePageURL) -> Response {
+        Response(status: .seeOther, headers: [.location: page.text, .cacheControl: "no-store"])
     }
 
     /// The generic error page, in the given language.
@@ -116,8 +128,8 @@ enum Problem: Error {
         case (.unsupportedMediaType, .en): ("Unsupported format", "Send the form as a web form or as JSON.")
         case (.malformedBody, .ja): ("送信内容を読み取れません", "フォームの内容を読み取れませんでした。もう一度お試しください。")
         case (.malformedBody, .en): ("Unreadable request", "The form data could not be read. Please try again.")
-        case (.originNotAllowed, .ja): ("このサイトからは登録できません", "このリストは、このウェブサイトのフォームからの登録を受け付けていません。")
-        case (.originNotAllowed, .en): ("Not accepted from this site", "This list does not accept sign-ups from this website's form.")
+        case (.originNotAllowed, .ja): ("このサイトからは送信できません", "このリストは、このウェブサイトのフォームからのお申し込みを受け付けていません。")
+        case (.originNotAllowed, .en): ("Not accepted from this site", "This list does not accept requests from this website's form.")
         }
     }
 }
@@ -160,6 +172,8 @@ public enum EmbedSnippet {
     public static func html(for list: MailingList, baseURL: String) async throws -> String {
         let pages = try await Pages.bundled()
         let base = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        return pages.html("embed", locale: list.locale, ["list_name": list.name, "action_url": "\(base)/lists/\(list.slug)/subscribe"])
+        var values = ["list_name": list.name, "action_url": "\(base)/lists/\(list.slug)/subscribe"]
+        if let privacy = list.sitePages.privacy { values["privacy_url"] = privacy.text }
+        return pages.html("embed", locale: list.locale, values)
     }
 }

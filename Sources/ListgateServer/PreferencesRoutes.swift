@@ -28,7 +28,7 @@ struct PreferencesRoutes: Sendable {
         }
         let locale = entries.first?.locale ?? request.preferredLocale
         var values: [String: Any] = [
-            "action_url": request.uri.path,
+            "action_url": pages.action(request),
             "lists": entries.map {
                 ["list_name": $0.listName, "slug": $0.listSlug, "status_label": Self.label($0.status, locale),
                  "can_leave": ["active", "pending"].contains($0.status)] as [String: Any]

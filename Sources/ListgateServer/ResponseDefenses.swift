@@ -19,10 +19,12 @@ enum SecurityHeaders {
 
     static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
 
-    /// On every answer. No referrer: page URLs carry tokens.
+    /// On every answer. Page URLs carry tokens, so no other site is ever told a page's
+    /// address; a page's own form posts name their origin (with `no-referrer` a browser
+    /// sends `Origin: null`, which a list with allowed origins must refuse).
     static func add(to fields: inout HTTPFields) {
         fields[.xContentTypeOptions] = "nosniff"
-        fields[referrerPolicy] = "no-referrer"
+        fields[referrerPolicy] = "same-origin"
         if fields[.contentType]?.lowercased().hasPrefix("text/html") == true {
             fields[.contentSecurityPolicy] = pagePolicy
         }

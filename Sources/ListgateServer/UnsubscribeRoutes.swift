@@ -24,7 +24,7 @@ struct UnsubscribeRoutes: Sendable {
         switch try await unsubscribes.page(for: context.parameters.require("token")) {
         case .ready(_, let name, let locale):
             // GET never unsubscribes: mail scanners open links too.
-            return pages.render("unsubscribe", locale: locale, ["list_name": name, "action_url": request.uri.path])
+            return pages.render("unsubscribe", locale: locale, ["list_name": name, "action_url": pages.action(request)])
         case .used(let slug, let name, let locale), .expired(let slug, let name, let locale):
             return done(request, slug: slug, name: name, locale: locale, already: true)
         case .invalid:
@@ -47,21 +47,25 @@ struct UnsubscribeRoutes: Sendable {
         let preferencesURL = oneClick || request.wantsJSON
             ? nil
             : unsubscribes.preferencesURL(forUnsubscribeToken: try context.parameters.require("token"))
+        let (slug, name, locale, already): (String, String, ListLocale, Bool)
         switch outcome {
-        case .unsubscribed(let slug, let name, let locale):
-            return done(request, slug: slug, name: name, locale: locale, already: false, preferencesURL: preferencesURL)
-        case .alreadyUnsubscribed(let slug, let name, let locale):
-            return done(request, slug: slug, name: name, locale: locale, already: true, preferencesURL: preferencesURL)
-        case .invalid:
-            return invalidLink(request)
+        case .unsubscribed(let listSlug, let listName, let listLocale): (slug, name, locale, already) = (listSlug, listName, listLocale, false)
+        case .alreadyUnsubscribed(let listSlug, let listName, let listLocale): (slug, name, locale, already) = (listSlug, listName, listLocale, true)
+        case .invalid: return invalidLink(request)
         }
+        // A person pressed the page's button: the company's own page, when it has one. A
+        // one-click POST comes from a mail provider, which follows no redirect.
+        if !oneClick, !request.wantsJSON, let page = try await intake.listIfExists(slug)?.sitePages.unsubscribed {
+            return Pages.redirect(to: page)
+        }
+        return done(request, slug: slug, name: name, locale: locale, already: already, preferencesURL: preferencesURL)
     }
 
     func requestPage(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         guard let list = try await intake.listIfExists(context.parameters.require("slug")) else {
             return FormRoutes.problemResponse(.listNotFound, request, pages: pages)
         }
-        return pages.render("unsubscribe_request", locale: list.locale, ["list_name": list.name, "action_url": request.uri.path])
+        return pages.render("unsubscribe_request", locale: list.locale, ["list_name": list.name, "action_url": pages.action(request)])
     }
 
     func requestLink(_ request: Request, _ context: AppRequestContext) async throws -> Response {
@@ -90,7 +94,7 @@ struct UnsubscribeRoutes: Sendable {
             if request.wantsJSON { return JSONAnswer.error(code, message, status: .unprocessableContent) }
             return pages.render(
                 "unsubscribe_request", locale: list.locale,
-                ["list_name": list.name, "action_url": request.uri.path, "error": message,
+                ["list_name": list.name, "action_url": pages.action(request), "error": message,
                  "email": String((form.email ?? "").prefix(254))],
                 status: .unprocessableContent)
         }

@@ -7,8 +7,8 @@ import ListgateServer
 struct ListsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lists",
-        abstract: "Create and inspect mailing lists.",
-        subcommands: [Create.self, List.self, Show.self]
+        abstract: "Create, change and inspect mailing lists.",
+        subcommands: [Create.self, Update.self, List.self, Show.self]
     )
 
     struct Create: AsyncParsableCommand {
@@ -46,11 +46,14 @@ struct ListsCommand: AsyncParsableCommand {
             valueName: "origin"))
         var allowOrigin: [String] = []
 
+        @OptionGroup var pages: SitePageOptions
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             // Validate everything before touching the database: bad input changes nothing.
+            var sitePages = SitePages()
+            for (page, url) in try pages.changes() { sitePages[page] = url }
             let newList = try NewList(
                 slug: ListSlug(slug),
                 name: name,
@@ -58,13 +61,54 @@ struct ListsCommand: AsyncParsableCommand {
                 replyTo: replyTo.map { text in try address("--reply-to") { try EmailAddress(text) } },
                 locale: locale,
                 allowedAddresses: allowAddress.map { text in try address("--allow-address") { try EmailAddress(text) } },
-                allowedOrigins: allowOrigin.map { text in try serializedOrigin("--allow-origin", text) })
+                allowedOrigins: allowOrigin.map { text in try serializedOrigin("--allow-origin", text) },
+                sitePages: sitePages)
             let store = try await database.openMigrated()
             let list = try await store.createList(newList, source: .cli)
             if output.json {
                 try Console.printJSON(ListDocument(list, counts: MemberCounts()))
             } else {
                 print("created list '\(list.slug)' (\(list.name)), from \(list.from.formatted)")
+            }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change a list's website pages.",
+            discussion: """
+                Prints each field that changed; a running server uses the change within a second.
+                An empty value clears the page (listgate shows its own page again).
+
+                Example:
+                  listgate lists update news --thanks-url https://www.example.co.jp/newsletter/thanks \\
+                    --privacy-url https://www.example.co.jp/privacy
+                """
+        )
+
+        @Argument(help: "The list's slug.")
+        var slug: String
+
+        @OptionGroup var pages: SitePageOptions
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let slug = try ListSlug(slug)
+            let changes = try pages.changes()
+            guard !changes.isEmpty else {
+                throw CLIError("nothing to change: give at least one of --thanks-url, --confirmed-url, --unsubscribed-url, --privacy-url")
+            }
+            let store = try await database.openMigrated()
+            let (list, changed) = try await store.updateSitePages(slug, changes, source: .cli)
+            if output.json {
+                try Console.printJSON(ListDocument(list, counts: try await store.memberCounts(listID: list.id)))
+            } else if changed.isEmpty {
+                print("list '\(list.slug)' unchanged: every value was already so")
+            } else {
+                for change in changed {
+                    print("\(change.field): \(change.before ?? "(none)") -> \(change.after ?? "(none)")")
+                }
             }
         }
     }
@@ -133,6 +177,10 @@ struct ListsCommand: AsyncParsableCommand {
                     ["locale", document.locale],
                     ["allowed addresses", document.allowedAddresses.isEmpty ? "-" : document.allowedAddresses.joined(separator: ", ")],
                     ["allowed origins", document.allowedOrigins.isEmpty ? "any" : document.allowedOrigins.joined(separator: ", ")],
+                    ["thanks page", document.pages[.thanks] ?? "-"],
+                    ["confirmed page", document.pages[.confirmed] ?? "-"],
+                    ["unsubscribed page", document.pages[.unsubscribed] ?? "-"],
+                    ["privacy policy", document.pages[.privacy] ?? "-"],
                     ["created", document.createdAt],
                     ["members", "\(document.counts.active) active, \(document.counts.pending) pending, "
                         + "\(document.counts.unsubscribed) unsubscribed, \(document.counts.bounced) bounced, "
@@ -153,6 +201,7 @@ struct ListDocument: Encodable {
     let locale: String
     let allowedAddresses: [String]
     let allowedOrigins: [String]
+    let pages: [SitePage: String]
     let createdAt: String
     let counts: MemberCounts
 
@@ -165,6 +214,7 @@ struct ListDocument: Encodable {
         locale = list.locale.rawValue
         allowedAddresses = list.allowedAddresses.map(\.entered)
         allowedOrigins = list.allowedOrigins
+        pages = Dictionary(uniqueKeysWithValues: SitePage.allCases.compactMap { page in list.sitePages[page].map { (page, $0.text) } })
         createdAt = Timestamp.string(list.createdAt)
         self.counts = counts
     }
@@ -188,8 +238,59 @@ struct ListDocument: Encodable {
         try container.encode(locale, forKey: .locale)
         try container.encode(allowedAddresses, forKey: .allowedAddresses)
         try container.encode(allowedOrigins, forKey: .allowedOrigins)
+        var urls = encoder.container(keyedBy: PageKey.self)
+        for page in SitePage.allCases {
+            try urls.encode(pages[page], forKey: PageKey(page.field))  // null when absent
+        }
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(counts, forKey: .counts)
+    }
+}
+
+/// `thanks_url`, `privacy_url`, … in the JSON.
+struct PageKey: CodingKey {
+    let stringValue: String
+    init(_ name: String) { stringValue = name }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    var intValue: Int? { nil }
+    init?(intValue: Int) { nil }
+}
+
+/// `--thanks-url`, `--confirmed-url`, `--unsubscribed-url` and `--privacy-url`, shared by
+/// `lists create` and `lists update`.
+struct SitePageOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "After a successful subscribe form post, send the visitor to this page of your site (303) instead of listgate's page.",
+        valueName: "url"))
+    var thanksURL: String?
+
+    @Option(help: ArgumentHelp("After confirming, send the visitor to this page of your site.", valueName: "url"))
+    var confirmedURL: String?
+
+    @Option(help: ArgumentHelp("After unsubscribing with the page's button, send the visitor to this page of your site.", valueName: "url"))
+    var unsubscribedURL: String?
+
+    @Option(help: ArgumentHelp("Your privacy policy, linked on the subscribe page and in the confirmation mail.", valueName: "url"))
+    var privacyURL: String?
+
+    /// The pages given, each validated; an empty value stands for "clear it".
+    func changes() throws -> [SitePage: SitePageURL?] {
+        var changes: [SitePage: SitePageURL?] = [:]
+        for (page, value) in [(SitePage.thanks, thanksURL), (.confirmed, confirmedURL), (.unsubscribed, unsubscribedURL),
+                              (.privacy, privacyURL)]
+        {
+            guard let value else { continue }
+            if value.trimmingCharacters(in: .whitespaces).isEmpty {
+                changes[page] = .some(nil)
+                continue
+            }
+            do {
+                changes[page] = try SitePageURL(value)
+            } catch {
+                throw CLIError("--\(page.rawValue)-url: \(error)")
+            }
+        }
+        return changes
     }
 }
 

@@ -53,7 +53,7 @@ extension ServerFixture {
 struct PageDefensesTests {
     static let policy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action *; frame-ancestors 'none'; base-uri 'none'"
 
-    @Test("every answer says nosniff and no-referrer; pages also carry a policy with no script and no framing")
+    @Test("every answer says nosniff and a same-origin referrer policy; pages also carry a policy with no script and no framing")
     func securityHeaders() async throws {
         let fixture = try await ServerFixture()
         try await fixture.test { client in
@@ -64,7 +64,7 @@ struct PageDefensesTests {
             let error = try await client.execute(uri: "/lists/nope/subscribe", method: .get)
             for response in [page, json, health, missing, error] {
                 #expect(response.headers[.xContentTypeOptions] == "nosniff")
-                #expect(response.headers[HTTPField.Name("Referrer-Policy")!] == "no-referrer")
+                #expect(response.headers[HTTPField.Name("Referrer-Policy")!] == "same-origin")
             }
             #expect(page.headers[.contentSecurityPolicy] == Self.policy)
             #expect(error.status == .notFound && error.headers[.contentSecurityPolicy] == Self.policy, "error pages too")

@@ -119,6 +119,12 @@ struct ListsCommandTests {
         (["ok", "--name", "x", "--from", "a@example.org", "--allow-origin", "javascript:alert(1)"], "error: invalid origin"),
         (["ok", "--name", "x", "--from", "a@example.org", "--allow-origin", "https://x.example/path"], "error: invalid origin"),
         (["ok", "--name", "x"], "error: "),
+        (["ok", "--name", "x", "--from", "a@example.org", "--thanks-url", "javascript:alert(1)"], "error: --thanks-url: invalid page URL"),
+        (["ok", "--name", "x", "--from", "a@example.org", "--privacy-url", "www.example.co.jp/privacy"], "error: --privacy-url: invalid page URL"),
+        (["ok", "--name", "x", "--from", "a@example.org", "--confirmed-url", "https://x.jp/a\r\nSet-Cookie: a=b"],
+         "error: --confirmed-url: invalid page URL"),
+        (["ok", "--name", "x", "--from", "a@example.org", "--unsubscribed-url", "https://user:pw@x.jp/"],
+         "error: --unsubscribed-url: invalid page URL"),
     ]
 
     @Test("bad input to lists create is an error and changes nothing", arguments: badCreates)

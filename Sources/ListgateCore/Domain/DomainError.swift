@@ -11,6 +11,7 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
     case messageNotFound(Int64)
     case invalidName(String)
     case invalidOrigin(String)
+    case invalidPageURL(String, reason: String)
     case undeliverableAddress
     case messageNotInState(Int64, OutboxStatus, allowed: [OutboxStatus])
 
@@ -30,6 +31,8 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
             "no list named '\(slug.printable)'"
         case .invalidOrigin(let text):
             "invalid origin '\(text.printable)': use scheme://host[:port], e.g. https://www.example.org"
+        case .invalidPageURL(let text, let reason):
+            "invalid page URL '\(text.printable)': \(reason); use a full URL such as https://www.example.co.jp/thanks"
         case .invalidName(let reason):
             "invalid name: \(reason)"
         case .undeliverableAddress:

@@ -95,7 +95,7 @@ public enum SubscribeOutcome: String, Sendable, Equatable, CaseIterable {
 
 /// Outcomes carry the list's language, so the answer page needs no second lookup.
 public enum ConfirmOutcome: Sendable, Equatable {
-    case confirmed(listName: String, locale: ListLocale)
+    case confirmed(listSlug: String, listName: String, locale: ListLocale)
     /// The link was used before, or the request was blocked.
     case used(listSlug: String, listName: String, locale: ListLocale)
     case expired(listSlug: String, listName: String, locale: ListLocale)

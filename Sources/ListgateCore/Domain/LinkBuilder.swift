@@ -6,10 +6,21 @@ import Foundation
 public struct LinkBuilder: Sendable {
     let signer: TokenSigner
     public let baseURL: String
+    /// The base URL's path (`/newsletter`, or empty at the root). A proxy that serves
+    /// listgate under a path strips it before listgate sees a request, so what a page
+    /// links to on listgate itself must put it back.
+    public let basePath: String
 
     public init(signer: TokenSigner, baseURL: String) {
         self.signer = signer
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.basePath = Self.path(ofBaseURL: self.baseURL)
+    }
+
+    /// The path part of a base URL, without a trailing "/", percent-encoded as written.
+    public static func path(ofBaseURL baseURL: String) -> String {
+        let path = URLComponents(string: baseURL)?.percentEncodedPath ?? ""
+        return path.hasSuffix("/") ? String(path.dropLast()) : path
     }
 
     public func confirm(submission id: String, expires: Date) -> String {

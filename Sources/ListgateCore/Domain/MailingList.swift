@@ -18,13 +18,17 @@ public struct MailingList: Sendable, Equatable {
     /// Web origins (`https://www.example.org`) whose pages may post this list's form;
     /// empty means any origin.
     public let allowedOrigins: [String]
+    /// The company's pages for after a form post, and its privacy policy.
+    public let sitePages: SitePages
     public let createdAt: Date
 
     public init(
         id: Int64, slug: ListSlug, name: String, from: Mailbox, replyTo: EmailAddress?, locale: ListLocale,
-        allowedAddresses: [EmailAddress], allowedOrigins: [String] = [], createdAt: Date
+        allowedAddresses: [EmailAddress], allowedOrigins: [String] = [], sitePages: SitePages = SitePages(),
+        createdAt: Date
     ) {
         self.allowedOrigins = allowedOrigins
+        self.sitePages = sitePages
         self.id = id
         self.slug = slug
         self.name = name
@@ -53,12 +57,15 @@ public struct NewList: Sendable {
     public let locale: ListLocale
     public let allowedAddresses: [EmailAddress]
     public let allowedOrigins: [String]
+    public let sitePages: SitePages
 
     public init(
         slug: ListSlug, name: String, from: Mailbox, replyTo: EmailAddress? = nil,
-        locale: ListLocale = .ja, allowedAddresses: [EmailAddress] = [], allowedOrigins: [String] = []
+        locale: ListLocale = .ja, allowedAddresses: [EmailAddress] = [], allowedOrigins: [String] = [],
+        sitePages: SitePages = SitePages()
     ) throws(DomainError) {
         self.allowedOrigins = try allowedOrigins.map(Self.origin)
+        self.sitePages = sitePages
         let trimmed = name.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else { throw .invalidListName("it is empty") }
         if let problem = OneLineName.problem(trimmed) { throw .invalidListName(problem) }

@@ -16,6 +16,8 @@ public protocol ListgateStore: IntakeStore, UnsubscribeStore, PreferencesStore, 
     // MARK: Lists
 
     func createList(_ list: NewList, source: EventSource) async throws -> MailingList
+    func updateSitePages(_ slug: ListSlug, _ changes: [SitePage: SitePageURL?], source: EventSource) async throws
+        -> (list: MailingList, changed: [ListFieldChange])
     func allLists() async throws -> [MailingList]
     func list(_ slug: ListSlug) async throws -> MailingList?
     func memberCounts(listID: Int64) async throws -> MemberCounts

@@ -99,7 +99,7 @@ extension SQLiteStore {
                              detail: ["reason": "confirmed by the person"]),
                     at: date, in: db)
             }
-            return .confirmed(listName: name, locale: locale)
+            return .confirmed(listSlug: slug, listName: name, locale: locale)
         }
     }
 

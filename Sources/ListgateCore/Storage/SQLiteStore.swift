@@ -126,12 +126,15 @@ public struct SQLiteStore: ListgateStore {
             }
             try db.execute(
                 sql: """
-                    INSERT INTO lists (slug, name, from_name, from_email, reply_to, locale, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO lists (slug, name, from_name, from_email, reply_to, locale, created_at,
+                                       thanks_url, confirmed_url, unsubscribed_url, privacy_url)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     new.slug.rawValue, new.name, new.from.displayName, new.from.address.entered,
                     new.replyTo?.entered, new.locale.rawValue, Timestamp.string(now),
+                    new.sitePages.thanks?.text, new.sitePages.confirmed?.text, new.sitePages.unsubscribed?.text,
+                    new.sitePages.privacy?.text,
                 ])
             let id = db.lastInsertedRowID
             for origin in Set(new.allowedOrigins) {
@@ -152,6 +155,41 @@ public struct SQLiteStore: ListgateStore {
             throw StoreError.migrationFailed(name: "lists", reason: "a created list could not be read back")
         }
         return list
+    }
+
+    /// Sets or clears (nil) some of a list's website pages; one `list_updated` event names
+    /// each field that changed, with its value before and after. Returns the list as it is
+    /// now and the fields that changed (none when every value was already so).
+    public func updateSitePages(_ slug: ListSlug, _ changes: [SitePage: SitePageURL?], source: EventSource) async throws
+        -> (list: MailingList, changed: [ListFieldChange])
+    {
+        let now = Date()
+        let changed: [ListFieldChange] = try await pool.write { db in
+            guard let list = try Self.fetchList(db, where: "slug = ?", [slug.rawValue]) else {
+                throw DomainError.listNotFound(slug.rawValue)
+            }
+            var changed: [ListFieldChange] = []
+            for page in SitePage.allCases {
+                guard let change = changes[page] else { continue }
+                let before = list.sitePages[page]?.text
+                let after = change?.text
+                guard before != after else { continue }
+                // The column name comes from SitePage, never from input.
+                try db.execute(sql: "UPDATE lists SET \(page.field) = ? WHERE id = ?", arguments: [after, list.id])
+                changed.append(ListFieldChange(field: page.field, before: before, after: after))
+            }
+            if !changed.isEmpty {
+                var detail: [String: String] = [:]
+                for change in changed {
+                    detail["\(change.field).before"] = change.before ?? ""
+                    detail["\(change.field).after"] = change.after ?? ""
+                }
+                try EventLedger.append(NewEvent(.listUpdated, listID: list.id, source: source, detail: detail), at: now, in: db)
+            }
+            return changed
+        }
+        guard let list = try await list(slug) else { throw DomainError.listNotFound(slug.rawValue) }
+        return (list, changed)
     }
 
     public func allLists() async throws -> [MailingList] {
@@ -206,6 +244,10 @@ public struct SQLiteStore: ListgateStore {
         // edited by hand, which deserves a loud error rather than a guess.
         let fromEmail: String = row["from_email"]
         let fromName: String? = row["from_name"]
+        var pages = SitePages()
+        for page in SitePage.allCases {
+            pages[page] = try (row[page.field] as String?).map { try SitePageURL($0) }
+        }
         return MailingList(
             id: id,
             slug: try ListSlug(row["slug"]),
@@ -215,6 +257,7 @@ public struct SQLiteStore: ListgateStore {
             locale: ListLocale(rawValue: row["locale"]) ?? .ja,
             allowedAddresses: try allowed.map { try EmailAddress($0) },
             allowedOrigins: origins,
+            sitePages: pages,
             createdAt: Timestamp.parse(row["created_at"]) ?? Date(timeIntervalSince1970: 0))
     }
 }
