@@ -15,6 +15,10 @@ confirmation mail is read at the SMTP server; the browser opens its link (the ad
 still be pending), presses the button and sees the confirmed page. Then it asks for an
 unsubscribe link with the hosted form, opens the mailed link, presses the button and sees
 the unsubscribed page; the database must say `unsubscribed` and a receipt must arrive.
+Then the same on a company's page served from another origin (Python's http.server): the
+embedded form (`lists show --embed`) submits and lands on the company's thanks page
+(`--thanks-url`); a `fetch()` submit with CORS gets the JSON answer; the same script on an
+origin the list does not allow is refused by the browser and records nothing.
 With --screenshots, each page is saved there as NN-name.png (`make e2e` uses docs/screenshots).
 Exits non-zero, with the reason on stderr, at the first thing that is not as expected.
 """
@@ -46,6 +50,8 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BINARY = os.environ.get("LISTGATE_BIN") or os.path.join(REPO, ".build", "debug", "listgate")
 SINK = os.path.join(REPO, "Tests", "Support", "smtp_sink.py")
 
+COMPANY_SLUG = "company"
+COMPANY_NAME = "株式会社サンプル ニュースレター"
 LIST_SLUG = "news"
 LIST_NAME = "週刊お知らせ"
 ADDRESS = "hanako.yamada@example.jp"
@@ -313,6 +319,9 @@ def run(work, screenshots):
         receipt = mailbox.next_message(ADDRESS)
         check(f"「{LIST_NAME}」の配信を停止しました" in Mailbox.text(receipt),
               "the third mail must be the unsubscribe receipt")
+
+        run_company_site(work, db, base, mailbox, browser, children)
+
         time.sleep(0.5)
         extra = sorted(glob.glob(os.path.join(messages, "*.json")))[mailbox.seen:]
         check(not extra, f"unexpected extra mail: {extra}")
@@ -323,6 +332,104 @@ def run(work, screenshots):
             child.terminate()
             child.wait(10)
     return browser.shots
+
+
+COMPANY_FETCH_PAGE = """<!DOCTYPE html>
+<html lang="ja"><head><meta charset="utf-8"><title>ニュースレター（バックグラウンド送信）</title></head>
+<body>
+<h1>ニュースレターのご案内</h1>
+<input id="email" name="email" type="email" aria-label="メールアドレス">
+<button id="send" type="button">申し込む</button>
+<p id="answer"></p>
+<script>
+document.getElementById("send").addEventListener("click", async () => {
+  const answer = document.getElementById("answer");
+  try {
+    const response = await fetch("ACTION", {
+      method: "POST",
+      headers: {"Content-Type": "application/json", "Accept": "application/json"},
+      body: JSON.stringify({email: document.getElementById("email").value}),
+    });
+    const body = await response.json();
+    answer.textContent = response.status + " " + body.status;
+  } catch (error) {
+    answer.textContent = "blocked";
+  }
+});
+</script>
+</body></html>
+"""
+
+
+def run_company_site(work, db, base, mailbox, browser, children):
+    """The company's own site on another origin: the embedded form and a fetch() submit."""
+    site_port = free_port()
+    site = f"http://127.0.0.1:{site_port}"
+    listgate(db, "lists", "create", COMPANY_SLUG, "--name", COMPANY_NAME,
+             "--from", "株式会社サンプル <news@example.co.jp>", "--locale", "ja",
+             "--allow-origin", site, "--thanks-url", f"{site}/thanks.html",
+             "--privacy-url", f"{site}/privacy.html")
+    snippet = subprocess.run([BINARY, "lists", "show", COMPANY_SLUG, "--embed", "--base-url", base, "--db", db],
+                             capture_output=True, text=True, check=True).stdout
+    root = os.path.join(work, "company-site")
+    os.makedirs(root)
+    pages = {
+        "index.html": "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\">"
+                      "<title>株式会社サンプル</title></head><body><h1>株式会社サンプル</h1>"
+                      f"{snippet}</body></html>",
+        "thanks.html": "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\">"
+                       "<title>ありがとうございます</title></head><body><h1>お申し込みありがとうございます</h1></body></html>",
+        "fetch.html": COMPANY_FETCH_PAGE.replace("ACTION", f"{base}/lists/{COMPANY_SLUG}/subscribe"),
+    }
+    for name, html in pages.items():
+        with open(os.path.join(root, name), "w", encoding="utf-8") as handle:
+            handle.write(html)
+    server = subprocess.Popen(["/usr/bin/python3", "-m", "http.server", str(site_port), "--bind", "127.0.0.1",
+                               "--directory", root], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children.append(server)
+
+    def serving():
+        try:
+            with urllib.request.urlopen(f"{site}/thanks.html", timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    wait_for(serving, "the company's site")
+
+    # The embedded form: posts across origins, lands on the company's thanks page.
+    embedded = "taro.suzuki@example.jp"
+    browser.open(f"{site}/index.html")
+    browser.expect_heading("株式会社サンプル")
+    browser.type("email", embedded)
+    browser.press("登録する")
+    browser.expect_heading("お申し込みありがとうございます")
+    check(browser.driver.current_url == f"{site}/thanks.html",
+          f"the embedded form should end on the company's thanks page, not {browser.driver.current_url}")
+    mail = mailbox.next_message(embedded)
+    check(COMPANY_NAME in mail["Subject"], f"confirmation subject: {mail['Subject']}")
+
+    # fetch() from the allowed origin: a CORS preflight, then the JSON answer the script reads.
+    fetched = "jiro.sato@example.jp"
+    answer = send_by_fetch(browser, f"{site}/fetch.html", fetched)
+    check(answer == "202 pending", f"the fetch() submit should read 202 pending, read {answer!r}")
+    mailbox.next_message(fetched)
+
+    # The same script on an origin the list does not name: the browser refuses, nothing is recorded.
+    stranger = "stranger@example.jp"
+    answer = send_by_fetch(browser, f"http://localhost:{site_port}/fetch.html", stranger)
+    check(answer == "blocked", f"a fetch() from another origin must be refused, read {answer!r}")
+    time.sleep(0.5)
+    row = json.loads(listgate(db, "subscribers", "find", stranger, "--json"))
+    check(not row, f"a refused origin must record nothing, found {row}")
+
+
+def send_by_fetch(browser, page, address):
+    browser.open(page)
+    browser.expect_heading("ニュースレターのご案内")
+    browser.type("email", address)
+    browser.driver.find_element(By.ID, "send").click()
+    return wait_for(lambda: browser.driver.find_element(By.ID, "answer").text, f"the fetch() answer on {page}")
 
 
 def main():
@@ -348,7 +455,8 @@ def main():
         if not arguments.keep:
             shutil.rmtree(work, ignore_errors=True)
     where = f", screenshots in {arguments.screenshots}" if screenshots else ""
-    print(f"browser e2e: subscribed, confirmed and unsubscribed through {pages} pages "
+    print(f"browser e2e: subscribed, confirmed and unsubscribed through {pages} pages; from a company's "
+          f"page by its embedded form and by fetch() with CORS, and refused from another origin; "
           f"in {time.monotonic() - started:.1f} s{where}")
     return 0
 
