@@ -8,8 +8,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 RUN_PACKAGES := libsqlite3-dev libcurl4-openssl-dev pkg-config
 # The mail tests talk to a real SMTP server (aiosmtpd); some tests inspect files with sqlite3;
-# the OpenAPI test reads openapi.yaml with python3-yaml.
-TEST_PACKAGES := $(RUN_PACKAGES) python3-aiosmtpd python3-yaml sqlite3
+# the OpenAPI test reads openapi.yaml with python3-yaml; the reverse-proxy test runs the
+# nginx site of deploy/ in front of listgate, with a certificate made by openssl, and talks
+# to it with curl.
+TEST_PACKAGES := $(RUN_PACKAGES) python3-aiosmtpd python3-yaml sqlite3 nginx openssl curl
 # The browser end to end drives Debian's Chromium through chromedriver with Debian's
 # python3-selenium (run by /usr/bin/python3, which also has aiosmtpd); the CJK fonts make the
 # Japanese pages render (and the screenshots show text, not boxes).
@@ -27,7 +29,7 @@ define apt_install
 	fi
 endef
 
-.PHONY: run test build deps test-deps browser-deps e2e-deps e2e clean bench fuzz
+.PHONY: run test build deps test-deps browser-deps e2e-deps e2e clean bench fuzz release
 
 deps:
 	$(call apt_install,$(RUN_PACKAGES))
@@ -71,7 +73,21 @@ e2e: e2e-deps
 	/usr/bin/python3 Tests/E2E/api_fuzz.py
 
 clean:
-	rm -rf .build Fuzz/.build
+	rm -rf .build Fuzz/.build dist
+
+## make release: the optimised binary, with the Swift runtime linked in (the server needs
+## only Debian's libsqlite3-0 and libcurl4), and the resource folders it reads at run time
+## (migrations, pages, mail) beside it, in dist/listgate/ — what goes to /opt/listgate
+## (README, "Deploy").
+release: deps
+	$(SWIFT) build -c release --static-swift-stdlib --product listgate
+	rm -rf dist/listgate && mkdir -p dist/listgate
+	cp .build/release/listgate dist/listgate/
+	for bundle in .build/release/*.resources; do \
+	  case $$bundle in *TestSupport*) ;; *) cp -R $$bundle dist/listgate/ ;; esac; \
+	done
+	cp -R README.md deploy dist/listgate/
+	@echo "built dist/listgate/: copy it to /opt/listgate (README, \"Deploy\")"
 
 ## make fuzz: libFuzzer + AddressSanitizer on each target in Fuzz/ for FUZZ_SECONDS seconds.
 ## Seeds: Fuzz/Corpus/<target>/ (committed); what the fuzzer learns and any crashing

@@ -32,12 +32,23 @@ enum Binary {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
     }()
 
+    /// The repository's root (for files it ships, such as `deploy/`).
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
     @discardableResult
     static func run(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil) throws
         -> CommandResult
     {
+        try runTool(url.path, arguments, environment: environment, in: directory)
+    }
+
+    /// Any program, run the same way (no LISTGATE_ variables from the test's environment).
+    static func runTool(_ path: String, _ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil)
+        throws -> CommandResult
+    {
         let process = Process()
-        process.executableURL = url
+        process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LISTGATE_") }
         env.merge(environment) { $1 }

@@ -16,11 +16,13 @@ final class RunningServer: @unchecked Sendable {
     let process = Process()
     var base: String { "http://127.0.0.1:\(port)" }
 
-    init(environment: [String: String] = [:], baseURLFromPort: Bool = false) async throws {
+    /// `port`: where to listen (a free one by default).
+    init(port: Int? = nil, environment: [String: String] = [:], baseURLFromPort: Bool = false) async throws {
         workspace = try Workspace().migrated()
         try workspace.listgate("lists", "create", "news", "--name", "週刊お知らせ", "--from", "編集部 <news@example.org>")
         sink = try SMTPSink.start()
-        port = try freePort()
+        let port = try port ?? freePort()
+        self.port = port
         process.executableURL = Binary.url
         process.arguments = ["serve", "--db", workspace.db, "--port", String(port), "--smtp-url", sink.url]
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LISTGATE_") }
