@@ -93,7 +93,7 @@ struct OneMailboxTests {
             try String.fetchAll(db, sql: "SELECT identity_key FROM addresses ORDER BY identity_key")
         }
         #expect(left == ["caroline@example.com"], "another person with a similar name stays")
-        try await database.close()
+        try database.close()
         for suffix in ["", "-wal", "-shm"] {
             let path = workspace.db + suffix
             guard let bytes = FileManager.default.contents(atPath: path) else { continue }
