@@ -49,9 +49,12 @@ struct SenderAPIRoutes: Sendable {
         guard snapshot.listID == access.listID else { return forbidden() }
         let store = self.store, links = self.links
         var headers = Self.streamHeaders
-        // The sender can check what it received against what it reviewed.
+        // The sender can check what it received against what it reviewed: count and
+        // sha256 as frozen, and how many of those members were erased since, whom the
+        // stream leaves out.
         headers[Self.countHeader] = String(snapshot.count)
         headers[Self.sha256Header] = snapshot.sha256
+        headers[Self.erasedHeader] = String(snapshot.erased)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             // Pages are read and encoded on the database's reader threads, two ahead of
             // the one being written. Where a page ends is looked up first (a walk of the
@@ -114,6 +117,7 @@ struct SenderAPIRoutes: Sendable {
 
     static let countHeader = HTTPField.Name("X-Listgate-Snapshot-Count")!
     static let sha256Header = HTTPField.Name("X-Listgate-Snapshot-SHA256")!
+    static let erasedHeader = HTTPField.Name("X-Listgate-Snapshot-Erased")!
     static let streamHeaders: HTTPFields = [.contentType: "application/x-ndjson; charset=utf-8", .cacheControl: "no-store"]
 
     /// For a route naming a list: 403 if the token's list is another existing list, 404 if
@@ -127,7 +131,7 @@ struct SenderAPIRoutes: Sendable {
 
     static func document(_ snapshot: AudienceSnapshot) -> [String: Any] {
         ["id": snapshot.id, "list": snapshot.listSlug, "count": snapshot.count, "sha256": snapshot.sha256,
-         "created_at": Timestamp.string(snapshot.createdAt)]
+         "created_at": Timestamp.string(snapshot.createdAt), "erased": snapshot.erased]
     }
 
     func forbidden() -> Response {

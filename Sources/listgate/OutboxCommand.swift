@@ -9,7 +9,7 @@ struct OutboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "outbox",
         abstract: "Inspect and steer outgoing auto-replies.",
-        subcommands: [Status.self, Pause.self, Resume.self, Quarantine.self, Recheck.self, Discard.self]
+        subcommands: [Status.self, List.self, Pause.self, Resume.self, Quarantine.self, Recheck.self, Discard.self]
     )
 
     struct Status: AsyncParsableCommand {
@@ -27,6 +27,68 @@ struct OutboxCommand: AsyncParsableCommand {
                     header: ["STATE", "MESSAGES"],
                     rows: OutboxStatus.allCases.map { [$0.rawValue, String(summary.counts[$0] ?? 0)] })
             }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List messages, newest first: kind, recipient, state, attempts and last error.",
+            discussion: """
+                The last error is why the last attempt did not deliver: the SMTP server's reply \
+                (addresses redacted), a network or TLS error, or why the message was given up. \
+                For a quarantined message it is the content guard's reason. A sent message has none.
+                """
+        )
+        // A string, parsed in run(): ArgumentParser would list the states over several lines,
+        // and the last line of a failure must be the `error:` one.
+        @Option(help: ArgumentHelp(
+            "Only messages in this state: \(Self.states) (default: every state).", valueName: "state"))
+        var status: String?
+        @Option(help: ArgumentHelp("Show at most this many, the newest.", valueName: "count"))
+        var limit = 100
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+        }
+
+        static let states = OutboxStatus.allCases.map(\.rawValue).dropLast().joined(separator: ", ")
+            + " or " + (OutboxStatus.allCases.last?.rawValue ?? "")
+
+        func run() async throws {
+            let status = try self.status.map { text in
+                guard let status = OutboxStatus(rawValue: text) else {
+                    throw CLIError("invalid state '\(text)': use \(Self.states)")
+                }
+                return status
+            }
+            // One more than shown tells whether older messages were left out.
+            let entries = try await database.openMigrated().outboxEntries(status: status, limit: limit + 1)
+            let shown = entries.prefix(limit)
+            if output.json {
+                try Console.printJSON(shown.map(OutboxEntryDocument.init))
+            } else if shown.isEmpty {
+                print(status.map { "no \($0.rawValue) messages" } ?? "no messages")
+            } else {
+                Console.printTable(
+                    header: ["ID", "LIST", "KIND", "RECIPIENT", "STATE", "ATTEMPTS", "QUEUED", "LAST ERROR"],
+                    rows: shown.map {
+                        [String($0.id), $0.listSlug, $0.kind.rawValue, $0.recipient, $0.status.rawValue, String($0.attempts),
+                         Timestamp.string($0.createdAt), Self.oneLine($0.lastError ?? $0.quarantineReason ?? "")]
+                    })
+            }
+            if entries.count > limit {
+                Console.writeStderr("note: only the newest \(limit) are shown; use --limit to see more\n")
+            }
+        }
+
+        /// An error text comes partly from the SMTP server: control characters (a line
+        /// break, a terminal escape) would break the one-line-per-message table or the terminal.
+        static func oneLine(_ text: String) -> String {
+            String(String.UnicodeScalarView(text.unicodeScalars.map {
+                $0.properties.generalCategory == .control ? " " : $0
+            }))
         }
     }
 
@@ -136,6 +198,39 @@ struct StatusDocument: Encodable {
         try container.encode(counts, forKey: .counts)
         try container.encode(paused, forKey: .paused)
         try container.encode(pauseReason, forKey: .pauseReason)
+    }
+}
+
+/// One message in `outbox list --json` (without its body). Every key is always present,
+/// null when it does not apply, so a script can rely on the shape.
+struct OutboxEntryDocument: Encodable {
+    let entry: OutboxEntry
+
+    enum CodingKeys: String, CodingKey {
+        case id, list, kind, recipient, status, attempts
+        case messageID = "message_id"
+        case lastError = "last_error"
+        case quarantineReason = "quarantine_reason"
+        case createdAt = "created_at"
+        case nextAttemptAt = "next_attempt_at"
+        case sentAt = "sent_at"
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(entry.id, forKey: .id)
+        try container.encode(entry.messageID, forKey: .messageID)
+        try container.encode(entry.listSlug, forKey: .list)
+        try container.encode(entry.kind.rawValue, forKey: .kind)
+        try container.encode(entry.recipient, forKey: .recipient)
+        try container.encode(entry.status.rawValue, forKey: .status)
+        try container.encode(entry.attempts, forKey: .attempts)
+        try container.encode(entry.lastError, forKey: .lastError)
+        try container.encode(entry.quarantineReason, forKey: .quarantineReason)
+        try container.encode(Timestamp.string(entry.createdAt), forKey: .createdAt)
+        // Only a queued message has a next attempt.
+        try container.encode(entry.status == .queued ? Timestamp.string(entry.nextAttemptAt) : nil, forKey: .nextAttemptAt)
+        try container.encode(entry.sentAt.map(Timestamp.string), forKey: .sentAt)
     }
 }
 

@@ -15,10 +15,15 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the HTTP server and the outbox worker.",
         discussion: """
             Refuses to start on a database that needs `listgate migrate`.
-            Mail goes to LISTGATE_SMTP_URL (smtp://host:port with STARTTLS when offered, \
-            smtps://host:port, or file:///dir); unset, it is written as .eml files to \
-            ./mail-outbox/. SMTP credentials come from LISTGATE_SMTP_USERNAME and \
-            LISTGATE_SMTP_PASSWORD.
+            Mail goes to LISTGATE_SMTP_URL (smtp://host:port, smtps://host:port, or \
+            file:///dir); unset, it is written as .eml files to ./mail-outbox/. SMTP \
+            credentials come from LISTGATE_SMTP_USERNAME and LISTGATE_SMTP_PASSWORD.
+
+            On smtp://, LISTGATE_SMTP_TLS (or --smtp-tls) says when STARTTLS is used: \
+            require (without it nothing is sent: no credentials, no mail; messages wait in \
+            the outbox with the reason as their last error), opportunistic (when the server \
+            offers it, otherwise in the clear) or none. The default is require whenever SMTP \
+            credentials are set, otherwise opportunistic. smtps:// is always TLS.
             """
     )
 
@@ -30,8 +35,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (env LISTGATE_PORT; default 8080).")
     var port: Int?
 
-    @Option(help: ArgumentHelp("Where mail goes: smtp://host:port (STARTTLS when offered), smtps://host:port or file:///absolute/dir (env LISTGATE_SMTP_URL; default: .eml files in ./mail-outbox/).", valueName: "url"))
+    @Option(help: ArgumentHelp("Where mail goes: smtp://host:port (STARTTLS as --smtp-tls says), smtps://host:port or file:///absolute/dir (env LISTGATE_SMTP_URL; default: .eml files in ./mail-outbox/).", valueName: "url"))
     var smtpURL: String?
+
+    // A string rather than an enum, so a bad flag and a bad LISTGATE_SMTP_TLS get the same message.
+    @Option(name: .customLong("smtp-tls"), help: ArgumentHelp(
+        "STARTTLS on smtp://: require (or nothing is sent), opportunistic (when offered) or none (env LISTGATE_SMTP_TLS; default require when SMTP credentials are set, otherwise opportunistic; smtps:// is always TLS).",
+        valueName: "mode"))
+    var smtpTLS: String?
 
     @Option(help: ArgumentHelp(
         "Public URL of this server, used in links in mail (env LISTGATE_BASE_URL; default http://HOST:PORT).",
@@ -95,10 +106,14 @@ struct ServeCommand: AsyncParsableCommand {
         if let smtpURL, smtpURL.lowercased().hasPrefix("smtp"), !CurlCapabilities.linked.speaksSMTP {
             throw CLIError("the system's libcurl (\(CurlCapabilities.linked.version)) was built without SMTP support")
         }
+        let username = environment["LISTGATE_SMTP_USERNAME"], password = environment["LISTGATE_SMTP_PASSWORD"]
+        let tls = try Self.smtpTLSMode(smtpTLS ?? environment["LISTGATE_SMTP_TLS"])
+            ?? .defaultMode(username: username, password: password)
+        let destination: TransportConfiguration
         let transport: any MailTransport
         do {
-            transport = try TransportConfiguration.make(
-                url: smtpURL, username: environment["LISTGATE_SMTP_USERNAME"], password: environment["LISTGATE_SMTP_PASSWORD"])
+            destination = try TransportConfiguration(url: smtpURL, tls: tls)
+            transport = try destination.makeTransport(username: username, password: password)
         } catch {
             throw CLIError("invalid SMTP URL: \(error)")
         }
@@ -163,7 +178,10 @@ struct ServeCommand: AsyncParsableCommand {
             services: [worker])
         let lists = try await store.allLists()
         let baseURL = configuration.resolvedBaseURL
-        let mailTo = smtpURL.map(Self.redacted) ?? "./mail-outbox/ (one .eml file per message)"
+        let mailTo = switch destination {
+        case .smtp(let endpoint): "\(Self.redacted(endpoint.url)) (\(endpoint.security))"
+        case .file: smtpURL.map(Self.redacted) ?? "./mail-outbox/ (one .eml file per message)"
+        }
         // Said once the port is really ours, so a busy port is one error line, not a claim.
         let application = try await server.buildApplication { port in
             print("listgate is serving on http://\(host):\(port)")
@@ -178,6 +196,16 @@ struct ServeCommand: AsyncParsableCommand {
         } catch where ListgateHTTPServer.isAddressInUse(error) {
             throw CLIError("cannot listen on \(host):\(port): the port is already in use")
         }
+    }
+
+    /// The TLS mode an operator wrote; nil when none was (empty counts as none), so
+    /// the default that depends on the credentials applies.
+    static func smtpTLSMode(_ text: String?) throws -> SMTPTLSMode? {
+        guard let text = text?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+        guard let mode = SMTPTLSMode(rawValue: text.lowercased()) else {
+            throw CLIError("invalid SMTP TLS mode '\(text)' (--smtp-tls or LISTGATE_SMTP_TLS): use \(SMTPTLSMode.accepted)")
+        }
+        return mode
     }
 
     static func validBaseURL(_ text: String) throws -> String {

@@ -352,6 +352,32 @@ struct MembershipStoreTests {
         #expect(try await database.store.takeSnapshot(listID: news.id, tokenID: nil, source: .cli).count == 0)
     }
 
+    @Test("forget counts the person as erased in every snapshot that held them, once per spelling, and keeps count and sha256")
+    func forgetCountsErasuresInSnapshots() async throws {
+        let (database, news, events) = try await prepared()
+        for email in ["ada@example.org", "ada+news@example.org", "bob@example.org"] {
+            _ = try await add(email, confirmed: true, in: database)
+        }
+        _ = try await add("bob@example.org", to: "events", confirmed: true, in: database)
+        let withoutAda = try await database.store.takeSnapshot(listID: events.id, tokenID: nil, source: .cli)
+        _ = try await add("ada@example.org", to: "events", confirmed: true, in: database)
+        let withAda = try await database.store.takeSnapshot(listID: events.id, tokenID: nil, source: .cli)
+        let frozen = try await database.store.takeSnapshot(listID: news.id, tokenID: nil, source: .cli)
+
+        _ = try await database.store.forget(try EmailAddress("ada@example.org"), source: .cli, at: now)
+
+        let after = try #require(try await database.store.snapshot(id: frozen.id))
+        #expect(after.count == 3)
+        #expect(after.sha256 == frozen.sha256)
+        #expect(after.erased == 2, "ada@ and ada+news@ were both members")
+        let remaining = try await count(
+            "SELECT count(*) FROM snapshot_members WHERE snapshot_id = (SELECT id FROM snapshots WHERE public_id = ?)",
+            [frozen.id], in: database)
+        #expect(remaining == after.count - after.erased)
+        #expect(try await database.store.snapshot(id: withAda.id)?.erased == 1)
+        #expect(try await database.store.snapshot(id: withoutAda.id)?.erased == 0)
+    }
+
     @Test("forget also erases the spellings an older listgate let in: quoted, escaped, commented, tagged")
     func forgetErasesLegacySpellings() async throws {
         let (database, news, _) = try await prepared()

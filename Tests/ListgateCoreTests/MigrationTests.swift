@@ -69,6 +69,38 @@ struct MigrationTests {
         }
     }
 
+    @Test("0004 counts the members a forget removed from a snapshot taken before it as erased")
+    func snapshotErasedBackfill() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("listgate.sqlite3")
+        let bundled = try Migration.bundled()
+        let before = bundled.filter { $0.name < "0004" }
+        #expect(bundled.contains { $0.name == "0004_snapshot_erased.sql" })
+        let store = try SQLiteStore(path: path, migrations: before)
+        _ = try await store.migrate()
+        let list = try await store.createList(try .sample(), source: .cli)
+        // As a forget by an earlier listgate left it: three members frozen, two remaining.
+        try await store.pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO snapshots (public_id, list_id, count, sha256, created_at)
+                VALUES ('snapshot-before-0004', ?, 3, ?, '2026-01-01T00:00:00.000Z')
+                """, arguments: [list.id, String(repeating: "0", count: 64)])
+            let snapshotID = db.lastInsertedRowID
+            for key in ["a@example.org", "b@example.org"] {
+                try db.execute(sql: """
+                    INSERT INTO snapshot_members (snapshot_id, subscription_id, identity_key, email, subscribed_at)
+                    VALUES (?, 1, ?, ?, '2026-01-01T00:00:00.000Z')
+                    """, arguments: [snapshotID, key, key])
+            }
+        }
+
+        let upgraded = try SQLiteStore(path: path, migrations: bundled)
+        #expect(try await upgraded.migrate().contains("0004_snapshot_erased.sql"))
+        let snapshot = try #require(try await upgraded.snapshot(id: "snapshot-before-0004"))
+        #expect(snapshot.count == 3)
+        #expect(snapshot.erased == 1)
+    }
+
     @Test("generates the secret keys on the first run and keeps them afterwards")
     func generatesKeysOnce() async throws {
         let database = try await MigratedDatabase.make()

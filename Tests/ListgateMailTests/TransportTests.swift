@@ -300,10 +300,10 @@ struct CurlSMTPTransportTests {
         #expect(received.first?.mailOptions.contains("SMTPUTF8") == false)
     }
 
-    @Test("with a user name and password the transport authenticates and delivers")
+    @Test("with a user name and password the transport authenticates and delivers (in the clear only when told so)")
     func authentication() async throws {
         let sink = try SMTPSink.start(options: ["--auth"])
-        let transport = try CurlSMTPTransport(url: sink.url, username: "listgate", password: "s3cret")
+        let transport = try CurlSMTPTransport(url: sink.url, username: "listgate", password: "s3cret", tls: .opportunistic)
         let grace = try recipient("grace@example.org")
 
         try await transport.send(rfc5322Message(to: grace), from: sender, to: grace)
@@ -311,6 +311,35 @@ struct CurlSMTPTransportTests {
         let received = try await sink.waitForMessages(count: 1, timeout: .seconds(5))
         #expect(received.first?.rcptTos == [grace.path])
         #expect(received.first?.authLogin == "listgate")
+    }
+
+    @Test("with TLS required, a server that does not offer STARTTLS gets no mail, and the failure is temporary and says why")
+    func tlsRequiredWithoutSTARTTLS() async throws {
+        let sink = try SMTPSink.start()
+        let transport = try CurlSMTPTransport(url: sink.url, tls: .require)
+        let ivan = try recipient("ivan@example.org")
+
+        let error = await deliveryError { () async throws(DeliveryError) in
+            try await transport.send(rfc5322Message(to: ivan), from: sender, to: ivan)
+        }
+
+        #expect(error?.isPermanent == false, "the message waits until TLS is possible: \(String(describing: error))")
+        #expect(error?.reason.contains("does not offer STARTTLS") == true, "\(String(describing: error))")
+        #expect(try sink.messageCount() == 0)
+    }
+
+    @Test("credentials alone make TLS required: a server without STARTTLS gets neither the password nor the mail")
+    func credentialsRequireTLS() async throws {
+        let sink = try SMTPSink.start(options: ["--auth"])
+        let transport = try CurlSMTPTransport(url: sink.url, username: "listgate", password: "s3cret")
+        let judy = try recipient("judy@example.org")
+
+        let error = await deliveryError { () async throws(DeliveryError) in
+            try await transport.send(rfc5322Message(to: judy), from: sender, to: judy)
+        }
+
+        #expect(error?.reason.contains("does not offer STARTTLS") == true, "\(String(describing: error))")
+        #expect(try sink.messageCount() == 0)
     }
 
     @Test("without credentials the transport does not authenticate")
@@ -381,7 +410,7 @@ struct FileTransportTests {
 
 @Suite("Transport configuration")
 struct TransportConfigurationTests {
-    @Test("smtp:// builds a libcurl transport that upgrades with STARTTLS when offered")
+    @Test("smtp:// without credentials builds a libcurl transport that upgrades with STARTTLS when offered")
     func smtpURL() throws {
         let transport = try TransportConfiguration.make(url: "smtp://mail.example.org:2525", username: nil, password: nil)
         let smtp = try #require(transport as? CurlSMTPTransport)
@@ -389,6 +418,42 @@ struct TransportConfigurationTests {
         #expect(smtp.endpoint.port == 2525)
         #expect(smtp.endpoint.security == .startTLSIfOffered)
         #expect(smtp.endpoint.url == "smtp://mail.example.org:2525")
+    }
+
+    @Test("smtp:// with credentials and no TLS mode requires STARTTLS", arguments: [("u", "p"), ("u", nil), (nil, "p")] as [(String?, String?)])
+    func credentialsMeanRequire(username: String?, password: String?) throws {
+        let transport = try TransportConfiguration.make(url: "smtp://mail.example.org", username: username, password: password)
+        let smtp = try #require(transport as? CurlSMTPTransport)
+        #expect(smtp.endpoint.security == .startTLSRequired)
+    }
+
+    @Test("empty credentials are no credentials: STARTTLS when offered")
+    func emptyCredentials() throws {
+        #expect(SMTPTLSMode.defaultMode(username: "", password: "") == .opportunistic)
+        #expect(SMTPTLSMode.defaultMode(username: nil, password: nil) == .opportunistic)
+    }
+
+    @Test("an explicit TLS mode decides for smtp://, credentials or not", arguments: [
+        (SMTPTLSMode.require, SMTPEndpoint.Security.startTLSRequired),
+        (.opportunistic, .startTLSIfOffered),
+        (.plain, .plain),
+    ])
+    func explicitMode(mode: SMTPTLSMode, security: SMTPEndpoint.Security) throws {
+        let transport = try TransportConfiguration.make(url: "smtp://mail.example.org", username: "u", password: "p", tls: mode)
+        #expect((transport as? CurlSMTPTransport)?.endpoint.security == security)
+    }
+
+    @Test("smtps:// is TLS whatever the mode, and the mode none is refused for it")
+    func smtpsIgnoresMode() throws {
+        for mode in [SMTPTLSMode.require, .opportunistic] {
+            let transport = try TransportConfiguration.make(url: "smtps://mail.example.org", username: nil, password: nil, tls: mode)
+            #expect((transport as? CurlSMTPTransport)?.endpoint.security == .implicitTLS)
+        }
+        #expect {
+            _ = try TransportConfiguration.make(url: "smtps://mail.example.org", username: nil, password: nil, tls: .plain)
+        } throws: { error in
+            (error as? TransportConfigurationError)?.reason.contains("always TLS") == true
+        }
     }
 
     @Test("smtps:// builds a libcurl transport over implicit TLS, port 465 by default")
@@ -410,7 +475,7 @@ struct TransportConfigurationTests {
         (" smtps://mail.example.org:4650 ", "mail.example.org", 4650),
     ])
     func acceptedSMTPURLs(url: String, host: String, port: Int) throws {
-        guard case .smtp(let endpoint) = try TransportConfiguration(url: url) else {
+        guard case .smtp(let endpoint) = try TransportConfiguration(url: url, tls: .opportunistic) else {
             Issue.record("\(url) did not give an SMTP endpoint")
             return
         }

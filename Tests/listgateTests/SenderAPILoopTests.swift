@@ -136,6 +136,8 @@ struct SenderAPILoopTests {
         let recomputed = try IndependentChecksum.sha256(sortedAndJoined: emails.map { $0.lowercased() })
         #expect(recomputed == snapshot["sha256"] as? String)
         #expect(answer.header("X-Listgate-Snapshot-SHA256") == recomputed)
+        #expect(snapshot["erased"] as? Int == 0)
+        #expect(answer.header("X-Listgate-Snapshot-Erased") == "0")
         for excluded in ["pending@example.net", "gone@example.net", "blocked@example.net"] {
             #expect(!emails.contains(excluded))
         }
@@ -187,6 +189,32 @@ struct SenderAPILoopTests {
         #expect(erased["unsubscribed_at"] is String)
         #expect(erased["email"] == nil)
         #expect(!String(decoding: feed.data, as: UTF8.self).contains("example.net"), "no address, of anyone, in an erasure")
+    }
+
+    @Test("after forget, a snapshot keeps its count and sha256, says erased 1 in its metadata and headers, and streams count - erased lines")
+    func erasureCountedOnSnapshot() async throws {
+        let world = try await SenderAPIWorld()
+        for email in ["c@example.net", "d@example.net", "e@example.net"] {
+            try world.server.workspace.listgate("subscribers", "add", email, "--list", "news", "--confirmed")
+        }
+        let taken = try await world.snapshot()
+        let id = try #require(taken["id"] as? String)
+        let sha256 = try #require(taken["sha256"] as? String)
+        #expect(taken["count"] as? Int == 6)
+
+        let forget = try world.server.workspace.listgate("subscribers", "forget", "b@example.net")
+        #expect(forget.status == 0, "\(forget.stderr)")
+
+        let metadata = try await world.call("GET", "/api/v1/snapshots/\(id)", token: world.newsToken).object()
+        #expect(metadata["count"] as? Int == 6)
+        #expect(metadata["erased"] as? Int == 1)
+        #expect(metadata["sha256"] as? String == sha256)
+        let (lines, answer) = try await world.recipients(id)
+        #expect(answer.header("X-Listgate-Snapshot-Count") == "6")
+        #expect(answer.header("X-Listgate-Snapshot-Erased") == "1")
+        #expect(answer.header("X-Listgate-Snapshot-SHA256") == sha256)
+        #expect(lines.count == 5)
+        #expect(!lines.contains { $0["email"] as? String == "b@example.net" })
     }
 
     @Test("someone who confirms after the snapshot is not in it")

@@ -7,10 +7,15 @@ public struct AudienceSnapshot: Sendable, Equatable {
     public let id: String
     public let listSlug: String
     public let listID: Int64
+    /// How many members were frozen; never changes.
     public let count: Int
-    /// SHA-256 (hex) of the sorted identity keys joined by "\n"; of "" when empty.
+    /// SHA-256 (hex) of the sorted identity keys joined by "\n"; of "" when empty. Like
+    /// `count`, it is what was frozen, erasures or not.
     public let sha256: String
     public let createdAt: Date
+    /// How many members have since been erased (`subscribers forget`): the recipients
+    /// stream leaves them out, so it has `count - erased` lines.
+    public let erased: Int
 }
 
 /// A page of a snapshot's recipients, already written as NDJSON lines (see

@@ -60,6 +60,45 @@ public struct OutboxMessage: Sendable, Equatable {
     public let sentAt: Date?
 }
 
+/// One message as an operator sees it (`listgate outbox list`): where it stands and why,
+/// without its bytes.
+public struct OutboxEntry: Sendable, Equatable {
+    public let id: Int64
+    public let messageID: String
+    public let listSlug: String
+    public let kind: AutoReplyKind
+    /// The recipient's SMTP path, as stored.
+    public let recipient: String
+    public let status: OutboxStatus
+    public let attempts: Int
+    /// The last delivery failure (an SMTP reply with addresses redacted, a network or TLS
+    /// error, or why it was given up); nil once sent.
+    public let lastError: String?
+    public let quarantineReason: String?
+    public let createdAt: Date
+    /// When a queued message is tried next.
+    public let nextAttemptAt: Date
+    public let sentAt: Date?
+
+    public init(
+        id: Int64, messageID: String, listSlug: String, kind: AutoReplyKind, recipient: String, status: OutboxStatus,
+        attempts: Int, lastError: String?, quarantineReason: String?, createdAt: Date, nextAttemptAt: Date, sentAt: Date?
+    ) {
+        self.id = id
+        self.messageID = messageID
+        self.listSlug = listSlug
+        self.kind = kind
+        self.recipient = recipient
+        self.status = status
+        self.attempts = attempts
+        self.lastError = lastError
+        self.quarantineReason = quarantineReason
+        self.createdAt = createdAt
+        self.nextAttemptAt = nextAttemptAt
+        self.sentAt = sentAt
+    }
+}
+
 public struct OutboxSummary: Sendable, Equatable {
     public var counts: [OutboxStatus: Int]
     public var paused: Bool

@@ -43,6 +43,8 @@ public protocol ListgateStore: IntakeStore, UnsubscribeStore, PreferencesStore, 
     /// A single settings read: the worker asks before every message.
     func isOutboxPaused() async throws -> Bool
     func messages(status: OutboxStatus) async throws -> [OutboxMessage]
+    /// The newest `limit` messages, of one state or of every state, newest first.
+    func outboxEntries(status: OutboxStatus?, limit: Int) async throws -> [OutboxEntry]
     /// How many messages were queued since `date` (the ceiling's warning).
     func messagesQueued(since date: Date) async throws -> Int
     /// How many messages were sent since `date`: the mail ceiling counts these.

@@ -121,6 +121,40 @@ extension SQLiteStore {
         }
     }
 
+    public func outboxEntries(status: OutboxStatus?, limit: Int) async throws -> [OutboxEntry] {
+        try await pool.read { db in
+            // Newest first by id, the order messages were queued in: walking the primary key
+            // backwards stops after `limit` rows however many years of sent mail lie behind.
+            try Row.fetchAll(
+                db.cachedStatement(sql: """
+                    SELECT o.id, o.message_id, l.slug, o.kind, o.recipient, o.status, o.attempts, o.last_error,
+                           o.quarantine_reason, o.created_at, o.next_attempt_at, o.sent_at
+                    FROM outbox o JOIN lists l ON l.id = o.list_id
+                    WHERE ?1 IS NULL OR o.status = ?1
+                    ORDER BY o.id DESC
+                    LIMIT ?2
+                    """),
+                arguments: [status?.rawValue, limit]
+            ).map { row in
+                OutboxEntry(
+                    id: row["id"], messageID: row["message_id"], listSlug: row["slug"],
+                    kind: try Self.outboxValue(row["kind"]), recipient: row["recipient"],
+                    status: try Self.outboxValue(row["status"]), attempts: row["attempts"],
+                    lastError: row["last_error"], quarantineReason: row["quarantine_reason"],
+                    createdAt: Self.date(row["created_at"]), nextAttemptAt: Self.date(row["next_attempt_at"]),
+                    sentAt: (row["sent_at"] as String?).map(Self.date))
+            }
+        }
+    }
+
+    /// A stored kind or status, or a loud error: the schema's CHECKs allow no other value.
+    static func outboxValue<Value: RawRepresentable<String>>(_ text: String) throws -> Value {
+        guard let value = Value(rawValue: text) else {
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "unknown outbox value '\(text)'")
+        }
+        return value
+    }
+
     public func messagesSent(since date: Date) async throws -> Int {
         try await pool.read { db in
             try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM outbox WHERE sent_at > ?"),

@@ -51,7 +51,7 @@ extension SQLiteStore {
                          detail: ["snapshot_id": id, "count": String(count), "sha256": digest]),
                 at: now, in: db)
             let slug = try String.fetchOne(db, sql: "SELECT slug FROM lists WHERE id = ?", arguments: [listID]) ?? ""
-            return AudienceSnapshot(id: id, listSlug: slug, listID: listID, count: count, sha256: digest, createdAt: now)
+            return AudienceSnapshot(id: id, listSlug: slug, listID: listID, count: count, sha256: digest, createdAt: now, erased: 0)
         }
     }
 
@@ -60,14 +60,15 @@ extension SQLiteStore {
             try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT s.public_id, s.list_id, s.count, s.sha256, s.created_at, l.slug
+                    SELECT s.public_id, s.list_id, s.count, s.sha256, s.created_at, s.erased, l.slug
                     FROM snapshots s JOIN lists l ON l.id = s.list_id WHERE s.public_id = ?
                     """,
                 arguments: [id]
             ).map {
                 AudienceSnapshot(
                     id: $0["public_id"], listSlug: $0["slug"], listID: $0["list_id"], count: $0["count"],
-                    sha256: $0["sha256"], createdAt: Timestamp.parse($0["created_at"]) ?? Date(timeIntervalSince1970: 0))
+                    sha256: $0["sha256"], createdAt: Timestamp.parse($0["created_at"]) ?? Date(timeIntervalSince1970: 0),
+                    erased: $0["erased"])
             }
         }
     }

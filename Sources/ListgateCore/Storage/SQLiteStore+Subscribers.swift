@@ -127,8 +127,15 @@ extension SQLiteStore {
                 // Every message to the person, whatever its state: its bytes hold the address.
                 try db.cachedStatement(sql: "DELETE FROM outbox WHERE address_hash = ?").execute(arguments: [keyHash])
                 outbox += db.changesCount
-                try db.cachedStatement(sql: "DELETE FROM snapshot_members WHERE identity_key = ?").execute(arguments: [key])
-                snapshotEntries += db.changesCount
+                // A snapshot keeps the count and sha256 it was frozen with, and counts its
+                // erased members instead, so the sender can tell why fewer lines arrive.
+                let snapshots = try Int64.fetchAll(
+                    db.cachedStatement(sql: "DELETE FROM snapshot_members WHERE identity_key = ? RETURNING snapshot_id"),
+                    arguments: [key])
+                for snapshot in snapshots {
+                    try db.cachedStatement(sql: "UPDATE snapshots SET erased = erased + 1 WHERE id = ?").execute(arguments: [snapshot])
+                }
+                snapshotEntries += snapshots.count
             }
             // The mailbox's own hash is suppressed too, so no +tag spelling comes back
             // through an import or an admin add (AddressHasher.hashes).

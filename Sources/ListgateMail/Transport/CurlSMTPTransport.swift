@@ -59,16 +59,19 @@ public final class CurlSMTPTransport: MailTransport {
         self.lanes = lanes
     }
 
-    /// `url` must be an `smtp://` or `smtps://` URL (see `TransportConfiguration`).
+    /// `url` must be an `smtp://` or `smtps://` URL (see `TransportConfiguration`);
+    /// `tls` nil: `SMTPTLSMode.defaultMode`, so credentials alone make TLS required.
     public convenience init(
         url: String,
         username: String? = nil,
         password: String? = nil,
+        tls: SMTPTLSMode? = nil,
         connectTimeout: Duration = .seconds(10),
         timeout: Duration = .seconds(60),
         connections: Int = 1
     ) throws(TransportConfigurationError) {
-        guard case .smtp(let endpoint) = try TransportConfiguration(url: url) else {
+        let mode = tls ?? .defaultMode(username: username, password: password)
+        guard case .smtp(let endpoint) = try TransportConfiguration(url: url, tls: mode) else {
             throw TransportConfigurationError(url: url, reason: "an SMTP transport needs an smtp:// or smtps:// URL")
         }
         try self.init(endpoint: endpoint, username: username, password: password,
@@ -177,8 +180,11 @@ private final class CurlSMTPConnection: @unchecked Sendable {
         }
         set("NOSIGNAL", listgate_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
         set("URL", listgate_easy_setopt_string(handle, CURLOPT_URL, endpoint.url))
-        if endpoint.security == .startTLSIfOffered {
-            set("USE_SSL", listgate_easy_setopt_long(handle, CURLOPT_USE_SSL, Int(CURLUSESSL_TRY.rawValue)))
+        switch endpoint.security {
+        case .startTLSRequired: set("USE_SSL", listgate_easy_setopt_long(handle, CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)))
+        case .startTLSIfOffered: set("USE_SSL", listgate_easy_setopt_long(handle, CURLOPT_USE_SSL, Int(CURLUSESSL_TRY.rawValue)))
+        case .plain: set("USE_SSL", listgate_easy_setopt_long(handle, CURLOPT_USE_SSL, Int(CURLUSESSL_NONE.rawValue)))
+        case .implicitTLS: break  // the smtps:// scheme alone makes libcurl speak TLS first
         }
         if let username { set("USERNAME", listgate_easy_setopt_string(handle, CURLOPT_USERNAME, username)) }
         if let password { set("PASSWORD", listgate_easy_setopt_string(handle, CURLOPT_PASSWORD, password)) }
@@ -295,7 +301,11 @@ private final class CurlSMTPConnection: @unchecked Sendable {
         _ = listgate_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &responseCode)
         let curlDetail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : Self.text(of: result)
         var message = "\(endpoint): "
-        if responseCode >= 400 {
+        if result == CURLE_USE_SSL_FAILED {
+            // Our own refusal, before AUTH and MAIL FROM: say what to change.
+            message += "the server does not offer STARTTLS and TLS is required, so nothing was sent "
+            message += "(LISTGATE_SMTP_TLS=require, the default with SMTP credentials; curl \(result.rawValue): \(curlDetail))"
+        } else if responseCode >= 400 {
             let failure = String(decoding: lastFailureReply, as: UTF8.self)
             let reply = failure.hasPrefix(String(responseCode)) ? failure : String(responseCode)
             message += "SMTP \"\(reply)\" (curl \(result.rawValue): \(curlDetail))"

@@ -54,8 +54,30 @@ public enum DeliveryError: Error, Equatable, Sendable, CustomStringConvertible {
 
 // MARK: - Configuration
 
+/// How an `smtp://` connection is protected (`LISTGATE_SMTP_TLS`). An `smtps://`
+/// connection is TLS from its first byte whatever this says.
+public enum SMTPTLSMode: String, Sendable, CaseIterable {
+    /// STARTTLS or nothing: when the server does not offer it, no credentials and no mail
+    /// cross the connection, and the message waits in the outbox (libcurl's CURLUSESSL_ALL).
+    case require
+    /// STARTTLS when the server offers it, otherwise in the clear (CURLUSESSL_TRY).
+    case opportunistic
+    /// Never STARTTLS (CURLUSESSL_NONE), for a relay whose certificate cannot be verified.
+    /// Not named `none`: beside an optional mode, `.none` would read as "not given".
+    case plain = "none"
+
+    /// `require` whenever SMTP credentials are set, since a password must never cross an
+    /// unencrypted connection; otherwise `opportunistic`.
+    public static func defaultMode(username: String?, password: String?) -> SMTPTLSMode {
+        (username ?? "").isEmpty && (password ?? "").isEmpty ? .opportunistic : .require
+    }
+
+    /// The words an operator may write, for error messages.
+    public static let accepted = "require, opportunistic or none"
+}
+
 /// Where mail goes, parsed from a `LISTGATE_SMTP_URL`-style string:
-/// - `smtp://host[:port]`: SMTP, upgraded with STARTTLS when the server offers it (port 25 by default);
+/// - `smtp://host[:port]`: SMTP (port 25 by default), with STARTTLS as `SMTPTLSMode` says;
 /// - `smtps://host[:port]`: SMTP over implicit TLS (port 465 by default);
 /// - `file:///absolute/dir`: one `.eml` file per message in that directory;
 /// - unset or empty: `./mail-outbox` in the current directory, as files.
@@ -66,7 +88,9 @@ public enum TransportConfiguration: Equatable, Sendable {
     /// The directory used when no URL is configured, relative to the current directory.
     public static let defaultOutboxDirectoryName = "mail-outbox"
 
-    public init(url: String?) throws(TransportConfigurationError) {
+    /// - Parameter tls: for `smtp://` URLs; ignored for files. `plain` with `smtps://` is
+    ///   refused: the operator asked for a clear connection that this URL can never give.
+    public init(url: String?, tls: SMTPTLSMode) throws(TransportConfigurationError) {
         let text = url?.trimmingCharacters(in: .whitespaces) ?? ""
         if text.isEmpty {
             let current = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
@@ -77,8 +101,13 @@ public enum TransportConfiguration: Equatable, Sendable {
             throw TransportConfigurationError(url: text, reason: "it has no scheme; \(Self.accepted)")
         }
         switch text[..<colon].lowercased() {
-        case "smtp": self = .smtp(try SMTPEndpoint(parsing: text, security: .startTLSIfOffered))
-        case "smtps": self = .smtp(try SMTPEndpoint(parsing: text, security: .implicitTLS))
+        case "smtp": self = .smtp(try SMTPEndpoint(parsing: text, security: SMTPEndpoint.Security(tls)))
+        case "smtps":
+            guard tls != .plain else {
+                throw TransportConfigurationError(
+                    url: text, reason: "smtps:// is always TLS, so the TLS mode cannot be none; use smtp:// for a plain connection")
+            }
+            self = .smtp(try SMTPEndpoint(parsing: text, security: .implicitTLS))
         case "file": self = .file(directory: try Self.fileDirectory(text))
         case let scheme:
             throw TransportConfigurationError(url: text, reason: "the scheme \"\(scheme)\" is not supported; \(Self.accepted)")
@@ -87,8 +116,12 @@ public enum TransportConfiguration: Equatable, Sendable {
 
     /// Builds the transport for `url` (see the type's documentation). `username` and
     /// `password` are used for SMTP AUTH when given and non-empty; they are ignored for files.
-    public static func make(url: String?, username: String?, password: String?) throws(TransportConfigurationError) -> any MailTransport {
-        try TransportConfiguration(url: url).makeTransport(username: username, password: password)
+    /// `tls` nil: `SMTPTLSMode.defaultMode`, so credentials alone make TLS required.
+    public static func make(
+        url: String?, username: String?, password: String?, tls: SMTPTLSMode? = nil
+    ) throws(TransportConfigurationError) -> any MailTransport {
+        try TransportConfiguration(url: url, tls: tls ?? .defaultMode(username: username, password: password))
+            .makeTransport(username: username, password: password)
     }
 
     public func makeTransport(username: String?, password: String?) throws(TransportConfigurationError) -> any MailTransport {
@@ -100,7 +133,7 @@ public enum TransportConfiguration: Equatable, Sendable {
         }
     }
 
-    static let accepted = "use smtp://host:port (STARTTLS when offered), smtps://host:port (implicit TLS) or file:///absolute/directory"
+    static let accepted = "use smtp://host:port (STARTTLS), smtps://host:port (implicit TLS) or file:///absolute/directory"
 
     private static func fileDirectory(_ text: String) throws(TransportConfigurationError) -> URL {
         guard let components = URLComponents(string: text) else {
@@ -123,12 +156,33 @@ public enum TransportConfiguration: Equatable, Sendable {
 
 /// An SMTP server as libcurl will be given it.
 public struct SMTPEndpoint: Equatable, Sendable, CustomStringConvertible {
-    public enum Security: Equatable, Sendable {
-        /// `smtp://`: plain TCP, upgraded with STARTTLS if the server offers it
-        /// (libcurl's `CURLUSESSL_TRY`); the certificate is verified when TLS is used.
+    /// Certificates are verified whenever TLS is used.
+    public enum Security: Equatable, Sendable, CustomStringConvertible {
+        /// `smtp://` with `require`: upgraded with STARTTLS, or nothing is sent.
+        case startTLSRequired
+        /// `smtp://` with `opportunistic`: upgraded with STARTTLS if the server offers it.
         case startTLSIfOffered
+        /// `smtp://` with `none`: never upgraded.
+        case plain
         /// `smtps://`: TLS from the first byte.
         case implicitTLS
+
+        init(_ mode: SMTPTLSMode) {
+            switch mode {
+            case .require: self = .startTLSRequired
+            case .opportunistic: self = .startTLSIfOffered
+            case .plain: self = .plain
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .startTLSRequired: "STARTTLS required"
+            case .startTLSIfOffered: "STARTTLS when offered"
+            case .plain: "no TLS"
+            case .implicitTLS: "implicit TLS"
+            }
+        }
     }
 
     /// The URL handed to libcurl, as configured (trimmed).
