@@ -127,6 +127,8 @@ struct FormRoutes: Sendable {
             // GET never changes anything: link scanners open links, people press buttons.
             return pages.render(purpose == .confirm ? "confirm" : "block", locale: locale,
                                 ["list_name": name, "action_url": request.uri.path])
+        case .alreadyConfirmed(_, let name, let locale):
+            return alreadyConfirmed(request, name: name, locale: locale)
         case .used(let slug, let name, let locale), .expired(let slug, let name, let locale):
             return expired(request, slug: slug, name: name, locale: locale)
         case .invalid:
@@ -145,6 +147,9 @@ struct FormRoutes: Sendable {
             response = request.wantsJSON
                 ? JSONAnswer.status("subscribed")
                 : pages.render("confirmed", locale: locale, ["list_name": name])
+        case .alreadyConfirmed(_, let name, let locale):
+            label = "already_confirmed"
+            response = alreadyConfirmed(request, name: name, locale: locale)
         case .used(let slug, let name, let locale), .expired(let slug, let name, let locale):
             label = "expired"
             response = expired(request, slug: slug, name: name, locale: locale)
@@ -166,6 +171,14 @@ struct FormRoutes: Sendable {
         case .invalid:
             return invalidLink(request)
         }
+    }
+
+    /// A confirm link opened or pressed again after it did its work: nothing is wrong,
+    /// so the page says so (not "expired", which would send the person to subscribe again).
+    func alreadyConfirmed(_ request: Request, name: String, locale: ListLocale) -> Response {
+        request.wantsJSON
+            ? JSONAnswer.status("already_confirmed")
+            : pages.render("already_confirmed", locale: locale, ["list_name": name])
     }
 
     func expired(_ request: Request, slug: String, name: String, locale: ListLocale) -> Response {

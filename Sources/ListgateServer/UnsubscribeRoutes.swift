@@ -25,7 +25,8 @@ struct UnsubscribeRoutes: Sendable {
         case .ready(_, let name, let locale):
             // GET never unsubscribes: mail scanners open links too.
             return pages.render("unsubscribe", locale: locale, ["list_name": name, "action_url": request.uri.path])
-        case .used(let slug, let name, let locale), .expired(let slug, let name, let locale):
+        case .used(let slug, let name, let locale), .expired(let slug, let name, let locale),
+             .alreadyConfirmed(let slug, let name, let locale):  // (only a confirm link says that)
             return done(request, slug: slug, name: name, locale: locale, already: true)
         case .invalid:
             return invalidLink(request)
