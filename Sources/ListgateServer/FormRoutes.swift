@@ -45,7 +45,9 @@ struct FormRoutes: Sendable {
 
     func subscribe(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         if let limiter = ipLimiter, let retry = limiter.retryAfter(for: context.clientIP ?? "unknown") {
-            var response = problem(.tooManyRequests, request)
+            // In the list's language, as its other pages are (the list cache answers this).
+            let list = try? await intake.listIfExists(context.parameters.require("slug"))
+            var response = problem(.tooManyRequests, request, locale: list?.locale)
             response.headers[.retryAfter] = String(retry)
             return response
         }

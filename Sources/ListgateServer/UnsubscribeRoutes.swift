@@ -67,7 +67,9 @@ struct UnsubscribeRoutes: Sendable {
 
     func requestLink(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         if let limiter = ipLimiter, let retry = limiter.retryAfter(for: context.clientIP ?? "unknown") {
-            var response = FormRoutes.problemResponse(.tooManyRequests, request, pages: pages)
+            // In the list's language, as its other pages are (the list cache answers this).
+            let list = try? await intake.listIfExists(context.parameters.require("slug"))
+            var response = FormRoutes.problemResponse(.tooManyRequests, request, pages: pages, locale: list?.locale)
             response.headers[.retryAfter] = String(retry)
             return response
         }
