@@ -39,8 +39,10 @@ public struct AutoReplyComposer: AutoReplyRendering {
         func render(_ part: String) throws -> String {
             let template = "\(name).\(part)"
             let listValues = values.list
-            let key = [template, String(reply.list.id), reply.list.name, String(reply.links.expiresHours)]
-                .joined(separator: "\u{1F}")
+            let key = [
+                template, String(reply.list.id), reply.list.name, reply.list.replyTo?.displayAddress ?? "",
+                String(reply.links.expiresHours),
+            ].joined(separator: "\u{1F}")
             let stencil = stencils.stencil(for: key) {
                 Self.stencil(templates, template, list: listValues, messageKeys: Set(values.message.keys))
             }
@@ -111,10 +113,13 @@ public struct AutoReplyComposer: AutoReplyRendering {
     /// must be present (fail closed rather than mail a broken link). `list` holds the
     /// list's values, the same for every mail; `message` those of this mail alone.
     static func values(for reply: AutoReply) throws -> (list: [String: Any], message: [String: String], all: [String: Any]) {
-        let list: [String: Any] = [
+        var list: [String: Any] = [
             "list_name": EscapableText.make(reply.list.name),
             "expires_hours": reply.links.expiresHours,
         ]
+        // Present only when the list has a Reply-To: the footer then says where a reply
+        // goes instead of "no reply is needed".
+        if let replyTo = reply.list.replyTo { list["reply_to"] = EscapableText.make(replyTo.displayAddress) }
         var message = ["recipient": EscapableText.make(reply.recipient.address.displayAddress)]
         let required: [(String, String?)] =
             switch reply.kind {
