@@ -1,5 +1,6 @@
-// Specification of the wording a person meets: refusals speak the list's language like
-// the list's other pages.
+// Specification of the wording a person meets between the pages and the mail: refusals
+// speak the list's language like the list's other pages, and the confirmation mail's
+// button says what the page's button says.
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -52,5 +53,34 @@ struct RefusalLanguageTests {
             #expect(refused.text.contains(#"lang="en""#))
             #expect(refused.text.contains("<h1>Not accepted from this site</h1>"))
         }
+    }
+}
+
+@Suite("The confirmation mail and its page")
+struct ConfirmationWordingTests {
+    @Test("the mail's button and the page's button say the same", arguments: [("news", ListLocale.ja), ("en-news", .en)])
+    func sameButton(_ slug: String, _ locale: ListLocale) async throws {
+        let fixture = try await ServerFixture(lists: [(slug, "週刊お知らせ", locale)])
+        try await fixture.test { client in
+            try await client.post("/lists/\(slug)/subscribe", form: ["email": "taro@example.jp"])
+            let message = try #require(try await fixture.queuedMessages().last)
+            let links = try fixture.links(in: message)
+            let html = try #require(try MailInspector.inspect(message.raw).html)
+            let page = try await client.execute(uri: links.confirm, method: .get).text
+
+            let mailButton = try #require(Self.text(of: "a", after: "href=\"https://lists.example.org\(links.confirm)\"", in: html))
+            let pageButton = try #require(Self.text(of: "button", after: "<button type=\"submit\"", in: page))
+            #expect(mailButton == pageButton)
+            #expect(mailButton == (locale == .ja ? "登録を確定する" : "Confirm subscription"))
+        }
+    }
+
+    /// The text of the element whose start tag contains `marker`, up to its end tag.
+    static func text(of element: String, after marker: String, in html: String) -> String? {
+        guard let start = html.range(of: marker),
+              let open = html[start.upperBound...].range(of: ">"),
+              let close = html[open.upperBound...].range(of: "</\(element)>")
+        else { return nil }
+        return String(html[open.upperBound..<close.lowerBound])
     }
 }
