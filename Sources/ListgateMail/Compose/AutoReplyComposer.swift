@@ -7,6 +7,9 @@ import Mustache
 
 public struct AutoReplyComposer: AutoReplyRendering {
     let templates: MustacheLibrary
+    /// Where each template came from (the operator's forms directory or Forms/mail), for
+    /// the start-up check's messages.
+    let set: TemplateSet?
     /// The wording hashes, computed once: templates do not change while listgate runs,
     /// and every subscribe request records one.
     private let consentVersions: [String: String]
@@ -14,7 +17,20 @@ public struct AutoReplyComposer: AutoReplyRendering {
     private let stencils = MailStencils()
 
     public init(templates: MustacheLibrary) {
+        self.init(templates: templates, set: nil)
+    }
+
+    /// The templates of `Forms/mail`, each replaced by the operator's file of the same
+    /// name in `formsDirectory/mail/` (LISTGATE_FORMS_DIR). Its wording hashes are those of
+    /// the templates actually used, so consent given to the operator's wording is recorded
+    /// as that wording.
+    public init(set: TemplateSet) {
+        self.init(templates: set.library, set: set)
+    }
+
+    private init(templates: MustacheLibrary, set: TemplateSet?) {
         self.templates = templates
+        self.set = set
         var versions: [String: String] = [:]
         for kind in AutoReplyKind.allCases {
             for locale in ListLocale.allCases {
@@ -26,10 +42,15 @@ public struct AutoReplyComposer: AutoReplyRendering {
 
     /// The templates shipped in `Forms/mail`.
     public static func bundled() async throws -> AutoReplyComposer {
+        try load(formsDirectory: nil)
+    }
+
+    /// The shipped templates, with those of `formsDirectory/mail/` in their place.
+    public static func load(formsDirectory: String?) throws -> AutoReplyComposer {
         guard let directory = Bundle.module.url(forResource: "mail", withExtension: nil) else {
             throw ComposeError.missingTemplate("Forms/mail")
         }
-        return AutoReplyComposer(templates: try await MustacheLibrary(directory: directory.path))
+        return AutoReplyComposer(set: try TemplateSet.load(builtIn: directory, folder: "mail", formsDirectory: formsDirectory))
     }
 
     /// Renders the message; the same `messageID` must be kept for every retry.
