@@ -34,6 +34,10 @@ extension Pages {
             Sample(page: "subscribe", values: ["list_name": list, "action_url": "/lists/sample/subscribe"], required: ["action_url"]),
             Sample(
                 page: "subscribe",
+                values: ["list_name": list, "action_url": "/lists/sample/subscribe", "privacy_url": "https://www.example.org/privacy"],
+                required: ["action_url"]),
+            Sample(
+                page: "subscribe",
                 values: ["list_name": list, "action_url": "/lists/sample/subscribe", "error": "error", "email": "taro@example.jp",
                          "name": "山田"],
                 required: ["action_url"]),
@@ -47,6 +51,9 @@ extension Pages {
             Sample(page: "invalid", values: [:]),
             Sample(page: "error", values: ["title": "SAMPLE-TITLE", "message": "SAMPLE-MESSAGE"], required: ["message"]),
             Sample(page: "embed", values: ["list_name": list, "action_url": subscribe], required: ["action_url"]),
+            Sample(
+                page: "embed", values: ["list_name": list, "action_url": subscribe, "privacy_url": "https://www.example.org/privacy"],
+                required: ["action_url"]),
             Sample(page: "unsubscribe", values: ["list_name": list, "action_url": "/unsubscribe/SAMPLE"], required: ["action_url"]),
             Sample(
                 page: "unsubscribe_request", values: ["list_name": list, "action_url": "/lists/sample/unsubscribe"],
