@@ -37,7 +37,9 @@ struct FormRoutes: Sendable {
 
     func subscribe(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         if let limiter = ipLimiter, let retry = limiter.retryAfter(for: context.clientIP ?? "unknown") {
-            var response = problem(.tooManyRequests, request)
+            // In the list's language, as its other pages are (the list cache answers this).
+            let list = try? await intake.listIfExists(context.parameters.require("slug"))
+            var response = problem(.tooManyRequests, request, locale: list?.locale)
             response.headers[.retryAfter] = String(retry)
             return response
         }
@@ -112,6 +114,8 @@ struct FormRoutes: Sendable {
             // GET never changes anything: link scanners open links, people press buttons.
             return pages.render(purpose == .confirm ? "confirm" : "block", locale: locale,
                                 ["list_name": name, "action_url": pages.action(request)])
+        case .alreadyConfirmed(_, let name, let locale):
+            return alreadyConfirmed(request, name: name, locale: locale)
         case .used(let slug, let name, let locale), .expired(let slug, let name, let locale):
             return expired(request, slug: slug, name: name, locale: locale)
         case .invalid:
@@ -134,6 +138,9 @@ struct FormRoutes: Sendable {
             } else {
                 response = pages.render("confirmed", locale: locale, ["list_name": name])
             }
+        case .alreadyConfirmed(_, let name, let locale):
+            label = "already_confirmed"
+            response = alreadyConfirmed(request, name: name, locale: locale)
         case .used(let slug, let name, let locale), .expired(let slug, let name, let locale):
             label = "expired"
             response = expired(request, slug: slug, name: name, locale: locale)
@@ -155,6 +162,14 @@ struct FormRoutes: Sendable {
         case .invalid:
             return invalidLink(request)
         }
+    }
+
+    /// A confirm link opened or pressed again after it did its work: nothing is wrong,
+    /// so the page says so (not "expired", which would send the person to subscribe again).
+    func alreadyConfirmed(_ request: Request, name: String, locale: ListLocale) -> Response {
+        request.wantsJSON
+            ? JSONAnswer.status("already_confirmed")
+            : pages.render("already_confirmed", locale: locale, ["list_name": name])
     }
 
     func expired(_ request: Request, slug: String, name: String, locale: ListLocale) -> Response {

@@ -41,6 +41,9 @@ public struct ServerConfiguration: Sendable {
     public var bodyLimits = BodyLimits()
     /// Where the database is, so /healthz can tell a full disk (nil: not checked).
     public var diskSpace: DiskSpace?
+    /// LISTGATE_FORMS_DIR: the operator's templates, laid out like `Forms/`, each
+    /// replacing the built-in one of the same name (nil: the built-in ones alone).
+    public var formsDirectory: String?
 
     public init() {}
 
@@ -111,7 +114,7 @@ public struct ListgateHTTPServer: Sendable {
 
         let unsubscribes = Unsubscribes(store: store, renderer: renderer, links: links, policy: policy)
         let desk = IntakeDeskService(desk: IntakeDesk(intake: intake, unsubscribes: unsubscribes), logger: logger)
-        var pages = try await Pages.bundled()
+        var pages = try Pages.load(formsDirectory: configuration.formsDirectory)
         pages.basePath = links.basePath
         let ipLimiter = configuration.rateLimits.perIP.map(RateLimiter.init)
 

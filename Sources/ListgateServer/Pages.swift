@@ -3,11 +3,13 @@
 import Foundation
 import Hummingbird
 import ListgateCore
+import ListgateMail
 import Mustache
 import Synchronization
 
 struct Pages: Sendable {
-    let library: MustacheLibrary
+    let templates: TemplateSet
+    var library: MustacheLibrary { templates.library }
     /// Pages that are the same for every visitor (they show only the list's own values)
     /// are rendered once: the "check your inbox" answer is sent for every subscribe post.
     private let shared = SharedPages()
@@ -16,10 +18,16 @@ struct Pages: Sendable {
     var basePath = ""
 
     static func bundled() async throws -> Pages {
+        try load(formsDirectory: nil)
+    }
+
+    /// The pages of `Forms/pages`, each replaced by the operator's file of the same name
+    /// in `formsDirectory/pages/` (LISTGATE_FORMS_DIR).
+    static func load(formsDirectory: String?) throws -> Pages {
         guard let directory = Bundle.module.url(forResource: "pages", withExtension: nil) else {
             throw DomainError.listNotFound("Forms/pages (missing from the build)")
         }
-        return Pages(library: try await MustacheLibrary(directory: directory.path))
+        return Pages(templates: try TemplateSet.load(builtIn: directory, folder: "pages", formsDirectory: formsDirectory))
     }
 
     func render(_ page: String, locale: ListLocale, _ values: [String: String] = [:], status: HTTPResponse.Status = .ok)
@@ -169,8 +177,9 @@ enum JSONAnswer {
 /// The copy-paste HTML form for embedding a list's subscribe form on another site
 /// (`listgate lists show SLUG --embed`).
 public enum EmbedSnippet {
-    public static func html(for list: MailingList, baseURL: String) async throws -> String {
-        let pages = try await Pages.bundled()
+    /// `formsDirectory`: LISTGATE_FORMS_DIR, whose `pages/embed.LOCALE.mustache` replaces the built-in snippet.
+    public static func html(for list: MailingList, baseURL: String, formsDirectory: String? = nil) async throws -> String {
+        let pages = try Pages.load(formsDirectory: formsDirectory)
         let base = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         var values = ["list_name": list.name, "action_url": "\(base)/lists/\(list.slug)/subscribe"]
         if let privacy = list.sitePages.privacy { values["privacy_url"] = privacy.text }

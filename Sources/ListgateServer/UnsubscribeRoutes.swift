@@ -25,7 +25,8 @@ struct UnsubscribeRoutes: Sendable {
         case .ready(_, let name, let locale):
             // GET never unsubscribes: mail scanners open links too.
             return pages.render("unsubscribe", locale: locale, ["list_name": name, "action_url": pages.action(request)])
-        case .used(let slug, let name, let locale), .expired(let slug, let name, let locale):
+        case .used(let slug, let name, let locale), .expired(let slug, let name, let locale),
+             .alreadyConfirmed(let slug, let name, let locale):  // (only a confirm link says that)
             return done(request, slug: slug, name: name, locale: locale, already: true)
         case .invalid:
             return invalidLink(request)
@@ -70,7 +71,9 @@ struct UnsubscribeRoutes: Sendable {
 
     func requestLink(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         if let limiter = ipLimiter, let retry = limiter.retryAfter(for: context.clientIP ?? "unknown") {
-            var response = FormRoutes.problemResponse(.tooManyRequests, request, pages: pages)
+            // In the list's language, as its other pages are (the list cache answers this).
+            let list = try? await intake.listIfExists(context.parameters.require("slug"))
+            var response = FormRoutes.problemResponse(.tooManyRequests, request, pages: pages, locale: list?.locale)
             response.headers[.retryAfter] = String(retry)
             return response
         }

@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import GRDB
 import ListgateCore
+import ListgateMail
 
 @main
 enum Entry {
@@ -39,6 +40,7 @@ enum Entry {
         case let error as DataFileError: Console.error(error.description)
         case let error as ExportError: Console.error(error.description)
         case let error as ImportOptionError: Console.error(error.description)
+        case let error as FormsError: Console.error(error.description)
         case let error as DatabaseError:
             Console.error("database: \(error.message ?? error.description)")
         default:

@@ -162,7 +162,9 @@ struct ListsCommand: AsyncParsableCommand {
             if embed {
                 let base = try ServeCommand.validBaseURL(
                     baseURL ?? ProcessInfo.processInfo.environment["LISTGATE_BASE_URL"] ?? "http://127.0.0.1:8080")
-                print(try await EmbedSnippet.html(for: list, baseURL: base))
+                print(try await EmbedSnippet.html(
+                    for: list, baseURL: base,
+                    formsDirectory: ProcessInfo.processInfo.environment["LISTGATE_FORMS_DIR"].flatMap { $0.isEmpty ? nil : $0 }))
                 return
             }
             let document = ListDocument(list, counts: try await store.memberCounts(listID: list.id))

@@ -54,6 +54,11 @@ struct ServeCommand: AsyncParsableCommand {
         valueName: "cidr"))
     var trustedProxies: [String] = []
 
+    @Option(help: ArgumentHelp(
+        "Your own wording: a directory laid out like Forms/ (pages/, mail/) whose templates replace the built-in ones of the same name; all are checked at start (env LISTGATE_FORMS_DIR; default: the built-in ones).",
+        valueName: "dir"))
+    var formsDir: String?
+
     @Flag(help: "Create a `demo` list first if there are no lists yet (used by `make run`).")
     var demo = false
 
@@ -141,6 +146,12 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.bodyTimeout = try Self.seconds("body timeout", text, upTo: 600)
         }
         configuration.diskSpace = DiskSpace(databasePath: database.resolvedPath)
+        // Every template, the operator's and the built-in ones, is read and rendered now:
+        // one that would fail a visitor or a mail stops the start, naming its file.
+        configuration.formsDirectory = formsDir ?? environment["LISTGATE_FORMS_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+        let composer = try AutoReplyComposer.load(formsDirectory: configuration.formsDirectory)
+        try composer.check()
+        try ListgateHTTPServer.checkPages(formsDirectory: configuration.formsDirectory)
 
         let store = try await database.openMigrated()
         var logger = Logger(label: "listgate")
@@ -167,7 +178,6 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let composer = try await AutoReplyComposer.bundled()
         let journal: DeliveryJournal
         do { journal = try DeliveryJournal(forDatabaseAt: database.resolvedPath) } catch {
             throw CLIError("another listgate serve is already running on \(database.resolvedPath)")

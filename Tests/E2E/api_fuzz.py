@@ -183,7 +183,7 @@ def fetch_real_values(work, base, sender_token):
     check(preferences, "no preferences link on the unsubscribed page")
 
     # Six pending requests. A POST ends its request (confirmed or blocked), after which GET
-    # answers 410 too, so GET and POST of a route get different requests' tokens.
+    # answers otherwise (already confirmed, or 410), so GET and POST of a route get different requests' tokens.
     for number in range(1, 7):
         status, body = request(base, "POST", "/lists/news/subscribe", accept="application/json",
                                json_body={"email": f"new{number}@example.org"})

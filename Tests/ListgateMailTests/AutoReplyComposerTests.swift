@@ -12,10 +12,10 @@ struct AutoReplyComposerTests {
         ListLocale.allCases.map { (kind, $0) }
     }
 
-    func list(locale: ListLocale, name: String = "週刊お知らせ") throws -> MailingList {
+    func list(locale: ListLocale, name: String = "週刊お知らせ", replyTo: String? = nil) throws -> MailingList {
         MailingList(
             id: 1, slug: try ListSlug("news"), name: name, from: try Mailbox("編集部 <news@example.org>"),
-            replyTo: nil, locale: locale, allowedAddresses: [], createdAt: Date())
+            replyTo: try replyTo.map { try EmailAddress($0) }, locale: locale, allowedAddresses: [], createdAt: Date())
     }
 
     let links = AutoReply.Links(
@@ -71,6 +71,64 @@ struct AutoReplyComposerTests {
         #expect(ja.textBody.contains("登録を確定する"))
         #expect(en.textBody.contains("Confirm subscription"))
         #expect(!en.textBody.contains("登録"))
+    }
+
+    @Test("without a Reply-To, every mail's footer says no reply is needed, in both parts", arguments: cases)
+    func footerWithoutReplyTo(_ kind: AutoReplyKind, _ locale: ListLocale) async throws {
+        let composer = try await AutoReplyComposer.bundled()
+        let message = try composer.compose(AutoReply(
+            kind: kind, list: try list(locale: locale), recipient: try Recipient(EmailAddress("taro@example.jp")), links: links))
+        let sentence = locale == .ja ? "返信は不要です。" : "No reply is needed."
+        #expect(message.textBody.contains(sentence))
+        #expect(message.htmlBody.contains(sentence))
+    }
+
+    @Test("with a Reply-To, every mail's footer says replies reach the list's people instead, in both parts", arguments: cases)
+    func footerWithReplyTo(_ kind: AutoReplyKind, _ locale: ListLocale) async throws {
+        let composer = try await AutoReplyComposer.bundled()
+        let reply = AutoReply(
+            kind: kind, list: try list(locale: locale, replyTo: "contact@example.org"),
+            recipient: try Recipient(EmailAddress("taro@example.jp")), links: links)
+        let message = try composer.compose(reply)
+        let (text, html) = locale == .ja
+            ? ("ご返信は、「週刊お知らせ」の担当者に届きます。", "ご返信は、「週刊お知らせ」の担当者に届きます。")
+            : ("Replies to it reach the people who run \"週刊お知らせ\".", "Replies to it reach the people who run “週刊お知らせ”.")
+        #expect(message.textBody.contains(text))
+        #expect(message.htmlBody.contains(html))
+        for body in [message.textBody, message.htmlBody] {
+            #expect(!body.contains("返信は不要") && !body.contains("No reply is needed"))
+        }
+        #expect(message.replyTo?.displayAddress == "contact@example.org")
+    }
+
+    @Test("a list that gains a Reply-To gets the new footer at once (the rendered-once mail is per Reply-To)")
+    func footerFollowsReplyTo() async throws {
+        let composer = try await AutoReplyComposer.bundled()
+        let recipient = try Recipient(EmailAddress("taro@example.jp"))
+        let before = try composer.compose(AutoReply(kind: .receipt, list: try list(locale: .ja), recipient: recipient, links: links))
+        let after = try composer.compose(AutoReply(
+            kind: .receipt, list: try list(locale: .ja, replyTo: "contact@example.org"), recipient: recipient, links: links))
+        #expect(before.textBody.contains("返信は不要です。"))
+        #expect(after.textBody.contains("担当者に届きます。"))
+    }
+
+    @Test("a confirmation mail links the list's privacy policy in both parts, and names none without one", arguments: ListLocale.allCases)
+    func confirmationLinksPrivacyPolicy(_ locale: ListLocale) async throws {
+        let composer = try await AutoReplyComposer.bundled()
+        let recipient = try Recipient(EmailAddress("taro@example.jp"))
+        let plain = try list(locale: locale)
+        let withPolicy = MailingList(
+            id: 1, slug: plain.slug, name: plain.name, from: plain.from, replyTo: nil, locale: locale, allowedAddresses: [],
+            sitePages: SitePages([.privacy: try SitePageURL("https://www.example.co.jp/privacy?from=mail&x=1")]),
+            createdAt: plain.createdAt)
+        let message = try composer.compose(AutoReply(kind: .confirmation, list: withPolicy, recipient: recipient, links: links))
+        #expect(message.textBody.contains("\nhttps://www.example.co.jp/privacy?from=mail&x=1\n"))
+        #expect(message.htmlBody.contains("href=\"https://www.example.co.jp/privacy?from=mail&amp;x=1\""))
+        #expect(message.textBody.contains(locale == .ja ? "プライバシーポリシー" : "privacy policy"))
+        let without = try composer.compose(AutoReply(kind: .confirmation, list: plain, recipient: recipient, links: links))
+        for body in [without.textBody, without.htmlBody] {
+            #expect(!body.contains("プライバシーポリシー") && !body.contains("privacy policy"))
+        }
     }
 
     @Test("a confirmation mail carries a \"not me\" link to block further mail")

@@ -373,23 +373,62 @@ struct ConfirmRoutesTests {
             let reused = try await client.execute(uri: links.confirm, method: .post, headers: [.acceptLanguage: "ja"])
             let blocked = try await client.execute(uri: links.block, method: .post, headers: [.acceptLanguage: "ja"])
             #expect(confirmed.text.contains("lang=\"en\""))
-            #expect(reused.status == .gone)
             #expect(reused.text.contains("lang=\"en\""))
             #expect(blocked.text.contains("lang=\"en\""))
         }
     }
 
-    @Test("a confirm link works once; reusing it answers 410 with a way to ask for a new mail")
-    func singleUse() async throws {
+    @Test("a confirm link confirms once; pressing it again says it is already confirmed and records nothing more")
+    func pressedAgain() async throws {
         let fixture = try await ServerFixture()
         try await fixture.test { client in
             let links = try await subscribe(client, fixture)
-            #expect(try await client.execute(uri: links.confirm, method: .post, headers: [.accept: "application/json"]).text == #"{"status":"subscribed"}"#)
+            #expect(try await client.execute(uri: links.confirm, method: .post).status == .ok)
             let again = try await client.execute(uri: links.confirm, method: .post)
-            #expect(again.status == .gone)
-            #expect(again.text.contains("https://lists.example.org/lists/news/subscribe"))
+            #expect(again.status == .ok)
+            #expect(again.text.contains("<h1>登録はすでに確定しています</h1>"))
+            #expect(!again.text.contains("有効期限"))
+            let json = try await client.execute(uri: links.confirm, method: .post, headers: [.accept: "application/json"])
+            #expect(json.text == #"{"status":"already_confirmed"}"#)
         }
         #expect(try await fixture.count("events", where: "type = 'confirmed'") == 1)
+    }
+
+    @Test("opening a confirm link again after confirming shows that it is already confirmed, not expired, and no button")
+    func reopened() async throws {
+        let fixture = try await ServerFixture(lists: [("news", "週刊お知らせ", .ja), ("en-news", "Weekly News", .en)])
+        try await fixture.test { client in
+            let links = try await subscribe(client, fixture)
+            _ = try await client.execute(uri: links.confirm, method: .post)
+            let page = try await client.execute(uri: links.confirm, method: .get)
+            #expect(page.status == .ok)
+            #expect(page.text.contains("<title>登録はすでに確定しています｜週刊お知らせ</title>"))
+            #expect(!page.text.contains("<form"))
+
+            try await client.post("/lists/en-news/subscribe", form: ["email": "ann@example.net"])
+            let english = try fixture.links(in: try #require(try await fixture.queuedMessages().last))
+            _ = try await client.execute(uri: english.confirm, method: .post)
+            let reopened = try await client.execute(uri: english.confirm, method: .get)
+            #expect(reopened.text.contains("<h1>Your subscription is already confirmed</h1>"))
+        }
+    }
+
+    @Test("a confirmed link opened after its 48 hours still says it is already confirmed")
+    func confirmedThenExpired() async throws {
+        let fixture = try await ServerFixture()
+        let intake = fixture.intake()
+        let then = Date().addingTimeInterval(-49 * 3600)
+        _ = try await intake.requestSubscription(
+            list: try await intake.list("news"), email: "early@example.net", name: nil, origin: RequestOrigin(route: "test"), now: then)
+        let links = try fixture.links(in: try #require(try await fixture.queuedMessages().last))
+        _ = try await intake.confirm(
+            token: String(links.confirm.dropFirst("/confirm/".count)), origin: RequestOrigin(route: "test"), now: then.addingTimeInterval(60))
+        try await fixture.test { client in
+            let page = try await client.execute(uri: links.confirm, method: .get)
+            let post = try await client.execute(uri: links.confirm, method: .post)
+            #expect(page.text.contains("登録はすでに確定しています"))
+            #expect(post.text.contains("登録はすでに確定しています"))
+        }
     }
 
     @Test("a forged or damaged token is 400 and changes nothing", arguments: ["x", "abc.123.def", "%00", String(repeating: "A", count: 300)])
@@ -423,6 +462,7 @@ struct ConfirmRoutesTests {
             let post = try await client.execute(uri: links.confirm, method: .post)
             #expect(page.status == .gone)
             #expect(post.status == .gone)
+            #expect(post.text.contains("https://lists.example.org/lists/news/subscribe"), "a way to ask for a new mail")
         }
         #expect(try await fixture.count("subscriptions") == 0)
     }

@@ -335,6 +335,20 @@ struct PreferencesRoutesTests {
         #expect(detail == #"{"route":"preferences"}"#)
     }
 
+    @Test("the message after leaving is shown as a success, not in the error style")
+    func leavingIsShownAsSuccess() async throws {
+        let fixture = try await ServerFixture(lists: [("news", "週刊お知らせ", .ja), ("tech", "テック便り", .ja)])
+        let path = try await readerOnTwoLists(fixture)
+        try await fixture.test { client in
+            let response = try await client.execute(
+                uri: path, method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                body: ByteBuffer(string: "leave=tech"))
+            #expect(response.text.contains(#"<p class="notice" role="status">1件のリストの配信を停止しました。</p>"#))
+            #expect(!response.text.contains(#"class="alert""#))
+            #expect(response.text.contains(".notice {"), "the stylesheet styles it")
+        }
+    }
+
     @Test("a preferences token from another purpose or a damaged one is 400")
     func invalid() async throws {
         let fixture = try await ServerFixture()

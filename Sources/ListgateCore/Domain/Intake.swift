@@ -96,7 +96,9 @@ public enum SubscribeOutcome: String, Sendable, Equatable, CaseIterable {
 /// Outcomes carry the list's language, so the answer page needs no second lookup.
 public enum ConfirmOutcome: Sendable, Equatable {
     case confirmed(listSlug: String, listName: String, locale: ListLocale)
-    /// The link was used before, or the request was blocked.
+    /// The request was confirmed before (this link, pressed again or opened later).
+    case alreadyConfirmed(listSlug: String, listName: String, locale: ListLocale)
+    /// The request was blocked or superseded, or the address suppressed since.
     case used(listSlug: String, listName: String, locale: ListLocale)
     case expired(listSlug: String, listName: String, locale: ListLocale)
     case invalid
@@ -110,6 +112,8 @@ public enum BlockOutcome: Sendable, Equatable {
 /// What a GET page shows about a token before anything changes.
 public enum TokenPage: Sendable, Equatable {
     case ready(listSlug: String, listName: String, locale: ListLocale)
+    /// The subscription request this link is for was confirmed.
+    case alreadyConfirmed(listSlug: String, listName: String, locale: ListLocale)
     case used(listSlug: String, listName: String, locale: ListLocale)
     case expired(listSlug: String, listName: String, locale: ListLocale)
     case invalid

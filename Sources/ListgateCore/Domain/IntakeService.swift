@@ -74,6 +74,8 @@ public struct Intake: Sendable {
             switch try await store.tokenPage(publicID: id, expired: true) {
             case .expired(let slug, let name, let locale), .ready(let slug, let name, let locale):
                 return .expired(listSlug: slug, listName: name, locale: locale)
+            case .alreadyConfirmed(let slug, let name, let locale):
+                return .alreadyConfirmed(listSlug: slug, listName: name, locale: locale)
             case .used(let slug, let name, let locale): return .used(listSlug: slug, listName: name, locale: locale)
             case .invalid: return .invalid
             }
@@ -99,6 +101,9 @@ public struct Intake: Sendable {
                 return .ready(listSlug: slug, listName: name, locale: locale)
             }
             if purpose == .block, case .used(let slug, let name, let locale) = page {
+                return .ready(listSlug: slug, listName: name, locale: locale)
+            }
+            if purpose == .block, case .alreadyConfirmed(let slug, let name, let locale) = page {
                 return .ready(listSlug: slug, listName: name, locale: locale)
             }
             return page

@@ -63,6 +63,7 @@ extension SQLiteStore {
             guard let row = try Self.submissionRow(publicID, in: db) else { return .invalid }
             let (slug, name): (String, String) = (row["slug"], row["list_name"])
             let locale = ListLocale(rawValue: row["locale"]) ?? .ja
+            if row["status"] == "confirmed" { return .alreadyConfirmed(listSlug: slug, listName: name, locale: locale) }
             guard row["status"] == "pending" else { return .used(listSlug: slug, listName: name, locale: locale) }
             guard let expires = Timestamp.parse(row["expires_at"]), expires > date else {
                 return .expired(listSlug: slug, listName: name, locale: locale)
@@ -150,6 +151,7 @@ extension SQLiteStore {
             guard let row = try Self.submissionRow(publicID, in: db) else { return .invalid }
             let slug: String = row["slug"], name: String = row["list_name"]
             let locale = ListLocale(rawValue: row["locale"]) ?? .ja
+            if row["status"] == "confirmed" { return .alreadyConfirmed(listSlug: slug, listName: name, locale: locale) }
             if row["status"] != "pending" { return .used(listSlug: slug, listName: name, locale: locale) }
             let pastExpiry = Timestamp.parse(row["expires_at"]).map { $0 <= Date() } ?? true
             if expired || pastExpiry { return .expired(listSlug: slug, listName: name, locale: locale) }

@@ -7,6 +7,9 @@ import Mustache
 
 public struct AutoReplyComposer: AutoReplyRendering {
     let templates: MustacheLibrary
+    /// Where each template came from (the operator's forms directory or Forms/mail), for
+    /// the start-up check's messages.
+    let set: TemplateSet?
     /// The wording hashes, computed once: templates do not change while listgate runs,
     /// and every subscribe request records one.
     private let consentVersions: [String: String]
@@ -14,7 +17,20 @@ public struct AutoReplyComposer: AutoReplyRendering {
     private let stencils = MailStencils()
 
     public init(templates: MustacheLibrary) {
+        self.init(templates: templates, set: nil)
+    }
+
+    /// The templates of `Forms/mail`, each replaced by the operator's file of the same
+    /// name in `formsDirectory/mail/` (LISTGATE_FORMS_DIR). Its wording hashes are those of
+    /// the templates actually used, so consent given to the operator's wording is recorded
+    /// as that wording.
+    public init(set: TemplateSet) {
+        self.init(templates: set.library, set: set)
+    }
+
+    private init(templates: MustacheLibrary, set: TemplateSet?) {
         self.templates = templates
+        self.set = set
         var versions: [String: String] = [:]
         for kind in AutoReplyKind.allCases {
             for locale in ListLocale.allCases {
@@ -26,10 +42,15 @@ public struct AutoReplyComposer: AutoReplyRendering {
 
     /// The templates shipped in `Forms/mail`.
     public static func bundled() async throws -> AutoReplyComposer {
+        try load(formsDirectory: nil)
+    }
+
+    /// The shipped templates, with those of `formsDirectory/mail/` in their place.
+    public static func load(formsDirectory: String?) throws -> AutoReplyComposer {
         guard let directory = Bundle.module.url(forResource: "mail", withExtension: nil) else {
             throw ComposeError.missingTemplate("Forms/mail")
         }
-        return AutoReplyComposer(templates: try await MustacheLibrary(directory: directory.path))
+        return AutoReplyComposer(set: try TemplateSet.load(builtIn: directory, folder: "mail", formsDirectory: formsDirectory))
     }
 
     /// Renders the message; the same `messageID` must be kept for every retry.
@@ -39,8 +60,11 @@ public struct AutoReplyComposer: AutoReplyRendering {
         func render(_ part: String) throws -> String {
             let template = "\(name).\(part)"
             let listValues = values.list
-            let key = [template, String(reply.list.id), reply.list.name, String(reply.links.expiresHours)]
-                .joined(separator: "\u{1F}")
+            let key = [
+                template, String(reply.list.id), reply.list.name, reply.list.replyTo?.displayAddress ?? "",
+                reply.list.sitePages.privacy?.text ?? "",
+                String(reply.links.expiresHours),
+            ].joined(separator: "\u{1F}")
             let stencil = stencils.stencil(for: key) {
                 Self.stencil(templates, template, list: listValues, messageKeys: Set(values.message.keys))
             }
@@ -111,10 +135,14 @@ public struct AutoReplyComposer: AutoReplyRendering {
     /// must be present (fail closed rather than mail a broken link). `list` holds the
     /// list's values, the same for every mail; `message` those of this mail alone.
     static func values(for reply: AutoReply) throws -> (list: [String: Any], message: [String: String], all: [String: Any]) {
-        let list: [String: Any] = [
+        var list: [String: Any] = [
             "list_name": EscapableText.make(reply.list.name),
             "expires_hours": reply.links.expiresHours,
         ]
+        // Present only when the list has a Reply-To: the footer then says where a reply
+        // goes instead of "no reply is needed".
+        if let replyTo = reply.list.replyTo { list["reply_to"] = EscapableText.make(replyTo.displayAddress) }
+        if let privacy = reply.list.sitePages.privacy { list["privacy_url"] = EscapableText.make(privacy.text) }
         var message = ["recipient": EscapableText.make(reply.recipient.address.displayAddress)]
         let required: [(String, String?)] =
             switch reply.kind {
