@@ -105,6 +105,32 @@ struct MigrationTests {
         #expect(snapshot.erased == 1)
     }
 
+    @Test("0006 moves the ledger to its new table with every row and hash intact: the chain still verifies")
+    func eventVocabularyKeepsTheChain() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("listgate.sqlite3")
+        let bundled = try Migration.bundled()
+        let store = try SQLiteStore(path: path, migrations: bundled.filter { $0.name < "0006" })
+        _ = try await store.migrate()
+        try await store.pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO lists (slug, name, from_email, locale, created_at)
+                VALUES ('news', 'News', 'news@example.org', 'en', '2026-01-01T00:00:00.000Z')
+                """)
+            for _ in 0..<5 {
+                try EventLedger.append(NewEvent(.listUpdated, listID: 1, source: .cli, detail: ["name.after": "News"]), at: Date(), in: db)
+            }
+        }
+        let before = try await store.verifyLedger { _ in }
+        #expect(before.eventCount == 5)
+
+        let upgraded = try SQLiteStore(path: path, migrations: bundled)
+        #expect(try await upgraded.migrate().contains("0006_event_vocabulary.sql"))
+        let after = try await upgraded.verifyLedger { _ in }
+        #expect(after == before, "same events, same last hash, no break, triggers in place")
+        #expect(after.appendOnlyTriggersPresent)
+    }
+
     @Test("generates the secret keys on the first run and keeps them afterwards")
     func generatesKeysOnce() async throws {
         let database = try await MigratedDatabase.make()

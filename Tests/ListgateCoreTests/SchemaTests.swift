@@ -40,6 +40,22 @@ struct SchemaTests {
         #expect(try await db.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM events") } == 1)
     }
 
+    @Test("the ledger takes every event type the code knows and refuses any other")
+    func ledgerVocabulary() async throws {
+        let database = try await makeListAndEvent()
+        let db = try database.rawConnection()
+        func insert(_ type: String) async throws {
+            try await db.write { db in
+                try db.execute(sql: """
+                    INSERT INTO events (occurred_at, type, source, prev_hash, hash) VALUES (?, ?, 'test', ?, lower(hex(randomblob(32))))
+                    """, arguments: [now, type, hash])
+            }
+        }
+        for type in EventType.allCases { try await insert(type.rawValue) }
+        let error = await #expect(throws: DatabaseError.self) { try await insert("list_deleted") }
+        #expect(error?.message?.contains("unknown event type") == true)
+    }
+
     // MARK: The outbox holds one recipient per message
 
     func insertOutbox(_ recipient: String, into db: DatabaseQueue, messageID: String = "<m1@listgate.test>") async throws {

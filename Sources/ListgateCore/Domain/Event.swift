@@ -5,10 +5,12 @@ import Foundation
 public enum EventType: String, Sendable, Codable, CaseIterable {
     case listCreated = "list_created"
     case listUpdated = "list_updated"
+    case listArchived = "list_archived"
     case requested, confirmed, blocked
     case subscriberAdded = "subscriber_added"
     case imported, unsubscribed, resubscribed, bounced, complained
     case suppressed, unsuppressed, forgotten
+    case dataExported = "data_exported"
     case tokenCreated = "token_created"
     case tokenRevoked = "token_revoked"
     case snapshotTaken = "snapshot_taken"
