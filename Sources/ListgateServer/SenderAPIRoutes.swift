@@ -7,6 +7,8 @@ import Hummingbird
 import ListgateCore
 import Logging
 
+struct SnapshotExpiredWhileStreaming: Error {}
+
 struct SenderAPIRoutes: Sendable {
     let store: any ListgateStore
     let links: LinkBuilder
@@ -47,6 +49,7 @@ struct SenderAPIRoutes: Sendable {
         guard let access = try await authenticate(request, context) else { return unauthorized() }
         guard let snapshot = try await store.snapshot(id: context.parameters.require("id")) else { return notFound("snapshot") }
         guard snapshot.listID == access.listID else { return forbidden() }
+        guard !snapshot.expired else { return Self.expired() }
         let store = self.store, links = self.links
         var headers = Self.streamHeaders
         // The sender can check what it received against what it reviewed: count and
@@ -77,8 +80,18 @@ struct SenderAPIRoutes: Sendable {
                 try await readAhead()
                 if !page.ndjson.isEmpty { try await writer.write(ByteBuffer(bytes: page.ndjson)) }
             }
+            // Pruned while this stream ran: what went out may lack members. End without
+            // the closing chunk, so the sender sees a broken transfer rather than a short list.
+            if try await store.snapshot(id: snapshot.id)?.expired != false { throw SnapshotExpiredWhileStreaming() }
             try await writer.finish(nil)
         })
+    }
+
+    /// 410: the snapshot's members were deleted for age; its metadata is still there.
+    static func expired() -> Response {
+        JSONAnswer.error(
+            "snapshot_expired", "this snapshot's members were deleted after the retention period; take a new snapshot",
+            status: .gone)
     }
 
     /// `GET /api/v1/lists/{slug}/unsubscribes?since=RFC3339`: who left since then, oldest
@@ -131,7 +144,7 @@ struct SenderAPIRoutes: Sendable {
 
     static func document(_ snapshot: AudienceSnapshot) -> [String: Any] {
         ["id": snapshot.id, "list": snapshot.listSlug, "count": snapshot.count, "sha256": snapshot.sha256,
-         "created_at": Timestamp.string(snapshot.createdAt), "erased": snapshot.erased]
+         "created_at": Timestamp.string(snapshot.createdAt), "erased": snapshot.erased, "expired": snapshot.expired]
     }
 
     func forbidden() -> Response {

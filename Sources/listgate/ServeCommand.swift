@@ -86,6 +86,11 @@ struct ServeCommand: AsyncParsableCommand {
     var headerTimeout: Double?
 
     @Option(help: ArgumentHelp(
+        "Days a snapshot's members are kept; then they are deleted and its stream answers 410 (env LISTGATE_SNAPSHOT_RETENTION; default 30).",
+        valueName: "days"))
+    var snapshotRetention: Int?
+
+    @Option(help: ArgumentHelp(
         "Longest pause, in seconds, between two parts of a request body (env LISTGATE_BODY_TIMEOUT; default 10).",
         valueName: "seconds"))
     var bodyTimeout: Double?
@@ -145,6 +150,9 @@ struct ServeCommand: AsyncParsableCommand {
         if let text = bodyTimeout.map({ String($0) }) ?? environment["LISTGATE_BODY_TIMEOUT"] {
             configuration.bodyTimeout = try Self.seconds("body timeout", text, upTo: 600)
         }
+        let retentionDays = try Self.number(
+            "snapshot retention", snapshotRetention.map(String.init) ?? environment["LISTGATE_SNAPSHOT_RETENTION"] ?? "30",
+            in: 1...36_500)
         configuration.diskSpace = DiskSpace(databasePath: database.resolvedPath)
         // Every template, the operator's and the built-in ones, is read and rendered now:
         // one that would fail a visitor or a mail stops the start, naming its file.
@@ -185,7 +193,7 @@ struct ServeCommand: AsyncParsableCommand {
         let worker = OutboxWorker(store: store, transport: transport, policy: policy, logger: logger, journal: journal)
         let server = ListgateHTTPServer(
             store: store, configuration: configuration, renderer: composer, registry: registry, logger: logger,
-            services: [worker])
+            services: [worker, SnapshotPruner(store: store, retentionDays: retentionDays, logger: logger)])
         let lists = try await store.allLists()
         let baseURL = configuration.resolvedBaseURL
         let mailTo = switch destination {

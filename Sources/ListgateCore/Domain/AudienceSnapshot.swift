@@ -16,6 +16,21 @@ public struct AudienceSnapshot: Sendable, Equatable {
     /// How many members have since been erased (`subscribers forget`): the recipients
     /// stream leaves them out, so it has `count - erased` lines.
     public let erased: Int
+    /// Whether its member rows were deleted for age (snapshot retention): the metadata
+    /// stays, the recipients can no longer be streamed.
+    public var expired = false
+}
+
+/// What one pruning of old snapshots did.
+public struct SnapshotPruning: Sendable, Equatable {
+    /// Snapshots whose members were deleted.
+    public var snapshots = 0
+    /// Member rows deleted.
+    public var rows = 0
+    public init(snapshots: Int = 0, rows: Int = 0) {
+        self.snapshots = snapshots
+        self.rows = rows
+    }
 }
 
 /// A page of a snapshot's recipients, already written as NDJSON lines (see
@@ -51,6 +66,9 @@ public protocol SnapshotStore: Sendable {
     /// Freezes the list's audience now. An empty audience is a snapshot of count 0.
     func takeSnapshot(listID: Int64, tokenID: String?, source: EventSource) async throws -> AudienceSnapshot
     func snapshot(id: String) async throws -> AudienceSnapshot?
+    /// Deletes the member rows of every snapshot taken before `cutoff`, `batch` rows per
+    /// transaction so the writer is never held for long; the snapshots stay, marked expired.
+    func pruneSnapshots(takenBefore cutoff: Date, batch: Int) async throws -> SnapshotPruning
     /// Up to `limit` members of a snapshot in identity-key order, after `after` (exclusive),
     /// as NDJSON with their unsubscribe links; read in pages so a million recipients
     /// stream in constant memory.

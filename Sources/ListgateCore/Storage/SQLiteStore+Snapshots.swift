@@ -9,7 +9,9 @@ extension SQLiteStore {
     public func takeSnapshot(listID: Int64, tokenID: String?, source: EventSource) async throws -> AudienceSnapshot {
         try await pool.write { db in
             let id = TokenSigner.newID()
-            let now = Date()
+            // To the millisecond, as stored: the answer to the creation must equal the
+            // metadata read back later, field for field.
+            let now = Timestamp.truncated(Date())
             let tokenRowID = try tokenID.flatMap {
                 try Int64.fetchOne(db, sql: "SELECT id FROM api_tokens WHERE public_id = ?", arguments: [$0])
             }
@@ -60,7 +62,7 @@ extension SQLiteStore {
             try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT s.public_id, s.list_id, s.count, s.sha256, s.created_at, s.erased, l.slug
+                    SELECT s.public_id, s.list_id, s.count, s.sha256, s.created_at, s.erased, s.members_deleted_at, l.slug
                     FROM snapshots s JOIN lists l ON l.id = s.list_id WHERE s.public_id = ?
                     """,
                 arguments: [id]
@@ -68,9 +70,48 @@ extension SQLiteStore {
                 AudienceSnapshot(
                     id: $0["public_id"], listSlug: $0["slug"], listID: $0["list_id"], count: $0["count"],
                     sha256: $0["sha256"], createdAt: Timestamp.parse($0["created_at"]) ?? Date(timeIntervalSince1970: 0),
-                    erased: $0["erased"])
+                    erased: $0["erased"], expired: ($0["members_deleted_at"] as String?) != nil)
             }
         }
+    }
+
+    public func pruneSnapshots(takenBefore cutoff: Date, batch: Int = 10_000) async throws -> SnapshotPruning {
+        // Marked first, in a transaction of its own: from then on the stream answers 410,
+        // and a stream already running sees at its end that it may have missed rows.
+        let marked = try await pool.write { db in
+            let ids = try Int64.fetchAll(db, sql: """
+                SELECT id FROM snapshots WHERE members_deleted_at IS NULL AND created_at < ? ORDER BY id
+                """, arguments: [Timestamp.string(cutoff)])
+            let now = Timestamp.string(Date())
+            for id in ids {
+                try db.execute(sql: "UPDATE snapshots SET members_deleted_at = ? WHERE id = ?", arguments: [now, id])
+            }
+            return ids.count
+        }
+        // Then the rows, a batch per transaction, so forms and confirmations are written in
+        // between; this also finishes any snapshot an interrupted pruning left half done.
+        var pruning = SnapshotPruning(snapshots: marked)
+        let pending = try await pool.read { db in
+            try Int64.fetchAll(db, sql: """
+                SELECT id FROM snapshots s
+                WHERE members_deleted_at IS NOT NULL AND EXISTS (SELECT 1 FROM snapshot_members m WHERE m.snapshot_id = s.id)
+                ORDER BY id
+                """)
+        }
+        for snapshotID in pending {
+            while true {
+                let deleted = try await pool.write { db in
+                    try db.execute(sql: """
+                        DELETE FROM snapshot_members WHERE snapshot_id = ?1 AND identity_key IN (
+                            SELECT identity_key FROM snapshot_members WHERE snapshot_id = ?1 ORDER BY identity_key LIMIT ?2)
+                        """, arguments: [snapshotID, batch])
+                    return db.changesCount
+                }
+                pruning.rows += deleted
+                if deleted < batch { break }
+            }
+        }
+        return pruning
     }
 }
 
