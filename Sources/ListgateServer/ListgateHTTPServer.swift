@@ -110,12 +110,12 @@ public struct ListgateHTTPServer: Sendable {
         let secret: String
         if let configured = configuration.secretKey { secret = configured } else { secret = try await store.secretKey() }
         let links = LinkBuilder(signer: TokenSigner(secret: secret), baseURL: configuration.resolvedBaseURL)
-        let intake = Intake(store: store, renderer: renderer, links: links, policy: policy)
+        var pages = try Pages.load(formsDirectory: configuration.formsDirectory)
+        pages.basePath = links.basePath
+        let intake = Intake(store: store, renderer: renderer, links: links, policy: policy, pageWording: pages.consentWording)
 
         let unsubscribes = Unsubscribes(store: store, renderer: renderer, links: links, policy: policy)
         let desk = IntakeDeskService(desk: IntakeDesk(intake: intake, unsubscribes: unsubscribes), logger: logger)
-        var pages = try Pages.load(formsDirectory: configuration.formsDirectory)
-        pages.basePath = links.basePath
         let ipLimiter = configuration.rateLimits.perIP.map(RateLimiter.init)
 
         let addRoutes = { (router: Router<AppRequestContext>) in

@@ -30,6 +30,14 @@ struct Pages: Sendable {
         return Pages(templates: try TemplateSet.load(builtIn: directory, folder: "pages", formsDirectory: formsDirectory))
     }
 
+    /// The pages' part of the consent wording: the subscribe page a person fills in and
+    /// the page where they press the confirm button, each with the layout it uses.
+    var consentWording: [ListLocale: [ConsentWording.Part]] {
+        Dictionary(uniqueKeysWithValues: ListLocale.allCases.map { locale in
+            (locale, ["subscribe", "confirm"].flatMap { templates.wording(of: "\($0).\(locale.rawValue)") })
+        })
+    }
+
     func render(_ page: String, locale: ListLocale, _ values: [String: String] = [:], status: HTTPResponse.Status = .ok)
         -> Response
     {

@@ -76,14 +76,22 @@ struct ExportCommand: AsyncParsableCommand {
                 hash chain each event to the one before (check them with `listgate events verify`). \
                 In NDJSON, detail is an object; in CSV, its JSON text.
 
+                --email gives the events about one address (found through its keyed hash), the \
+                rows `listgate subscribers history` shows.
+
                 Examples:
                   listgate export events --list news --since 2026-01-01 --output news-ledger.csv
+                  listgate export events --email carol@example.com --format ndjson
                   listgate export events --format ndjson > ledger.ndjson
                 """
         )
 
         @Option(help: ArgumentHelp("Only this list's events (default: every event).", valueName: "slug"))
         var list: String?
+
+        @Option(help: ArgumentHelp(
+            "Only the events about this address (as `listgate subscribers history` shows them).", valueName: "email"))
+        var email: String?
 
         @Option(help: ArgumentHelp(
             "Only events at or after this time (RFC 3339, e.g. 2026-01-01T00:00:00Z, or a date).", valueName: "time"))
@@ -96,11 +104,19 @@ struct ExportCommand: AsyncParsableCommand {
             MallocTuning.limitArenas()
             let slug = try list.map { try ListSlug($0) }
             let sinceDate = try since.map(Self.parseTime)
+            let person = try email.map { text in try address("--email") { try EmailAddress(text) } }
+            if person != nil, slug != nil || sinceDate != nil {
+                throw CLIError("--email gives every event about the address; it cannot be combined with --list or --since")
+            }
             let store = try await database.openMigrated()
             let progress = ProgressLine(quiet: target.quiet, noun: "events")
             defer { progress.finish() }
             let rows = try await target.write { destination in
-                try await store.exportEvents(
+                if let person {
+                    return try await store.exportEvents(
+                        of: person, format: target.resolvedFormat, to: destination, progress: { progress.update($0) })
+                }
+                return try await store.exportEvents(
                     list: slug, since: sinceDate, format: target.resolvedFormat, to: destination,
                     progress: { progress.update($0) })
             }

@@ -1,4 +1,5 @@
-// `listgate subscribers add | remove | find | forget`: one person's membership.
+// `listgate subscribers add | remove | find | history | export | forget`: one person's
+// membership, and everything held on them.
 // Admins can never cause mail, and never bring back someone who left or is suppressed.
 import ArgumentParser
 import Foundation
@@ -7,8 +8,8 @@ import ListgateCore
 struct SubscribersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "subscribers",
-        abstract: "Add, remove, find and forget subscribers.",
-        subcommands: [Add.self, Remove.self, Find.self, Forget.self]
+        abstract: "Add, remove, find, export and forget subscribers.",
+        subcommands: [Add.self, Remove.self, Find.self, History.self, Export.self, Forget.self]
     )
 
     struct Add: AsyncParsableCommand {
@@ -89,10 +90,18 @@ struct SubscribersCommand: AsyncParsableCommand {
 
     struct Find: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show every list an address is on, in any state.",
+            abstract: "Show every list an address touches: subscriptions, pending requests and suppressions.",
             discussion: """
-                The address matches however it is written: the part before the @ in any case, the \
-                domain in Unicode or xn-- form.
+                One row per list: a subscription (with its status), a confirmation request still \
+                waiting for the person's click (status pending, with the state of its mail: queued, \
+                sent, deferred, failed, quarantined, discarded or none), or a suppression (status \
+                suppressed, with its reason). A suppression on every list is a row of its own \
+                ("list": null). The address matches however it is written: the part before the @ in \
+                any case, the domain in Unicode or xn-- form; suppressions of its mailbox (every +tag \
+                of it) count too.
+
+                Example:
+                  listgate subscribers find carol@example.com
                 """
         )
 
@@ -104,18 +113,157 @@ struct SubscribersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let email = try address("address") { try EmailAddress(self.email) }
-            let records = try await database.openMigrated().subscriptions(of: email)
+            let standing = try await database.openMigrated().standing(of: email)
+            let rows = standing.rows(at: Date())
             if output.json {
-                try Console.printJSON(records.map(SubscriptionDocument.init))
-            } else if records.isEmpty {
-                print("\(email.entered) is on no list")
+                try Console.printJSON(rows.map { PersonRowDocument($0, asked: email) })
+                return
+            }
+            guard !rows.isEmpty else {
+                print("listgate holds nothing on \(email.entered): it is on no list, has no pending request and is not suppressed")
+                if !standing.requests.isEmpty {
+                    print("(\(standing.requests.count) earlier request(s) expired or were decided: see listgate subscribers history)")
+                }
+                return
+            }
+            for row in rows {
+                for sentence in Self.sentences(row, shown: email.entered) { print(sentence) }
+            }
+        }
+
+        /// The row in the words support would use on the phone.
+        static func sentences(_ row: PersonStanding.Row, shown: String) -> [String] {
+            var said: [String] = []
+            let place = row.listSlug ?? "every list"
+            if let subscription = row.subscription {
+                let name = subscription.name.map { " (name: \($0))" } ?? ""
+                said.append("\(shown) is \(subscription.status.rawValue) on \(place) since \(Timestamp.string(subscription.updatedAt))\(name)")
+            }
+            if let request = row.request {
+                said.append("\(shown) has a pending request on \(place) since \(Timestamp.string(request.requestedAt)) "
+                    + "(its link expires \(Timestamp.string(request.expiresAt))); its confirmation mail \(mailPhrase(request))")
+            }
+            if let suppression = row.suppression {
+                let mailbox = suppression.ofMailbox ? ", for every +tag of this mailbox" : ""
+                var sentence = "\(shown) is suppressed on \(place) (\(suppression.reason.rawValue)\(mailbox)) since "
+                    + Timestamp.string(suppression.since)
+                if suppression.reason == .forgotten, row.listSlug == nil {
+                    sentence += "; it was erased: only its keyed hash is kept"
+                }
+                said.append(sentence)
+            }
+            return said
+        }
+
+        static func mailPhrase(_ request: ConfirmationRequest) -> String {
+            switch request.mail {
+            case .sent: "was sent at \(request.mailSentAt.map(Timestamp.string) ?? "an unknown time")"
+            case .queued: "is queued and not sent yet"
+            case .deferred: "was deferred: the mail server has not taken it yet and listgate tries again"
+            case .failed: "failed: listgate gave up on it (see listgate outbox list --status failed)"
+            case .quarantined: "was quarantined by the content guard (see listgate outbox quarantine)"
+            case .discarded: "was discarded and will not be sent"
+            case .none: "was not sent"
+            }
+        }
+    }
+
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show an address's events in the ledger, oldest first.",
+            discussion: """
+                The ledger never stores addresses: the events are found through the address's keyed \
+                hash, so they are there even after `subscribers forget`. A +tag address also shows \
+                the suppressions of its mailbox, which stop its mail too; nothing else of another \
+                address appears. Columns: time, type, list, source, consent version, client network \
+                (never the full IP address) and the event's other facts. \
+                `listgate export events --email EMAIL` writes the same events as CSV or NDJSON.
+                """
+        )
+
+        @Argument(help: "The address whose events to show.")
+        var email: String
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let email = try address("address") { try EmailAddress(self.email) }
+            let entries = try await database.openMigrated().history(of: email)
+            if output.json {
+                try Console.printJSON(entries.map(LedgerEntryDocument.init))
+            } else if entries.isEmpty {
+                print("the ledger holds no event about \(email.entered)")
             } else {
                 Console.printTable(
-                    header: ["LIST", "STATUS", "EMAIL", "NAME", "UPDATED"],
-                    rows: records.map {
-                        [$0.listSlug, $0.status.rawValue, $0.email, $0.name ?? "-", Timestamp.string($0.updatedAt)]
+                    header: ["TIME", "TYPE", "LIST", "SOURCE", "CONSENT", "NETWORK", "DETAIL"],
+                    rows: entries.map { entry in
+                        let detail = entry.detail.filter { $0.key != "client_network" }.sorted { $0.key < $1.key }
+                            .map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                        return [
+                            Timestamp.string(entry.occurredAt), entry.type, entry.listSlug ?? "-", entry.source,
+                            entry.consentVersion ?? "-", entry.clientNetwork ?? "-", detail.isEmpty ? "-" : detail,
+                        ]
                     })
             }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write everything listgate holds on one address as one JSON document.",
+            discussion: """
+                For a disclosure request (GDPR Art. 15, Japan's APPI): the address's subscriptions, \
+                requests and suppressions, its events, the full text of every consent wording it was \
+                shown, each mail sent to it (kind, Message-ID, state and times, not the message \
+                itself: see README, "One person, whole") and its lines in audience snapshots. \
+                A data_exported event records the disclosure. After `subscribers forget` nothing \
+                that names the person is left: the document says so.
+
+                The file given with --output is readable by its owner only, and an existing file is \
+                never replaced unless --force is given.
+
+                Example:
+                  listgate subscribers export carol@example.com --output carol.json
+                """
+        )
+
+        @Argument(help: "The address whose data to export.")
+        var email: String
+
+        @Option(help: ArgumentHelp("Write to this file instead of standard output.", valueName: "file"))
+        var output: String?
+
+        @Flag(help: "Replace the --output file if it exists.")
+        var force = false
+
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let email = try address("address") { try EmailAddress(self.email) }
+            let store = try await database.openMigrated()
+            // Claimed before anything is recorded: a file that cannot be written must not
+            // leave a data_exported event behind.
+            let file = try output.map { try PrivateFile(finalPath: $0, replacing: force) }
+            let now = Date()
+            let data = try await store.exportPersonalData(of: email, source: .cli, at: now)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let document = try encoder.encode(PersonalDataDocument(data, address: email, at: now)) + Data("\n".utf8)
+            let summary = data.holdsNothingPersonal
+                ? (data.standing.isForgotten
+                    ? "\(email.entered) was erased: listgate holds nothing personal on it, only keyed hashes (a suppression and \(data.events.count) ledger event(s))"
+                    : "listgate holds nothing personal on \(email.entered)")
+                : "\(data.standing.subscriptions.count) subscription(s), \(data.standing.requests.count) request(s), "
+                    + "\(data.standing.suppressions.count) suppression(s), \(data.events.count) event(s), "
+                    + "\(data.wordings.count) consent wording(s), \(data.mail.count) mail(s)"
+            guard let file else {
+                FileHandle.standardOutput.write(document)
+                Console.writeStderr("note: \(summary); recorded as event \(data.exportEventID) (data_exported)\n")
+                return
+            }
+            try file.commit(document)
+            print("exported \(email.entered) to \(file.finalPath): \(summary); recorded as event \(data.exportEventID) (data_exported)")
         }
     }
 
@@ -163,36 +311,5 @@ struct SubscribersCommand: AsyncParsableCommand {
         static func count(_ n: Int, _ one: String, _ many: String) -> String {
             "\(n) \(n == 1 ? one : many)"
         }
-    }
-}
-
-/// One entry of `subscribers find --json`.
-struct SubscriptionDocument: Encodable {
-    let list: String
-    let email: String
-    let status: String
-    let name: String?
-    let updatedAt: String
-
-    init(_ record: SubscriptionRecord) {
-        list = record.listSlug
-        email = record.email
-        status = record.status.rawValue
-        name = record.name
-        updatedAt = Timestamp.string(record.updatedAt)
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case list, email, status, name
-        case updatedAt = "updated_at"
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(list, forKey: .list)
-        try container.encode(email, forKey: .email)
-        try container.encode(status, forKey: .status)
-        try container.encode(name, forKey: .name)  // null when absent, not omitted
-        try container.encode(updatedAt, forKey: .updatedAt)
     }
 }

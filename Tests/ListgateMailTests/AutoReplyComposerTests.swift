@@ -165,9 +165,12 @@ struct AutoReplyComposerTests {
     func consentVersion() async throws {
         let composer = try await AutoReplyComposer.bundled()
         let again = try await AutoReplyComposer.bundled()
-        let versions = Self.cases.map { composer.consentVersion(for: $0.0, locale: $0.1) }
+        func version(_ composer: AutoReplyComposer, _ kind: AutoReplyKind, _ locale: ListLocale) -> String {
+            ConsentWording(locale: locale, parts: composer.wording(of: kind, locale: locale)).version
+        }
+        let versions = Self.cases.map { version(composer, $0.0, $0.1) }
         #expect(Set(versions).count == versions.count)
-        #expect(versions == Self.cases.map { again.consentVersion(for: $0.0, locale: $0.1) })
+        #expect(versions == Self.cases.map { version(again, $0.0, $0.1) })
         #expect(versions.allSatisfy { $0.count == 16 })
     }
 }

@@ -23,16 +23,16 @@ struct MailFormsDirectoryTests {
         try await AutoReplyComposer.bundled().check()
     }
 
-    @Test("a replaced mail template has its own consent version; the others keep theirs")
+    @Test("a replaced mail template changes its kind's consent wording; the others keep theirs")
     func ownConsentVersion() async throws {
         let forms = try FormsFolder()
         let text = try FormsFolder.builtIn("mail/confirmation.ja.text.mustache")
         try forms.write("mail/confirmation.ja.text.mustache", text.replacingOccurrences(of: "お申し込み", with: "ご登録のお申し込み"))
         let own = try AutoReplyComposer.load(formsDirectory: forms.path)
         let builtIn = try await AutoReplyComposer.bundled()
-        #expect(own.consentVersion(for: .confirmation, locale: .ja) != builtIn.consentVersion(for: .confirmation, locale: .ja))
-        #expect(own.consentVersion(for: .confirmation, locale: .en) == builtIn.consentVersion(for: .confirmation, locale: .en))
-        #expect(own.consentVersion(for: .receipt, locale: .ja) == builtIn.consentVersion(for: .receipt, locale: .ja))
+        #expect(own.wording(of: .confirmation, locale: .ja) != builtIn.wording(of: .confirmation, locale: .ja))
+        #expect(own.wording(of: .confirmation, locale: .en) == builtIn.wording(of: .confirmation, locale: .en))
+        #expect(own.wording(of: .receipt, locale: .ja) == builtIn.wording(of: .receipt, locale: .ja))
     }
 
     @Test("a forms directory with no mail/ folder keeps every built-in mail template")
@@ -42,7 +42,7 @@ struct MailFormsDirectoryTests {
         let own = try AutoReplyComposer.load(formsDirectory: forms.path)
         let builtIn = try await AutoReplyComposer.bundled()
         for kind in AutoReplyKind.allCases {
-            #expect(own.consentVersion(for: kind, locale: .ja) == builtIn.consentVersion(for: kind, locale: .ja))
+            #expect(own.wording(of: kind, locale: .ja) == builtIn.wording(of: kind, locale: .ja))
         }
     }
 

@@ -50,9 +50,9 @@ struct FormsDirectoryCommandTests {
         let recorded = try await DatabaseQueue(path: workspace.db).read {
             try String.fetchOne($0, sql: "SELECT consent_version FROM events WHERE type = 'requested'")
         }
-        let own = try AutoReplyComposer.load(formsDirectory: forms.path).consentVersion(for: .confirmation, locale: .ja)
-        #expect(recorded == own)
-        #expect(recorded != (try await AutoReplyComposer.bundled()).consentVersion(for: .confirmation, locale: .ja))
+        let shown = try workspace.listgate("consent", "show", try #require(recorded))
+        #expect(shown.status == 0, "\(shown.stderr)")
+        #expect(shown.stdout.contains("「{{list_name}}」へのご登録、ありがとうございます。"), "the operator's wording is what was archived")
     }
 
     @Test("a template that does not parse stops the start with one error line naming the file")

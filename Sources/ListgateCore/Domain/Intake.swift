@@ -35,8 +35,9 @@ public struct AutoReplyLinks: Sendable, Equatable {
 public protocol AutoReplyRendering: Sendable {
     func render(_ kind: AutoReplyKind, list: MailingList, to recipient: EmailAddress, links: AutoReplyLinks) throws
         -> NewOutboxMessage
-    /// A short hash of the wording of a kind of mail, recorded with consent events.
-    func consentVersion(for kind: AutoReplyKind, locale: ListLocale) -> String
+    /// The templates of a kind of mail as written (subject, text, HTML and what they use):
+    /// the mail's part of the wording a consent version names.
+    func wording(of kind: AutoReplyKind, locale: ListLocale) -> [ConsentWording.Part]
 }
 
 /// Facts about the request that the ledger keeps: never the full IP address.
@@ -147,4 +148,7 @@ public struct NewSubmission: Sendable {
     public let expiresAt: Date
     /// The recorded form post this decides (consumed in the same transaction), if any.
     public var formRequestID: Int64? = nil
+    /// The wording `consentVersion` names, archived with the request the first time it is
+    /// used (nil only where a test records a made-up version).
+    public var wording: ConsentWording? = nil
 }

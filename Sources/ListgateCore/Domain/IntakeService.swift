@@ -9,13 +9,31 @@ public struct Intake: Sendable {
     let links: LinkBuilder
     let policy: IntakePolicy
     let lists: ListDirectory
+    /// Per language, what a person is shown on the way to consent; computed once, since
+    /// templates do not change while listgate runs.
+    let consent: [ListLocale: ConsentWording]
 
-    public init(store: any IntakeStore, renderer: any AutoReplyRendering, links: LinkBuilder, policy: IntakePolicy = IntakePolicy()) {
+    /// `pageWording`: the hosted pages' part of the consent wording, per language (the
+    /// subscribe and confirm pages as written, with their layouts); the confirmation
+    /// mail's part comes from `renderer`.
+    public init(
+        store: any IntakeStore, renderer: any AutoReplyRendering, links: LinkBuilder, policy: IntakePolicy = IntakePolicy(),
+        pageWording: [ListLocale: [ConsentWording.Part]] = [:]
+    ) {
         self.store = store
         self.lists = ListDirectory(store: store)
         self.renderer = renderer
         self.links = links
         self.policy = policy
+        consent = Dictionary(uniqueKeysWithValues: ListLocale.allCases.map { locale in
+            (locale, ConsentWording(
+                locale: locale, parts: pageWording[locale, default: []] + renderer.wording(of: .confirmation, locale: locale)))
+        })
+    }
+
+    /// The wording a subscribe request to a list of this language records consent to.
+    public func consentWording(_ locale: ListLocale) -> ConsentWording {
+        consent[locale] ?? ConsentWording(locale: locale, parts: renderer.wording(of: .confirmation, locale: locale))
     }
 
     /// The list a form posts to, or `listNotFound` (fail closed: never a default list).
@@ -59,10 +77,11 @@ public struct Intake: Sendable {
         } catch {
             throw DomainError.undeliverableAddress
         }
+        let wording = consentWording(list.locale)
         let submission = NewSubmission(
             publicID: publicID, list: list, address: address, name: name, origin: origin,
-            consentVersion: renderer.consentVersion(for: .confirmation, locale: list.locale),
-            requestedAt: now, expiresAt: expires, formRequestID: formRequestID)
+            consentVersion: wording.version, requestedAt: now, expiresAt: expires, formRequestID: formRequestID,
+            wording: wording)
         return try await store.recordSubscribeRequest(submission, mail: mail, policy: policy)
     }
 

@@ -67,29 +67,49 @@ extension SQLiteStore {
                 arguments += [Timestamp.string(since)]
             }
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM events e \(filter)", arguments: arguments) ?? 0
-            let writer = try TabularWriter(format: format, columns: Self.eventExportColumns, destination: destination)
-            let statement = try db.makeStatement(sql: """
-                SELECT e.id, e.occurred_at, e.type, l.slug, e.address_hash, e.source, e.consent_version, e.detail,
-                       e.prev_hash, e.hash
-                FROM events e LEFT JOIN lists l ON l.id = e.list_id
-                \(filter)
-                ORDER BY e.id
-                """)
-            try statement.setArguments(arguments)
-            let rows = try Self.stepRows(statement, in: db) { row, count in
-                try writer.integer(sqlite3_column_int64(row, 0))
-                for column in 1...6 { try writer.text(Self.text(row, Int32(column))) }
-                try writer.json(Self.text(row, 7))
-                try writer.text(Self.text(row, 8))
-                try writer.text(Self.text(row, 9))
-                try writer.endRow()
-                if count % Self.progressEvery == 0 { progress(TransferProgress(rows: count, totalRows: total)) }
-            }
-            try writer.finish()
-            progress(TransferProgress(rows: rows, totalRows: total))
-            return rows
+            return try Self.writeEvents(
+                filter: filter, arguments: arguments, format: format, to: destination, progress: progress, in: db)
         }
+    }
+
+    public func exportEvents(
+        of address: EmailAddress, format: DataFormat, to destination: ExportDestination,
+        progress: @escaping @Sendable (TransferProgress) -> Void
+    ) async throws -> Int {
+        try await pool.read { db in
+            let (filter, arguments) = try Self.personEventFilter(address, in: db)
+            return try Self.writeEvents(
+                filter: "WHERE " + filter, arguments: arguments, format: format, to: destination, progress: progress, in: db)
+        }
+    }
+
+    /// The events matching `filter` (a WHERE clause over `events e`), oldest first.
+    private static func writeEvents(
+        filter: String, arguments: StatementArguments, format: DataFormat, to destination: ExportDestination,
+        progress: @escaping @Sendable (TransferProgress) -> Void, in db: Database
+    ) throws -> Int {
+        let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM events e \(filter)", arguments: arguments) ?? 0
+        let writer = try TabularWriter(format: format, columns: Self.eventExportColumns, destination: destination)
+        let statement = try db.makeStatement(sql: """
+            SELECT e.id, e.occurred_at, e.type, l.slug, e.address_hash, e.source, e.consent_version, e.detail,
+                   e.prev_hash, e.hash
+            FROM events e LEFT JOIN lists l ON l.id = e.list_id
+            \(filter)
+            ORDER BY e.id
+            """)
+        try statement.setArguments(arguments)
+        let rows = try Self.stepRows(statement, in: db) { row, count in
+            try writer.integer(sqlite3_column_int64(row, 0))
+            for column in 1...6 { try writer.text(Self.text(row, Int32(column))) }
+            try writer.json(Self.text(row, 7))
+            try writer.text(Self.text(row, 8))
+            try writer.text(Self.text(row, 9))
+            try writer.endRow()
+            if count % Self.progressEvery == 0 { progress(TransferProgress(rows: count, totalRows: total)) }
+        }
+        try writer.finish()
+        progress(TransferProgress(rows: rows, totalRows: total))
+        return rows
     }
 
     public func verifyLedger(progress: @escaping @Sendable (TransferProgress) -> Void) async throws -> LedgerVerification {

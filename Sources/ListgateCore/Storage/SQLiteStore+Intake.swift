@@ -50,6 +50,8 @@ extension SQLiteStore {
                     Timestamp.string(now),
                 ])
             _ = try Self.enqueue(mail, at: now, addressHash: hash, mailboxHash: mailbox, in: db)
+            // With the event that names it: no version is ever recorded without its text.
+            if let wording = submission.wording { try Self.archive(wording, firstUsedAt: now, in: db) }
             try EventLedger.append(
                 NewEvent(.requested, listID: listID, addressHash: hash, source: EventSource(submission.origin.route),
                          consentVersion: submission.consentVersion, detail: Self.originDetail(submission.origin)),

@@ -1,6 +1,5 @@
 // Renders an AutoReply from the Forms/mail templates (subject, text and HTML, per
 // locale) into an RFC 5322 message for the outbox.
-import Crypto
 import Foundation
 import ListgateCore
 import Mustache
@@ -10,9 +9,6 @@ public struct AutoReplyComposer: AutoReplyRendering {
     /// Where each template came from (the operator's forms directory or Forms/mail), for
     /// the start-up check's messages.
     let set: TemplateSet?
-    /// The wording hashes, computed once: templates do not change while listgate runs,
-    /// and every subscribe request records one.
-    private let consentVersions: [String: String]
     /// Each list's templates, rendered once with marks for the per-message values.
     private let stencils = MailStencils()
 
@@ -31,13 +27,6 @@ public struct AutoReplyComposer: AutoReplyRendering {
     private init(templates: MustacheLibrary, set: TemplateSet?) {
         self.templates = templates
         self.set = set
-        var versions: [String: String] = [:]
-        for kind in AutoReplyKind.allCases {
-            for locale in ListLocale.allCases {
-                versions["\(kind.rawValue).\(locale.rawValue)"] = Self.wordingHash(templates, kind: kind, locale: locale)
-            }
-        }
-        consentVersions = versions
     }
 
     /// The templates shipped in `Forms/mail`.
@@ -118,17 +107,14 @@ public struct AutoReplyComposer: AutoReplyRendering {
         try outboxMessage(AutoReply(kind: kind, list: list, recipient: Recipient(recipient), links: links))
     }
 
-    /// A short hash of the wording a person saw (subject, text and HTML templates),
-    /// recorded with consent events so the ledger says what was agreed to.
-    public func consentVersion(for kind: AutoReplyKind, locale: ListLocale) -> String {
-        consentVersions["\(kind.rawValue).\(locale.rawValue)"] ?? Self.wordingHash(templates, kind: kind, locale: locale)
-    }
-
-    static func wordingHash(_ templates: MustacheLibrary, kind: AutoReplyKind, locale: ListLocale) -> String {
-        let name = "\(kind.rawValue).\(locale.rawValue)"
-        let sources = ["subject", "text", "html"].map { templates.getTemplate(named: "\(name).\($0)")?.description ?? "" }
-        return String(SHA256.hash(data: Data(sources.joined(separator: "\u{1F}").utf8))
-            .map { String(format: "%02x", $0) }.joined().prefix(16))
+    /// The kind's subject, text and HTML templates as written, and what they use: the
+    /// mail's part of a consent wording. The operator's own files count as theirs, so
+    /// consent given to the operator's wording is recorded as that wording. Without a
+    /// template set (templates given as a library), each template's parsed form stands in.
+    public func wording(of kind: AutoReplyKind, locale: ListLocale) -> [ConsentWording.Part] {
+        let names = ["subject", "text", "html"].map { "\(kind.rawValue).\(locale.rawValue).\($0)" }
+        if let set { return names.flatMap(set.wording(of:)) }
+        return names.map { ConsentWording.Part(name: "mail/\($0)", text: templates.getTemplate(named: $0)?.description ?? "") }
     }
 
     /// The template variables. Only listgate's own values; every link the kind needs

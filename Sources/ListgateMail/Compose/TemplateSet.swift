@@ -6,6 +6,7 @@
 // operator who could fix it. For the same reason a file listgate would not use (a typo in
 // its name) is an error rather than silently left out.
 import Foundation
+import ListgateCore
 import Mustache
 
 /// Why the operator's forms directory, or one template in it, cannot be used. The
@@ -24,6 +25,10 @@ public struct TemplateSet: Sendable {
     let replaced: Set<String>
     /// The templates each template includes or extends (`{{> name}}`, `{{< name}}`).
     private let uses: [String: [String]]
+    /// Each template's text as written, by name: what a consent version archives.
+    private let texts: [String: String]
+    /// `pages` or `mail`.
+    private let folder: String
 
     /// The folders a forms directory may have, as in `Forms/`.
     static let folders = ["pages", "mail"]
@@ -72,7 +77,22 @@ public struct TemplateSet: Sendable {
                 throw FormsError("\(sources[name]!.file): uses a template named \"\(partial)\", and there is none")
             }
         }
-        return TemplateSet(library: library, files: sources.mapValues(\.file), replaced: replaced, uses: uses)
+        return TemplateSet(
+            library: library, files: sources.mapValues(\.file), replaced: replaced, uses: uses,
+            texts: sources.mapValues(\.text), folder: folder)
+    }
+
+    /// The template and every template it uses, as written, named `folder/name` (the
+    /// consent wording they make part of).
+    public func wording(of name: String) -> [ConsentWording.Part] {
+        var seen: [String] = []
+        var queue = [name]
+        while let next = queue.popLast() {
+            guard !seen.contains(next), texts[next] != nil else { continue }
+            seen.append(next)
+            queue += uses[next] ?? []
+        }
+        return seen.compactMap { used in texts[used].map { ConsentWording.Part(name: "\(folder)/\(used)", text: $0) } }
     }
 
     /// The file a template was read from, for messages.
