@@ -16,6 +16,8 @@ public struct AudienceSnapshot: Sendable, Equatable {
     /// How many members have since been erased (`subscribers forget`): the recipients
     /// stream leaves them out, so it has `count - erased` lines.
     public let erased: Int
+    /// The list's sender identity when the snapshot was taken, for the newsletter to carry.
+    public var senderIdentity = SenderIdentity()
 }
 
 /// A page of a snapshot's recipients, already written as NDJSON lines (see
@@ -48,7 +50,8 @@ public struct Departure: Sendable, Equatable {
 }
 
 public protocol SnapshotStore: Sendable {
-    /// Freezes the list's audience now. An empty audience is a snapshot of count 0.
+    /// Freezes the list's audience now. An empty audience is a snapshot of count 0. A
+    /// closed list takes none: `DomainError.listArchived`.
     func takeSnapshot(listID: Int64, tokenID: String?, source: EventSource) async throws -> AudienceSnapshot
     func snapshot(id: String) async throws -> AudienceSnapshot?
     /// Up to `limit` members of a snapshot in identity-key order, after `after` (exclusive),
