@@ -32,6 +32,7 @@ struct FormRoutes: Sendable {
         guard let list = try await intake.listIfExists(context.parameters.require("slug")) else {
             return problem(.listNotFound, request)
         }
+        if list.isArchived { return closed(request, name: list.name, locale: list.locale) }
         return pages.render("subscribe", locale: list.locale, subscribeValues(list, request))
     }
 
@@ -46,6 +47,8 @@ struct FormRoutes: Sendable {
         guard let list = try await intake.listIfExists(context.parameters.require("slug")) else {
             return problem(.listNotFound, request)
         }
+        // The same for every address, before the body is read: a closed list says so to all.
+        if list.isArchived { return closed(request, name: list.name, locale: list.locale) }
         // Which websites may post here is FormOriginMiddleware's to decide, before this runs.
         let form: SubscribeForm
         switch await SubscribeForm.decode(request) {
@@ -118,6 +121,8 @@ struct FormRoutes: Sendable {
             return alreadyConfirmed(request, name: name, locale: locale)
         case .used(let slug, let name, let locale), .expired(let slug, let name, let locale):
             return expired(request, slug: slug, name: name, locale: locale)
+        case .listArchived(_, let name, let locale):
+            return closed(request, name: name, locale: locale)
         case .invalid:
             return invalidLink(request)
         }
@@ -144,6 +149,9 @@ struct FormRoutes: Sendable {
         case .used(let slug, let name, let locale), .expired(let slug, let name, let locale):
             label = "expired"
             response = expired(request, slug: slug, name: name, locale: locale)
+        case .listArchived(_, let name, let locale):
+            label = "list_archived"
+            response = closed(request, name: name, locale: locale)
         case .invalid:
             label = "invalid"
             response = invalidLink(request)
@@ -178,6 +186,15 @@ struct FormRoutes: Sendable {
         }
         let subscribeURL = (try? ListSlug(slug)).map { intake.subscribeURL($0) } ?? "/"
         return pages.render("expired", locale: locale, ["list_name": name, "subscribe_url": subscribeURL], status: .gone)
+    }
+
+    /// 410 for a closed list's subscribe form and for its pending confirm links: nothing
+    /// can join it any more (leaving still works, and the page says so).
+    func closed(_ request: Request, name: String, locale: ListLocale) -> Response {
+        if request.wantsJSON {
+            return JSONAnswer.error("list_archived", "this list is closed: it takes no new subscriptions", status: .gone)
+        }
+        return pages.render("closed", locale: locale, ["list_name": name], status: .gone)
     }
 
     func invalidLink(_ request: Request) -> Response {

@@ -49,6 +49,7 @@ extension Pages {
             Sample(page: "blocked", values: ["list_name": list]),
             Sample(page: "expired", values: ["list_name": list, "subscribe_url": subscribe]),
             Sample(page: "invalid", values: [:]),
+            Sample(page: "closed", values: ["list_name": list]),
             Sample(page: "error", values: ["title": "SAMPLE-TITLE", "message": "SAMPLE-MESSAGE"], required: ["message"]),
             Sample(page: "embed", values: ["list_name": list, "action_url": subscribe], required: ["action_url"]),
             Sample(

@@ -30,8 +30,14 @@ struct SenderAPIRoutes: Sendable {
         guard let access = try await authenticate(request, context) else { return unauthorized() }
         // Another list: 403 if it exists, 404 if not; never a fallback to "all".
         if let refusal = try await refuseOtherList(context.parameters.require("slug"), access) { return refusal }
-        let snapshot = try await store.takeSnapshot(
-            listID: access.listID, tokenID: access.tokenID, source: EventSource("api:\(access.tokenID)"))
+        let snapshot: AudienceSnapshot
+        do {
+            snapshot = try await store.takeSnapshot(
+                listID: access.listID, tokenID: access.tokenID, source: EventSource("api:\(access.tokenID)"))
+        } catch DomainError.listArchived {
+            // A closed list has no audience to send to; its earlier snapshots still stream.
+            return JSONAnswer.error("list_archived", "this list is archived: it takes no new snapshots", status: .conflict)
+        }
         return JSONAnswer.body(Self.document(snapshot), code: .created)
     }
 
@@ -144,7 +150,16 @@ struct SenderAPIRoutes: Sendable {
 
     static func document(_ snapshot: AudienceSnapshot) -> [String: Any] {
         ["id": snapshot.id, "list": snapshot.listSlug, "count": snapshot.count, "sha256": snapshot.sha256,
-         "created_at": Timestamp.string(snapshot.createdAt), "erased": snapshot.erased, "expired": snapshot.expired]
+         "created_at": Timestamp.string(snapshot.createdAt), "erased": snapshot.erased, "expired": snapshot.expired,
+         "sender_identity": identityDocument(snapshot.senderIdentity)]
+    }
+
+    /// `{"legal_name", "postal_address", "contact"}`, each null when not set: always the
+    /// same shape, so a sender can read it without asking whether it is there.
+    static func identityDocument(_ identity: SenderIdentity) -> [String: Any] {
+        func orNull(_ value: String?) -> Any { value ?? NSNull() }
+        return ["legal_name": orNull(identity.legalName), "postal_address": orNull(identity.postalAddress),
+                "contact": orNull(identity.contact?.text)]
     }
 
     func forbidden() -> Response {
@@ -179,9 +194,12 @@ struct SenderAPIRoutes: Sendable {
             return JSONAnswer.error("list_not_found", "no such list", status: .notFound)
         }
         let counts = try await store.memberCounts(listID: list.id)
-        return JSONAnswer.body(
-            ["lists": [["slug": list.slug.rawValue, "name": list.name, "locale": list.locale.rawValue, "active": counts.active]]],
-            code: .ok)
+        let document: [String: Any] = [
+            "slug": list.slug.rawValue, "name": list.name, "locale": list.locale.rawValue, "active": counts.active,
+            "archived_at": list.archivedAt.map { Timestamp.string($0) as Any } ?? NSNull(),
+            "sender_identity": Self.identityDocument(list.senderIdentity),
+        ]
+        return JSONAnswer.body(["lists": [document]], code: .ok)
     }
 }
 

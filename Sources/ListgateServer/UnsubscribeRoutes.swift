@@ -26,7 +26,8 @@ struct UnsubscribeRoutes: Sendable {
             // GET never unsubscribes: mail scanners open links too.
             return pages.render("unsubscribe", locale: locale, ["list_name": name, "action_url": pages.action(request)])
         case .used(let slug, let name, let locale), .expired(let slug, let name, let locale),
-             .alreadyConfirmed(let slug, let name, let locale):  // (only a confirm link says that)
+             // Only confirm links are told these two; an unsubscribe link works on a closed list.
+             .alreadyConfirmed(let slug, let name, let locale), .listArchived(let slug, let name, let locale):
             return done(request, slug: slug, name: name, locale: locale, already: true)
         case .invalid:
             return invalidLink(request)

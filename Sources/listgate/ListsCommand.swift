@@ -1,4 +1,5 @@
-// `listgate lists create | list | show`: define lists and look at them.
+// `listgate lists create | update | archive | list | show`: define lists, change and close
+// them, and look at them.
 import ArgumentParser
 import Foundation
 import ListgateCore
@@ -8,7 +9,7 @@ struct ListsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lists",
         abstract: "Create, change and inspect mailing lists.",
-        subcommands: [Create.self, Update.self, List.self, Show.self]
+        subcommands: [Create.self, Update.self, Archive.self, List.self, Show.self]
     )
 
     struct Create: AsyncParsableCommand {
@@ -47,6 +48,7 @@ struct ListsCommand: AsyncParsableCommand {
         var allowOrigin: [String] = []
 
         @OptionGroup var pages: SitePageOptions
+        @OptionGroup var identity: SenderIdentityOptions
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var output: OutputOptions
 
@@ -54,6 +56,8 @@ struct ListsCommand: AsyncParsableCommand {
             // Validate everything before touching the database: bad input changes nothing.
             var sitePages = SitePages()
             for (page, url) in try pages.changes() { sitePages[page] = url }
+            var senderIdentity = SenderIdentity()
+            try identity.change().apply(to: &senderIdentity)
             let newList = try NewList(
                 slug: ListSlug(slug),
                 name: name,
@@ -62,7 +66,7 @@ struct ListsCommand: AsyncParsableCommand {
                 locale: locale,
                 allowedAddresses: allowAddress.map { text in try address("--allow-address") { try EmailAddress(text) } },
                 allowedOrigins: allowOrigin.map { text in try serializedOrigin("--allow-origin", text) },
-                sitePages: sitePages)
+                sitePages: sitePages, senderIdentity: senderIdentity)
             let store = try await database.openMigrated()
             let list = try await store.createList(newList, source: .cli)
             if output.json {
@@ -75,32 +79,63 @@ struct ListsCommand: AsyncParsableCommand {
 
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Change a list's website pages.",
+            abstract: "Change a list: its name, sender, language, addresses, origins, pages or sender identity.",
             discussion: """
-                Prints each field that changed; a running server uses the change within a second.
-                An empty value clears the page (listgate shows its own page again).
+                Prints each field that changed, with its value before and after, and records them in one \
+                list_updated event; a running server uses the change within a second. Values are checked as \
+                by `lists create`. An empty --thanks-url (…) or --legal-name (…) clears that value.
 
                 Example:
-                  listgate lists update news --thanks-url https://www.example.co.jp/newsletter/thanks \\
-                    --privacy-url https://www.example.co.jp/privacy
+                  listgate lists update news --from "Example 広報部 <news@example.co.jp>" \\
+                    --legal-name "株式会社サンプル" --postal-address "〒100-0001 東京都千代田区千代田1-1" \\
+                    --contact support@example.co.jp
                 """
         )
 
         @Argument(help: "The list's slug.")
         var slug: String
 
+        @Option(help: "New name shown on pages and in mail.")
+        var name: String?
+
+        @Option(help: ArgumentHelp("New sender mailbox, e.g. \"Example <news@example.org>\".", valueName: "mailbox"))
+        var from: String?
+
+        @Option(help: "New language of pages and mail.")
+        var locale: ListLocale?
+
+        @Option(help: ArgumentHelp("New Reply-To address.", valueName: "address"))
+        var replyTo: String?
+
+        @Flag(help: "Remove the Reply-To.")
+        var noReplyTo = false
+
+        @Option(help: ArgumentHelp("Add an address this list's mail may contain (repeatable).", valueName: "address"))
+        var allowAddress: [String] = []
+
+        @Option(help: ArgumentHelp("Remove an address from those allowed (repeatable).", valueName: "address"))
+        var disallowAddress: [String] = []
+
+        @Option(help: ArgumentHelp("Add a website origin allowed to post this list's forms (repeatable).", valueName: "origin"))
+        var allowOrigin: [String] = []
+
+        @Option(help: ArgumentHelp(
+            "Remove an allowed origin (repeatable); with none left, any origin may post.", valueName: "origin"))
+        var disallowOrigin: [String] = []
+
         @OptionGroup var pages: SitePageOptions
+        @OptionGroup var identity: SenderIdentityOptions
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let slug = try ListSlug(slug)
-            let changes = try pages.changes()
-            guard !changes.isEmpty else {
-                throw CLIError("nothing to change: give at least one of --thanks-url, --confirmed-url, --unsubscribed-url, --privacy-url")
+            let change = try validatedChange()
+            guard !change.isEmpty else {
+                throw CLIError("nothing to change: give at least one option (see `listgate lists update --help`)")
             }
             let store = try await database.openMigrated()
-            let (list, changed) = try await store.updateSitePages(slug, changes, source: .cli)
+            let (list, changed) = try await store.updateList(slug, change, source: .cli)
             if output.json {
                 try Console.printJSON(ListDocument(list, counts: try await store.memberCounts(listID: list.id)))
             } else if changed.isEmpty {
@@ -109,6 +144,76 @@ struct ListsCommand: AsyncParsableCommand {
                 for change in changed {
                     print("\(change.field): \(change.before ?? "(none)") -> \(change.after ?? "(none)")")
                 }
+            }
+            try await noteQueuedMail(list, changed, store: store)
+        }
+
+        /// Queued mail keeps the bytes it was written with: after a change of the addresses
+        /// the content guard allows, the admin should know some of it may be held.
+        func noteQueuedMail(_ list: MailingList, _ changed: [ListFieldChange], store: some ListgateStore) async throws {
+            let guarded: Set = ["from", "reply_to", "allowed_addresses", "contact"]
+            guard changed.contains(where: { guarded.contains($0.field) }) else { return }
+            let waiting = try await store.messages(status: .queued).filter { $0.listID == list.id }.count
+            guard waiting > 0 else { return }
+            Console.writeStderr(
+                "note: \(waiting) queued message(s) of this list were written before the change; the content guard holds "
+                    + "any that names an address the list no longer allows (see `listgate outbox quarantine`)\n")
+        }
+
+        /// Every option parsed as `lists create` parses it, before the database is opened.
+        func validatedChange() throws -> ListChange {
+            var change = ListChange()
+            change.name = try name.map { try NewList.validName($0) }
+            change.from = try from.map { text in try NewList.validFrom(address("--from") { try Mailbox(text) }) }
+            change.locale = locale
+            if let replyTo {
+                guard !noReplyTo else { throw CLIError("--reply-to and --no-reply-to cannot both be given") }
+                change.replyTo = .some(try address("--reply-to") { try EmailAddress(replyTo) })
+            } else if noReplyTo {
+                change.replyTo = .some(nil)
+            }
+            change.allowAddresses = try allowAddress.map { text in try address("--allow-address") { try EmailAddress(text) } }
+            change.disallowAddresses = try disallowAddress.map { text in
+                try address("--disallow-address") { try EmailAddress(text) }
+            }
+            if let both = change.allowAddresses.first(where: change.disallowAddresses.contains) {
+                throw CLIError("--allow-address and --disallow-address both name \(both.entered)")
+            }
+            change.allowOrigins = try allowOrigin.map { text in try serializedOrigin("--allow-origin", text) }
+            change.disallowOrigins = try disallowOrigin.map { text in try serializedOrigin("--disallow-origin", text) }
+            if let both = change.allowOrigins.first(where: change.disallowOrigins.contains) {
+                throw CLIError("--allow-origin and --disallow-origin both name \(both)")
+            }
+            change.sitePages = try pages.changes()
+            change.identity = try identity.change()
+            return change
+        }
+    }
+
+    struct Archive: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Close a list: it takes no more subscriptions or snapshots; its members can still leave.",
+            discussion: """
+                The subscribe form and pending confirmation links answer 410 with a page saying the list is \
+                closed; unsubscribe, one-click and preferences links keep working, and so do earlier snapshots. \
+                Nothing is deleted, and a list_archived event records it. It cannot be undone.
+                """
+        )
+
+        @Argument(help: "The list's slug.")
+        var slug: String
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let slug = try ListSlug(slug)
+            let store = try await database.openMigrated()
+            let list = try await store.archiveList(slug, source: .cli)
+            if output.json {
+                try Console.printJSON(ListDocument(list, counts: try await store.memberCounts(listID: list.id)))
+            } else {
+                print("archived list '\(list.slug)' (\(list.name)): it takes no new subscriptions; its members can still leave")
             }
         }
     }
@@ -131,9 +236,10 @@ struct ListsCommand: AsyncParsableCommand {
                 print("no lists yet: create one with `listgate lists create SLUG --name NAME --from MAILBOX`")
             } else {
                 Console.printTable(
-                    header: ["SLUG", "NAME", "LOCALE", "ACTIVE", "PENDING", "FROM"],
+                    header: ["SLUG", "NAME", "LOCALE", "STATE", "ACTIVE", "PENDING", "FROM"],
                     rows: documents.map {
-                        [$0.slug, $0.name, $0.locale, String($0.counts.active), String($0.counts.pending), $0.from]
+                        [$0.slug, $0.name, $0.locale, $0.archivedAt == nil ? "open" : "archived",
+                         String($0.counts.active), String($0.counts.pending), $0.from]
                     })
             }
         }
@@ -183,7 +289,11 @@ struct ListsCommand: AsyncParsableCommand {
                     ["confirmed page", document.pages[.confirmed] ?? "-"],
                     ["unsubscribed page", document.pages[.unsubscribed] ?? "-"],
                     ["privacy policy", document.pages[.privacy] ?? "-"],
+                    ["legal name", document.legalName ?? "-"],
+                    ["postal address", document.postalAddress ?? "-"],
+                    ["contact", document.contact ?? "-"],
                     ["created", document.createdAt],
+                    ["archived", document.archivedAt ?? "no"],
                     ["members", "\(document.counts.active) active, \(document.counts.pending) pending, "
                         + "\(document.counts.unsubscribed) unsubscribed, \(document.counts.bounced) bounced, "
                         + "\(document.counts.complained) complained"],
@@ -204,7 +314,11 @@ struct ListDocument: Encodable {
     let allowedAddresses: [String]
     let allowedOrigins: [String]
     let pages: [SitePage: String]
+    let legalName: String?
+    let postalAddress: String?
+    let contact: String?
     let createdAt: String
+    let archivedAt: String?
     let counts: MemberCounts
 
     init(_ list: MailingList, counts: MemberCounts) {
@@ -217,7 +331,11 @@ struct ListDocument: Encodable {
         allowedAddresses = list.allowedAddresses.map(\.entered)
         allowedOrigins = list.allowedOrigins
         pages = Dictionary(uniqueKeysWithValues: SitePage.allCases.compactMap { page in list.sitePages[page].map { (page, $0.text) } })
+        legalName = list.senderIdentity.legalName
+        postalAddress = list.senderIdentity.postalAddress
+        contact = list.senderIdentity.contact?.text
         createdAt = Timestamp.string(list.createdAt)
+        archivedAt = list.archivedAt.map { Timestamp.string($0) }
         self.counts = counts
     }
 
@@ -228,6 +346,14 @@ struct ListDocument: Encodable {
         case allowedAddresses = "allowed_addresses"
         case allowedOrigins = "allowed_origins"
         case createdAt = "created_at"
+        case archivedAt = "archived_at"
+        case senderIdentity = "sender_identity"
+    }
+
+    enum IdentityKeys: String, CodingKey {
+        case legalName = "legal_name"
+        case postalAddress = "postal_address"
+        case contact
     }
 
     func encode(to encoder: Encoder) throws {
@@ -244,7 +370,13 @@ struct ListDocument: Encodable {
         for page in SitePage.allCases {
             try urls.encode(pages[page], forKey: PageKey(page.field))  // null when absent
         }
+        // As the sender API gives it: always an object, each member null when not set.
+        var identity = container.nestedContainer(keyedBy: IdentityKeys.self, forKey: .senderIdentity)
+        try identity.encode(legalName, forKey: .legalName)
+        try identity.encode(postalAddress, forKey: .postalAddress)
+        try identity.encode(contact, forKey: .contact)
         try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(archivedAt, forKey: .archivedAt)  // null while the list is open
         try container.encode(counts, forKey: .counts)
     }
 }
@@ -293,6 +425,37 @@ struct SitePageOptions: ParsableArguments {
             }
         }
         return changes
+    }
+}
+
+/// `--legal-name`, `--postal-address` and `--contact`, shared by `lists create` and
+/// `lists update`: who sends the list's mail, for its footer and the newsletter sender.
+struct SenderIdentityOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "The sender's legal name, e.g. \"株式会社サンプル\" (one line, at most 200 characters); shown in every mail.",
+        valueName: "text"))
+    var legalName: String?
+
+    @Option(help: ArgumentHelp(
+        "The sender's postal address (one line, at most 300 characters); shown in every mail.", valueName: "text"))
+    var postalAddress: String?
+
+    @Option(help: ArgumentHelp(
+        "Where complaints and questions go: an address (it may then appear in mail) or an https:// URL.",
+        valueName: "address-or-url"))
+    var contact: String?
+
+    /// The values given, each checked; an empty value stands for "clear it".
+    func change() throws -> SenderIdentityChange {
+        func parse<T>(_ value: String?, _ parser: (String) throws(DomainError) -> T) throws -> T?? {
+            guard let value else { return nil }
+            if value.trimmingCharacters(in: .whitespaces).isEmpty { return .some(nil) }
+            return .some(try parser(value))
+        }
+        return SenderIdentityChange(
+            legalName: try parse(legalName, SenderIdentity.legalName),
+            postalAddress: try parse(postalAddress, SenderIdentity.postalAddress),
+            contact: try parse(contact) { (text: String) throws(DomainError) in try SenderContact(text) })
     }
 }
 

@@ -52,4 +52,30 @@ struct IntakeStoreTests {
         #expect(try await count("submissions", in: database) == 0)
         #expect(try await count("events", in: database) == eventsBefore)
     }
+
+    @Test("a request recorded before its list was archived is decided as list_archived: no mail, no submission")
+    func archivedBeforeDecision() async throws {
+        let database = try await MigratedDatabase.make()
+        let list = try await database.store.createList(try .sample(), source: .cli)
+        _ = try await database.store.archiveList(list.slug, source: .cli)
+        let (submission, mail) = try request("taro@example.jp", mailTo: "taro@example.jp", on: list)
+        #expect(try await database.store.recordSubscribeRequest(submission, mail: mail, policy: IntakePolicy()) == .listArchived)
+        #expect(try await count("outbox", in: database) == 0)
+        #expect(try await count("submissions", in: database) == 0)
+    }
+
+    @Test("a pending confirmation of a list archived since cannot be confirmed, and its page says closed")
+    func pendingConfirmationOfArchivedList() async throws {
+        let database = try await MigratedDatabase.make()
+        let list = try await database.store.createList(try .sample(), source: .cli)
+        let (submission, mail) = try request("taro@example.jp", mailTo: "taro@example.jp", on: list)
+        #expect(try await database.store.recordSubscribeRequest(submission, mail: mail, policy: IntakePolicy()) == .mailed)
+        _ = try await database.store.archiveList(list.slug, source: .cli)
+        let closed = TokenPage.listArchived(listSlug: "news", listName: list.name, locale: .ja)
+        #expect(try await database.store.tokenPage(publicID: submission.publicID, expired: false) == closed)
+        let origin = RequestOrigin(route: "form:/confirm")
+        #expect(try await database.store.confirmSubmission(publicID: submission.publicID, at: now, origin: origin)
+            == .listArchived(listSlug: "news", listName: list.name, locale: .ja))
+        #expect(try await count("subscriptions", in: database) == 0)
+    }
 }

@@ -109,4 +109,59 @@ struct ListStoreTests {
     func slugs(_ text: String, _ valid: Bool) {
         #expect(((try? ListSlug(text)) != nil) == valid)
     }
+
+    // MARK: Update and archive
+
+    @Test("an update changes the list, the sets included, and returns each changed field with before and after")
+    func updateList() async throws {
+        let database = try await MigratedDatabase.make()
+        _ = try await database.store.createList(
+            try NewList(slug: ListSlug("news"), name: "お知らせ", from: Mailbox("news@example.org"),
+                        allowedAddresses: [EmailAddress("help@example.org")], allowedOrigins: ["https://a.example"]),
+            source: .cli)
+        var change = ListChange()
+        change.allowAddresses = [try EmailAddress("desk@example.org")]
+        change.disallowOrigins = ["https://a.example"]
+        change.identity.contact = .some(try SenderContact("desk@example.org"))
+        let (list, changed) = try await database.store.updateList(ListSlug("news"), change, source: .cli)
+        #expect(list.allowedAddresses.map(\.entered) == ["desk@example.org", "help@example.org"])
+        #expect(list.allowedOrigins.isEmpty)
+        #expect(list.senderIdentity.contact == .address(try EmailAddress("desk@example.org")))
+        #expect(changed == [
+            ListFieldChange(field: "allowed_addresses", before: "help@example.org", after: "desk@example.org, help@example.org"),
+            ListFieldChange(field: "allowed_origins", before: "https://a.example", after: nil),
+            ListFieldChange(field: "contact", before: nil, after: "desk@example.org"),
+        ])
+        #expect(try await database.store.list(ListSlug("news")) == list, "what was returned is what is stored")
+    }
+
+    @Test("archiving sets archived_at and records list_archived; a second archive is refused and changes nothing")
+    func archive() async throws {
+        let database = try await MigratedDatabase.make()
+        _ = try await database.store.createList(try .sample(), source: .cli)
+        let archived = try await database.store.archiveList(ListSlug("news"), source: .cli)
+        #expect(archived.isArchived)
+        await #expect(throws: DomainError.listArchived("news")) {
+            try await database.store.archiveList(ListSlug("news"), source: .cli)
+        }
+        #expect(try await database.store.list(ListSlug("news"))?.archivedAt == archived.archivedAt)
+        let types = try await database.store.pool.read { db in try String.fetchAll(db, sql: "SELECT type FROM events ORDER BY id") }
+        #expect(types == ["list_created", "list_archived"])
+    }
+
+    @Test("the schema refuses a line break in a sender identity written around the CLI")
+    func identityCheckedBySchema() async throws {
+        let database = try await MigratedDatabase.make()
+        _ = try await database.store.createList(try .sample(), source: .cli)
+        #expect(throws: DatabaseError.self) {
+            try database.rawConnection().write { db in
+                try db.execute(sql: "UPDATE lists SET legal_name = ? WHERE slug = 'news'", arguments: ["A\nBcc: x@example.net"])
+            }
+        }
+        #expect(throws: DatabaseError.self) {
+            try database.rawConnection().write { db in
+                try db.execute(sql: "UPDATE lists SET contact = 'call us' WHERE slug = 'news'")
+            }
+        }
+    }
 }

@@ -19,8 +19,9 @@ struct CompanySiteTests {
     /// A fixture whose "news" list names the company's pages.
     func fixture(_ pages: [SitePage: String]) async throws -> ServerFixture {
         let fixture = try await ServerFixture()
-        _ = try await fixture.store.updateSitePages(
-            ListSlug("news"), try pages.mapValues { try SitePageURL($0) }, source: .cli)
+        var change = ListChange()
+        change.sitePages = try pages.mapValues { try SitePageURL($0) }
+        _ = try await fixture.store.updateList(ListSlug("news"), change, source: .cli)
         return fixture
     }
 

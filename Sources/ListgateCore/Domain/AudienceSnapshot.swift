@@ -19,6 +19,8 @@ public struct AudienceSnapshot: Sendable, Equatable {
     /// Whether its member rows were deleted for age (snapshot retention): the metadata
     /// stays, the recipients can no longer be streamed.
     public var expired = false
+    /// The list's sender identity when the snapshot was taken, for the newsletter to carry.
+    public var senderIdentity = SenderIdentity()
 }
 
 /// What one pruning of old snapshots did.
@@ -63,7 +65,8 @@ public struct Departure: Sendable, Equatable {
 }
 
 public protocol SnapshotStore: Sendable {
-    /// Freezes the list's audience now. An empty audience is a snapshot of count 0.
+    /// Freezes the list's audience now. An empty audience is a snapshot of count 0. A
+    /// closed list takes none: `DomainError.listArchived`.
     func takeSnapshot(listID: Int64, tokenID: String?, source: EventSource) async throws -> AudienceSnapshot
     func snapshot(id: String) async throws -> AudienceSnapshot?
     /// Deletes the member rows of every snapshot taken before `cutoff`, `batch` rows per

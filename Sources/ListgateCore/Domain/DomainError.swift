@@ -12,6 +12,10 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidName(String)
     case invalidOrigin(String)
     case invalidPageURL(String, reason: String)
+    /// `--legal-name`, `--postal-address` or `--contact`.
+    case invalidSenderIdentity(field: String, reason: String)
+    /// A closed list (`lists archive`): it takes no subscriptions and no new snapshots.
+    case listArchived(String)
     case undeliverableAddress
     case messageNotInState(Int64, OutboxStatus, allowed: [OutboxStatus])
 
@@ -35,6 +39,10 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
             "invalid page URL '\(text.printable)': \(reason); use a full URL such as https://www.example.co.jp/thanks"
         case .invalidName(let reason):
             "invalid name: \(reason)"
+        case .invalidSenderIdentity(let field, let reason):
+            "\(field): \(reason)"
+        case .listArchived(let slug):
+            "list '\(slug.printable)' is already archived"
         case .undeliverableAddress:
             "listgate cannot send mail to this address"
         case .messageNotFound(let id):

@@ -92,6 +92,8 @@ public enum SubscribeOutcome: String, Sendable, Equatable, CaseIterable {
     case addressLimit = "address_limit"
     /// The recorded form post was already decided (by another desk).
     case alreadyDecided = "already_decided"
+    /// The list was archived between the post and its decision: nothing is sent.
+    case listArchived = "list_archived"
 }
 
 /// Outcomes carry the list's language, so the answer page needs no second lookup.
@@ -102,6 +104,8 @@ public enum ConfirmOutcome: Sendable, Equatable {
     /// The request was blocked or superseded, or the address suppressed since.
     case used(listSlug: String, listName: String, locale: ListLocale)
     case expired(listSlug: String, listName: String, locale: ListLocale)
+    /// The link's request is still pending, but its list has been archived since.
+    case listArchived(listSlug: String, listName: String, locale: ListLocale)
     case invalid
 }
 
@@ -117,6 +121,8 @@ public enum TokenPage: Sendable, Equatable {
     case alreadyConfirmed(listSlug: String, listName: String, locale: ListLocale)
     case used(listSlug: String, listName: String, locale: ListLocale)
     case expired(listSlug: String, listName: String, locale: ListLocale)
+    /// A pending request of a list that has been archived since (a confirm link only).
+    case listArchived(listSlug: String, listName: String, locale: ListLocale)
     case invalid
 }
 

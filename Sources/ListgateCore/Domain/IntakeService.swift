@@ -96,6 +96,8 @@ public struct Intake: Sendable {
             case .alreadyConfirmed(let slug, let name, let locale):
                 return .alreadyConfirmed(listSlug: slug, listName: name, locale: locale)
             case .used(let slug, let name, let locale): return .used(listSlug: slug, listName: name, locale: locale)
+            case .listArchived(let slug, let name, let locale):
+                return .listArchived(listSlug: slug, listName: name, locale: locale)
             case .invalid: return .invalid
             }
         case .valid(let id):
@@ -112,7 +114,13 @@ public struct Intake: Sendable {
     public func page(for token: String, purpose: TokenPurpose, now: Date = Date()) async throws -> TokenPage {
         switch links.check(token, purpose: purpose, now: now) {
         case .invalid: return .invalid
-        case .expired(let id): return try await store.tokenPage(publicID: id, expired: true)
+        case .expired(let id):
+            let page = try await store.tokenPage(publicID: id, expired: true)
+            // An expired "not me" link is expired, closed list or not.
+            if purpose == .block, case .listArchived(let slug, let name, let locale) = page {
+                return .expired(listSlug: slug, listName: name, locale: locale)
+            }
+            return page
         case .valid(let id):
             let page = try await store.tokenPage(publicID: id, expired: false)
             // A block link stays usable after the confirmation link expired or was used.
@@ -123,6 +131,10 @@ public struct Intake: Sendable {
                 return .ready(listSlug: slug, listName: name, locale: locale)
             }
             if purpose == .block, case .alreadyConfirmed(let slug, let name, let locale) = page {
+                return .ready(listSlug: slug, listName: name, locale: locale)
+            }
+            // Saying "never mail me" is refusing, and refusing works on a closed list too.
+            if purpose == .block, case .listArchived(let slug, let name, let locale) = page {
                 return .ready(listSlug: slug, listName: name, locale: locale)
             }
             return page

@@ -1,9 +1,9 @@
 // The lists the public routes look up on every request, kept in memory for a moment.
 // A form post needs its list (name, locale, sender, allowed origins) before anything
 // else; reading it from SQLite each time cost a database round trip per request. Lists
-// are written only by `listgate lists create`, from another process, so an entry is
-// trusted for `lifetime` and then read again: a change made from the CLI is seen within
-// that time. Unknown slugs are never remembered: a list created a moment ago is found at
+// are written only by `listgate lists create`, `update` and `archive`, from another
+// process, so an entry is trusted for `lifetime` and then read again: a change made from
+// the CLI (a new From, an archive) is seen within that time. Unknown slugs are never remembered: a list created a moment ago is found at
 // once, and random slugs cannot grow the cache.
 import Synchronization
 

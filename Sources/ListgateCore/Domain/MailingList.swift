@@ -20,15 +20,21 @@ public struct MailingList: Sendable, Equatable {
     public let allowedOrigins: [String]
     /// The company's pages for after a form post, and its privacy policy.
     public let sitePages: SitePages
+    /// Who sends, named in every auto-reply's footer and handed to the newsletter sender.
+    public let senderIdentity: SenderIdentity
     public let createdAt: Date
+    /// When `lists archive` closed the list; nil while it takes subscriptions.
+    public let archivedAt: Date?
 
     public init(
         id: Int64, slug: ListSlug, name: String, from: Mailbox, replyTo: EmailAddress?, locale: ListLocale,
         allowedAddresses: [EmailAddress], allowedOrigins: [String] = [], sitePages: SitePages = SitePages(),
-        createdAt: Date
+        senderIdentity: SenderIdentity = SenderIdentity(), createdAt: Date, archivedAt: Date? = nil
     ) {
         self.allowedOrigins = allowedOrigins
         self.sitePages = sitePages
+        self.senderIdentity = senderIdentity
+        self.archivedAt = archivedAt
         self.id = id
         self.slug = slug
         self.name = name
@@ -42,10 +48,15 @@ public struct MailingList: Sendable, Equatable {
 
 extension MailingList {
     /// Every address besides the recipient's that this list's mail may contain: its
-    /// From, its Reply-To and its allowed addresses. The content guard refuses any other.
+    /// From, its Reply-To, its allowed addresses and its contact (the footer names it).
+    /// The content guard refuses any other.
     public var addressesMailMayContain: [EmailAddress] {
         [from.address] + (replyTo.map { [$0] } ?? []) + allowedAddresses
+            + (senderIdentity.contact?.address.map { [$0] } ?? [])
     }
+
+    /// A closed list takes no subscriptions and no new snapshots; leaving still works.
+    public var isArchived: Bool { archivedAt != nil }
 }
 
 /// What an admin asks for with `listgate lists create`; validated on construction.
@@ -58,21 +69,19 @@ public struct NewList: Sendable {
     public let allowedAddresses: [EmailAddress]
     public let allowedOrigins: [String]
     public let sitePages: SitePages
+    public let senderIdentity: SenderIdentity
 
     public init(
         slug: ListSlug, name: String, from: Mailbox, replyTo: EmailAddress? = nil,
         locale: ListLocale = .ja, allowedAddresses: [EmailAddress] = [], allowedOrigins: [String] = [],
-        sitePages: SitePages = SitePages()
+        sitePages: SitePages = SitePages(), senderIdentity: SenderIdentity = SenderIdentity()
     ) throws(DomainError) {
         self.allowedOrigins = try allowedOrigins.map(Self.origin)
         self.sitePages = sitePages
-        let trimmed = name.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty else { throw .invalidListName("it is empty") }
-        if let problem = OneLineName.problem(trimmed) { throw .invalidListName(problem) }
-        if let display = from.displayName, let problem = OneLineName.problem(display) { throw .invalidFromName(problem) }
+        self.senderIdentity = senderIdentity
         self.slug = slug
-        self.name = trimmed
-        self.from = from
+        self.name = try Self.validName(name)
+        self.from = try Self.validFrom(from)
         self.replyTo = replyTo
         self.locale = locale
         self.allowedAddresses = allowedAddresses
@@ -80,6 +89,20 @@ public struct NewList: Sendable {
 }
 
 extension NewList {
+    /// A list's name as pages and mail show it: one line, at most 200 characters.
+    public static func validName(_ name: String) throws(DomainError) -> String {
+        let trimmed = name.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { throw .invalidListName("it is empty") }
+        if let problem = OneLineName.problem(trimmed) { throw .invalidListName(problem) }
+        return trimmed
+    }
+
+    /// A From whose display name fits one header line.
+    public static func validFrom(_ from: Mailbox) throws(DomainError) -> Mailbox {
+        if let display = from.displayName, let problem = OneLineName.problem(display) { throw .invalidFromName(problem) }
+        return from
+    }
+
     /// The origin as browsers send it in the Origin header (see WebOrigin), so that a
     /// stored origin compares equal to the header of a page it names.
     static func origin(_ text: String) throws(DomainError) -> String {

@@ -53,16 +53,3 @@ public struct SitePageURL: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { text }
 }
-
-/// One field of a list changed by `lists update`, as the `list_updated` event records it.
-public struct ListFieldChange: Sendable, Equatable {
-    public let field: String
-    public let before: String?
-    public let after: String?
-
-    public init(field: String, before: String?, after: String?) {
-        self.field = field
-        self.before = before
-        self.after = after
-    }
-}

@@ -16,8 +16,11 @@ public protocol ListgateStore: IntakeStore, UnsubscribeStore, PreferencesStore, 
     // MARK: Lists
 
     func createList(_ list: NewList, source: EventSource) async throws -> MailingList
-    func updateSitePages(_ slug: ListSlug, _ changes: [SitePage: SitePageURL?], source: EventSource) async throws
+    /// One `list_updated` event with each changed field; nothing when nothing changes.
+    func updateList(_ slug: ListSlug, _ change: ListChange, source: EventSource) async throws
         -> (list: MailingList, changed: [ListFieldChange])
+    /// Fails with `DomainError.listArchived` when it already is.
+    func archiveList(_ slug: ListSlug, source: EventSource) async throws -> MailingList
     func allLists() async throws -> [MailingList]
     func list(_ slug: ListSlug) async throws -> MailingList?
     func memberCounts(listID: Int64) async throws -> MemberCounts
@@ -70,6 +73,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A subscribe request came with a mail to someone other than the address submitted
     /// (a programming error the store refuses rather than sends: invariant 2).
     case mailNotToSubmitter
+    /// A stored value no build of listgate writes (the file was edited by hand).
+    case unreadableValue(column: String, String)
 
     public var description: String {
         switch self {
@@ -87,6 +92,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             "migration \(name) failed and was rolled back: \(reason)"
         case .invalidMigrationName(let name):
             "migration file name '\(name)' does not match NNNN_name.sql"
+        case .unreadableValue(let column, let text):
+            "the database holds '\(text.printable)' in \(column), which listgate never writes"
         case .mailNotToSubmitter:
             "refused: a subscribe request's mail must go to the address submitted, and to no one else"
         }

@@ -26,6 +26,8 @@ extension SQLiteStore {
             let listID = submission.list.id
             let hashes = try AddressHasher.hashes(identityKey: submission.address.identityKey, in: db)
             let hash = hashes[0], mailbox = hashes.last ?? hash
+            // Decided after the answer: the list may have closed since the post was recorded.
+            if try Self.isArchived(listID: listID, in: db) { return .listArchived }
             if try Self.isSuppressed(hashes, listID: listID, in: db) { return .suppressed }
             if try Self.subscriptionStatus(hash, listID: listID, in: db) == "active" { return .alreadyActive }
             // The cooldown and the daily limit count the mailbox, so +tags share them.
@@ -67,6 +69,8 @@ extension SQLiteStore {
             let locale = ListLocale(rawValue: row["locale"]) ?? .ja
             if row["status"] == "confirmed" { return .alreadyConfirmed(listSlug: slug, listName: name, locale: locale) }
             guard row["status"] == "pending" else { return .used(listSlug: slug, listName: name, locale: locale) }
+            // Before the expiry: "closed" tells more than "expired, ask again".
+            if (row["archived_at"] as String?) != nil { return .listArchived(listSlug: slug, listName: name, locale: locale) }
             guard let expires = Timestamp.parse(row["expires_at"]), expires > date else {
                 return .expired(listSlug: slug, listName: name, locale: locale)
             }
@@ -156,6 +160,7 @@ extension SQLiteStore {
             if row["status"] == "confirmed" { return .alreadyConfirmed(listSlug: slug, listName: name, locale: locale) }
             if row["status"] != "pending" { return .used(listSlug: slug, listName: name, locale: locale) }
             let pastExpiry = Timestamp.parse(row["expires_at"]).map { $0 <= Date() } ?? true
+            if (row["archived_at"] as String?) != nil { return .listArchived(listSlug: slug, listName: name, locale: locale) }
             if expired || pastExpiry { return .expired(listSlug: slug, listName: name, locale: locale) }
             return .ready(listSlug: slug, listName: name, locale: locale)
         }
@@ -165,11 +170,16 @@ extension SQLiteStore {
 
     static func submissionRow(_ publicID: String, in db: Database) throws -> Row? {
         try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT s.*, l.slug, l.name AS list_name, l.locale
+                SELECT s.*, l.slug, l.name AS list_name, l.locale, l.archived_at
                 FROM submissions s JOIN lists l ON l.id = s.list_id
                 WHERE s.public_id = ? AND s.kind = 'subscribe'
                 """),
             arguments: [publicID])
+    }
+
+    static func isArchived(listID: Int64, in db: Database) throws -> Bool {
+        try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT archived_at IS NOT NULL FROM lists WHERE id = ?"), arguments: [listID]) ?? false
     }
 
     /// Whether a confirmation mail may NOT be sent to this address for this list.

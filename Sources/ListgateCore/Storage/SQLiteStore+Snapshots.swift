@@ -8,6 +8,10 @@ import GRDBSQLite
 extension SQLiteStore {
     public func takeSnapshot(listID: Int64, tokenID: String?, source: EventSource) async throws -> AudienceSnapshot {
         try await pool.write { db in
+            guard let list = try Self.fetchList(db, where: "id = ?", [listID]) else {
+                throw DomainError.listNotFound(String(listID))
+            }
+            guard !list.isArchived else { throw DomainError.listArchived(list.slug.rawValue) }
             let id = TokenSigner.newID()
             // To the millisecond, as stored: the answer to the creation must equal the
             // metadata read back later, field for field.
@@ -19,6 +23,10 @@ extension SQLiteStore {
                 sql: "INSERT INTO snapshots (public_id, list_id, token_id, count, sha256, created_at) VALUES (?, ?, ?, 0, ?, ?)",
                 arguments: [id, listID, tokenRowID, EventLedger.genesisHash, Timestamp.string(now)])
             let snapshotRowID = db.lastInsertedRowID
+            let identity = list.senderIdentity
+            try db.execute(
+                sql: "UPDATE snapshots SET legal_name = ?, postal_address = ?, contact = ? WHERE id = ?",
+                arguments: [identity.legalName, identity.postalAddress, identity.contact?.text, snapshotRowID])
             // Active members only; a suppression that stops mail (mailStoppingReasons), for
             // this list or every list, keeps the address out even if its subscription looks
             // active (fail closed). The other reasons (unsubscribed,
@@ -52,8 +60,9 @@ extension SQLiteStore {
                 NewEvent(.snapshotTaken, listID: listID, source: source,
                          detail: ["snapshot_id": id, "count": String(count), "sha256": digest]),
                 at: now, in: db)
-            let slug = try String.fetchOne(db, sql: "SELECT slug FROM lists WHERE id = ?", arguments: [listID]) ?? ""
-            return AudienceSnapshot(id: id, listSlug: slug, listID: listID, count: count, sha256: digest, createdAt: now, erased: 0)
+            return AudienceSnapshot(
+                id: id, listSlug: list.slug.rawValue, listID: listID, count: count, sha256: digest, createdAt: now, erased: 0,
+                senderIdentity: identity)
         }
     }
 
@@ -62,7 +71,8 @@ extension SQLiteStore {
             try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT s.public_id, s.list_id, s.count, s.sha256, s.created_at, s.erased, s.members_deleted_at, l.slug
+                    SELECT s.public_id, s.list_id, s.count, s.sha256, s.created_at, s.erased, s.members_deleted_at, l.slug,
+                           s.legal_name, s.postal_address, s.contact
                     FROM snapshots s JOIN lists l ON l.id = s.list_id WHERE s.public_id = ?
                     """,
                 arguments: [id]
@@ -70,7 +80,10 @@ extension SQLiteStore {
                 AudienceSnapshot(
                     id: $0["public_id"], listSlug: $0["slug"], listID: $0["list_id"], count: $0["count"],
                     sha256: $0["sha256"], createdAt: Timestamp.parse($0["created_at"]) ?? Date(timeIntervalSince1970: 0),
-                    erased: $0["erased"], expired: ($0["members_deleted_at"] as String?) != nil)
+                    erased: $0["erased"], expired: ($0["members_deleted_at"] as String?) != nil,
+                    senderIdentity: SenderIdentity(
+                        legalName: $0["legal_name"], postalAddress: $0["postal_address"],
+                        contact: try ($0["contact"] as String?).map { try SenderContact($0) }))
             }
         }
     }

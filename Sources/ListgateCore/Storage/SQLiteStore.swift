@@ -127,25 +127,20 @@ public struct SQLiteStore: ListgateStore {
             try db.execute(
                 sql: """
                     INSERT INTO lists (slug, name, from_name, from_email, reply_to, locale, created_at,
-                                       thanks_url, confirmed_url, unsubscribed_url, privacy_url)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                       thanks_url, confirmed_url, unsubscribed_url, privacy_url,
+                                       legal_name, postal_address, contact)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     new.slug.rawValue, new.name, new.from.displayName, new.from.address.entered,
                     new.replyTo?.entered, new.locale.rawValue, Timestamp.string(now),
                     new.sitePages.thanks?.text, new.sitePages.confirmed?.text, new.sitePages.unsubscribed?.text,
-                    new.sitePages.privacy?.text,
+                    new.sitePages.privacy?.text, new.senderIdentity.legalName, new.senderIdentity.postalAddress,
+                    new.senderIdentity.contact?.text,
                 ])
             let id = db.lastInsertedRowID
-            for origin in Set(new.allowedOrigins) {
-                try db.execute(
-                    sql: "INSERT INTO list_allowed_origins (list_id, origin) VALUES (?, ?)", arguments: [id, origin])
-            }
-            for address in Set(new.allowedAddresses) {
-                try db.execute(
-                    sql: "INSERT INTO list_allowed_addresses (list_id, email) VALUES (?, ?)",
-                    arguments: [id, address.entered])
-            }
+            try Self.insertAllowedOrigins(new.allowedOrigins, listID: id, in: db)
+            try Self.insertAllowedAddresses(new.allowedAddresses, listID: id, in: db)
             try EventLedger.append(
                 NewEvent(.listCreated, listID: id, source: source, detail: ["slug": new.slug.rawValue]),
                 at: now, in: db)
@@ -157,39 +152,84 @@ public struct SQLiteStore: ListgateStore {
         return list
     }
 
-    /// Sets or clears (nil) some of a list's website pages; one `list_updated` event names
-    /// each field that changed, with its value before and after. Returns the list as it is
-    /// now and the fields that changed (none when every value was already so).
-    public func updateSitePages(_ slug: ListSlug, _ changes: [SitePage: SitePageURL?], source: EventSource) async throws
+    /// Applies an admin's change to a list. One `list_updated` event names each field that
+    /// changed, with its value before and after; a change to what is already so changes
+    /// and records nothing. Returns the list as it is now and the fields that changed.
+    public func updateList(_ slug: ListSlug, _ change: ListChange, source: EventSource) async throws
         -> (list: MailingList, changed: [ListFieldChange])
     {
         let now = Date()
-        let changed: [ListFieldChange] = try await pool.write { db in
+        return try await pool.write { db -> (list: MailingList, changed: [ListFieldChange]) in
             guard let list = try Self.fetchList(db, where: "slug = ?", [slug.rawValue]) else {
                 throw DomainError.listNotFound(slug.rawValue)
             }
-            var changed: [ListFieldChange] = []
-            for page in SitePage.allCases {
-                guard let change = changes[page] else { continue }
-                let before = list.sitePages[page]?.text
-                let after = change?.text
-                guard before != after else { continue }
-                // The column name comes from SitePage, never from input.
-                try db.execute(sql: "UPDATE lists SET \(page.field) = ? WHERE id = ?", arguments: [after, list.id])
-                changed.append(ListFieldChange(field: page.field, before: before, after: after))
+            let updated = change.applied(to: list)
+            let changed = list.changes(to: updated)
+            guard !changed.isEmpty else { return (list, []) }
+            // Every column at once: simpler than one statement per field, and a column
+            // name never has to be put together from anything.
+            try db.execute(
+                sql: """
+                    UPDATE lists SET name = ?, from_name = ?, from_email = ?, reply_to = ?, locale = ?,
+                        thanks_url = ?, confirmed_url = ?, unsubscribed_url = ?, privacy_url = ?,
+                        legal_name = ?, postal_address = ?, contact = ?
+                    WHERE id = ?
+                    """,
+                arguments: [
+                    updated.name, updated.from.displayName, updated.from.address.entered, updated.replyTo?.entered,
+                    updated.locale.rawValue, updated.sitePages.thanks?.text, updated.sitePages.confirmed?.text,
+                    updated.sitePages.unsubscribed?.text, updated.sitePages.privacy?.text,
+                    updated.senderIdentity.legalName, updated.senderIdentity.postalAddress,
+                    updated.senderIdentity.contact?.text, list.id,
+                ])
+            if updated.allowedAddresses.map(\.entered) != list.allowedAddresses.map(\.entered) {
+                try db.execute(sql: "DELETE FROM list_allowed_addresses WHERE list_id = ?", arguments: [list.id])
+                try Self.insertAllowedAddresses(updated.allowedAddresses, listID: list.id, in: db)
             }
-            if !changed.isEmpty {
-                var detail: [String: String] = [:]
-                for change in changed {
-                    detail["\(change.field).before"] = change.before ?? ""
-                    detail["\(change.field).after"] = change.after ?? ""
-                }
-                try EventLedger.append(NewEvent(.listUpdated, listID: list.id, source: source, detail: detail), at: now, in: db)
+            if updated.allowedOrigins != list.allowedOrigins {
+                try db.execute(sql: "DELETE FROM list_allowed_origins WHERE list_id = ?", arguments: [list.id])
+                try Self.insertAllowedOrigins(updated.allowedOrigins, listID: list.id, in: db)
             }
-            return changed
+            try EventLedger.append(
+                NewEvent(.listUpdated, listID: list.id, source: source, detail: changed.eventDetail), at: now, in: db)
+            guard let stored = try Self.fetchList(db, where: "id = ?", [list.id]) else {
+                throw DomainError.listNotFound(slug.rawValue)
+            }
+            return (stored, changed)
         }
-        guard let list = try await list(slug) else { throw DomainError.listNotFound(slug.rawValue) }
-        return (list, changed)
+    }
+
+    /// Closes a list for good: it takes no more subscriptions or snapshots, while its
+    /// members can still leave. Nothing is deleted. A `list_archived` event records it.
+    public func archiveList(_ slug: ListSlug, source: EventSource) async throws -> MailingList {
+        let now = Date()
+        return try await pool.write { db -> MailingList in
+            guard let list = try Self.fetchList(db, where: "slug = ?", [slug.rawValue]) else {
+                throw DomainError.listNotFound(slug.rawValue)
+            }
+            guard !list.isArchived else { throw DomainError.listArchived(slug.rawValue) }
+            try db.execute(
+                sql: "UPDATE lists SET archived_at = ? WHERE id = ?", arguments: [Timestamp.string(now), list.id])
+            try EventLedger.append(
+                NewEvent(.listArchived, listID: list.id, source: source, detail: ["slug": slug.rawValue]), at: now, in: db)
+            guard let stored = try Self.fetchList(db, where: "id = ?", [list.id]) else {
+                throw DomainError.listNotFound(slug.rawValue)
+            }
+            return stored
+        }
+    }
+
+    static func insertAllowedAddresses(_ addresses: [EmailAddress], listID: Int64, in db: Database) throws {
+        for address in Set(addresses) {
+            try db.execute(
+                sql: "INSERT INTO list_allowed_addresses (list_id, email) VALUES (?, ?)", arguments: [listID, address.entered])
+        }
+    }
+
+    static func insertAllowedOrigins(_ origins: [String], listID: Int64, in db: Database) throws {
+        for origin in Set(origins) {
+            try db.execute(sql: "INSERT INTO list_allowed_origins (list_id, origin) VALUES (?, ?)", arguments: [listID, origin])
+        }
     }
 
     public func allLists() async throws -> [MailingList] {
@@ -248,6 +288,9 @@ public struct SQLiteStore: ListgateStore {
         for page in SitePage.allCases {
             pages[page] = try (row[page.field] as String?).map { try SitePageURL($0) }
         }
+        let identity = SenderIdentity(
+            legalName: row["legal_name"], postalAddress: row["postal_address"],
+            contact: try (row["contact"] as String?).map { try SenderContact($0) })
         return MailingList(
             id: id,
             slug: try ListSlug(row["slug"]),
@@ -258,7 +301,12 @@ public struct SQLiteStore: ListgateStore {
             allowedAddresses: try allowed.map { try EmailAddress($0) },
             allowedOrigins: origins,
             sitePages: pages,
-            createdAt: Timestamp.parse(row["created_at"]) ?? Date(timeIntervalSince1970: 0))
+            senderIdentity: identity,
+            createdAt: Timestamp.parse(row["created_at"]) ?? Date(timeIntervalSince1970: 0),
+            archivedAt: try (row["archived_at"] as String?).map { text in
+                guard let date = Timestamp.parse(text) else { throw StoreError.unreadableValue(column: "lists.archived_at", text) }
+                return date
+            })
     }
 }
 

@@ -49,11 +49,11 @@ public struct AutoReplyComposer: AutoReplyRendering {
         func render(_ part: String) throws -> String {
             let template = "\(name).\(part)"
             let listValues = values.list
-            let key = [
-                template, String(reply.list.id), reply.list.name, reply.list.replyTo?.displayAddress ?? "",
-                reply.list.sitePages.privacy?.text ?? "",
-                String(reply.links.expiresHours),
-            ].joined(separator: "\u{1F}")
+            // Every value the stencil was rendered with is in its key, so a list changed
+            // by `lists update` (name, identity, …) gets a new stencil at once.
+            let key = ([template, String(reply.list.id)]
+                + listValues.sorted { $0.key < $1.key }.flatMap { [$0.key, "\($0.value)"] })
+                .joined(separator: "\u{1F}")
             let stencil = stencils.stencil(for: key) {
                 Self.stencil(templates, template, list: listValues, messageKeys: Set(values.message.keys))
             }
@@ -129,17 +129,40 @@ public struct AutoReplyComposer: AutoReplyRendering {
         // goes instead of "no reply is needed".
         if let replyTo = reply.list.replyTo { list["reply_to"] = EscapableText.make(replyTo.displayAddress) }
         if let privacy = reply.list.sitePages.privacy { list["privacy_url"] = EscapableText.make(privacy.text) }
+        list.merge(identityValues(reply.list.senderIdentity)) { $1 }
+        if reply.list.isArchived { list["list_archived"] = true }
         var message = ["recipient": EscapableText.make(reply.recipient.address.displayAddress)]
         let required: [(String, String?)] =
             switch reply.kind {
             case .confirmation: [("confirm_url", reply.links.confirm), ("block_url", reply.links.block)]
             case .unsubscribeLink: [("unsubscribe_url", reply.links.unsubscribe), ("preferences_url", reply.links.preferences)]
-            case .receipt: [("resubscribe_url", reply.links.resubscribe)]
+            // A closed list takes no subscriptions: its receipt offers no way back.
+            case .receipt: reply.list.isArchived ? [] : [("resubscribe_url", reply.links.resubscribe)]
             }
         for (key, value) in required {
             guard let value, !value.isEmpty else { throw ComposeError.missingLink(kind: reply.kind, link: key) }
             message[key] = EscapableText.make(value)
         }
         return (list, message, list.merging(message) { $1 })
+    }
+
+    /// The footer's sender identity: `sender_identity` (true) when any part is set, so a
+    /// template can put the block around it, and each part that is set.
+    static func identityValues(_ identity: SenderIdentity) -> [String: Any] {
+        guard !identity.isEmpty else { return [:] }
+        var values: [String: Any] = ["sender_identity": true]
+        if let name = identity.legalName { values["legal_name"] = EscapableText.make(name) }
+        if let address = identity.postalAddress { values["postal_address"] = EscapableText.make(address) }
+        switch identity.contact {
+        // As the recipient's own address is shown: the domain in Unicode, as people read it.
+        case .address(let address):
+            values["contact"] = EscapableText.make(address.displayAddress)
+            values["contact_href"] = EscapableText.make("mailto:" + address.displayAddress)
+        case .page(let url):
+            values["contact"] = EscapableText.make(url.text)
+            values["contact_href"] = EscapableText.make(url.text)
+        case nil: break
+        }
+        return values
     }
 }

@@ -1,5 +1,5 @@
 // The start-up check of the mail templates (README, "Your own wording"): every kind, in
-// every language, with and without a Reply-To (and privacy policy), is composed and written as a message the
+// every language, with and without a Reply-To (and privacy policy and sender identity), is composed and written as a message the
 // way the outbox would, from made-up values. A template that would fail for a real
 // person stops `serve` with a line naming its file, before anyone subscribes.
 import Foundation
@@ -25,8 +25,10 @@ extension AutoReplyComposer {
             let list = MailingList(
                 id: 0, slug: try ListSlug("sample"), name: "A & B お知らせ", from: try Mailbox("編集部 <news@example.org>"),
                 replyTo: try replyTo.map { try EmailAddress($0) }, locale: locale, allowedAddresses: [],
-                // With a Reply-To, a privacy policy too: each optional section is rendered once.
+                // With a Reply-To, a privacy policy and a sender identity too: each optional
+                // section is rendered once.
                 sitePages: replyTo == nil ? SitePages() : SitePages([.privacy: try SitePageURL("https://www.example.co.jp/privacy")]),
+                senderIdentity: replyTo == nil ? SenderIdentity() : Self.sampleIdentity,
                 createdAt: Date())
             reply = AutoReply(kind: kind, list: list, recipient: try Recipient(EmailAddress("taro@example.jp")), links: Self.sampleLinks)
         } catch {
@@ -40,11 +42,31 @@ extension AutoReplyComposer {
             throw FormsError(
                 "\(file(part)): escapes values for HTML in plain text (\"A & B\" came out as \"A &amp; B\"); begin it with {{% CONTENT_TYPE: TEXT}}")
         }
+        // The Act on Specified Electronic Mail asks every mail to name its sender: a
+        // template that drops the identity would send mail that breaks it.
+        if !reply.list.senderIdentity.isEmpty {
+            for (key, value) in Self.sampleIdentityValues {
+                for (part, body) in [("text", message.textBody), ("html", message.htmlBody)] where !body.contains(value) {
+                    throw FormsError("\(file(part)): leaves out {{\(key)}}, the sender identity every mail of the list must carry")
+                }
+            }
+        }
         for (key, url) in Self.requiredLinks(kind) {
             for (part, body) in [("text", message.textBody), ("html", message.htmlBody)] where !body.contains(url) {
                 throw FormsError("\(file(part)): leaves out {{\(key)}}, the link this mail is for")
             }
         }
+    }
+
+    static let sampleIdentityValues = [
+        ("legal_name", "株式会社サンプル"), ("postal_address", "〒100-0001 東京都千代田区千代田1-1"),
+        ("contact", "support@example.org"),
+    ]
+
+    static var sampleIdentity: SenderIdentity {
+        SenderIdentity(
+            legalName: sampleIdentityValues[0].1, postalAddress: sampleIdentityValues[1].1,
+            contact: try? SenderContact(sampleIdentityValues[2].1))
     }
 
     static let sampleLinks = AutoReplyLinks(
