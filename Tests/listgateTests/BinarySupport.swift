@@ -1,6 +1,7 @@
 // Runs the built `listgate` executable as a user would, capturing exit status,
 // stdout and stderr. Each test works on its own database file in a temp directory.
 import Foundation
+import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -122,6 +123,20 @@ final class Workspace: @unchecked Sendable {
 }
 
 struct WorkspaceError: Error { let message: String }
+
+extension Workspace {
+    /// `lists create news --name お知らせ --from news@example.org`, plus `extra` options.
+    func createNews(_ extra: String...) throws {
+        let created = try Binary.run(
+            ["lists", "create", "news", "--name", "お知らせ", "--from", "news@example.org", "--db", db] + extra)
+        #expect(created.status == 0, "\(created.stderr)")
+    }
+}
+
+/// A command's `--json` output that is one object.
+func jsonObject(_ text: String) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+}
 
 /// A TCP port that was free a moment ago (the kernel picks it).
 func freePort() throws -> Int {

@@ -11,15 +11,6 @@ import FoundationNetworking
 
 @Suite("listgate lists update and archive", .serialized)
 struct ListChangeCommandTests {
-    func json(_ text: String) throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-    }
-
-    func news(_ workspace: Workspace, _ extra: String...) throws {
-        let created = try Binary.run(
-            ["lists", "create", "news", "--name", "お知らせ", "--from", "news@example.org", "--db", workspace.db] + extra)
-        #expect(created.status == 0, "\(created.stderr)")
-    }
 
     func events(_ db: String, _ type: String? = nil) throws -> [String] {
         try DatabaseQueue(path: db).read { db in
@@ -41,7 +32,7 @@ struct ListChangeCommandTests {
     @Test("update changes every kind of field, prints each before and after, and records them in one list_updated event")
     func updateEveryField() throws {
         let workspace = try Workspace().migrated()
-        try news(workspace, "--reply-to", "desk@example.org", "--allow-address", "help@example.org",
+        try workspace.createNews("--reply-to", "desk@example.org", "--allow-address", "help@example.org",
                  "--allow-origin", "https://www.example.co.jp")
         let updated = try workspace.listgate(
             "lists", "update", "news", "--name", "週刊お知らせ", "--from", "広報部 <press@example.co.jp>", "--locale", "en",
@@ -63,7 +54,7 @@ struct ListChangeCommandTests {
             contact: (none) -> support@example.co.jp
 
             """)
-        let list = try json(try workspace.listgate("lists", "show", "news", "--json").stdout)
+        let list = try jsonObject(try workspace.listgate("lists", "show", "news", "--json").stdout)
         #expect(list["name"] as? String == "週刊お知らせ")
         #expect(list["from_email"] as? String == "press@example.co.jp")
         #expect(list["locale"] as? String == "en")
@@ -79,7 +70,7 @@ struct ListChangeCommandTests {
     @Test("the list_updated event holds FIELD.before and FIELD.after for each changed field, and nothing else")
     func updateEventDetail() throws {
         let workspace = try Workspace().migrated()
-        try news(workspace)
+        try workspace.createNews()
         try workspace.listgate("lists", "update", "news", "--from", "Press <press@example.org>", "--contact",
                                "https://www.example.co.jp/contact", "--name", "お知らせ")
         let updates = try events(workspace.db, "list_updated")
@@ -94,7 +85,7 @@ struct ListChangeCommandTests {
     @Test("an empty --legal-name clears it; clearing what is not set changes nothing and records nothing")
     func clearIdentity() throws {
         let workspace = try Workspace().migrated()
-        try news(workspace, "--legal-name", "株式会社サンプル")
+        try workspace.createNews("--legal-name", "株式会社サンプル")
         let cleared = try workspace.listgate("lists", "update", "news", "--legal-name", "")
         #expect(cleared.stdout == "legal_name: 株式会社サンプル -> (none)\n")
         let again = try workspace.listgate("lists", "update", "news", "--legal-name", "", "--disallow-address", "x@example.org")
@@ -126,7 +117,7 @@ struct ListChangeCommandTests {
     @Test("bad input to update or archive: non-zero, last stderr line error: …, nothing changed", arguments: badInput)
     func badInputChangesNothing(_ arguments: [String], _ error: String) throws {
         let workspace = try Workspace().migrated()
-        try news(workspace, "--allow-origin", "https://www.example.co.jp")
+        try workspace.createNews("--allow-origin", "https://www.example.co.jp")
         let shown = try workspace.listgate("lists", "show", "news", "--json").stdout
         let eventCount = try events(workspace.db).count
         let result = try Binary.run(["lists"] + arguments + ["--db", workspace.db])
@@ -139,8 +130,8 @@ struct ListChangeCommandTests {
     @Test("create takes the sender identity, as update does")
     func createWithIdentity() throws {
         let workspace = try Workspace().migrated()
-        try news(workspace, "--legal-name", "Example K.K.", "--contact", "https://www.example.co.jp/contact")
-        let list = try json(try workspace.listgate("lists", "show", "news", "--json").stdout)
+        try workspace.createNews("--legal-name", "Example K.K.", "--contact", "https://www.example.co.jp/contact")
+        let list = try jsonObject(try workspace.listgate("lists", "show", "news", "--json").stdout)
         let identity = try #require(list["sender_identity"] as? [String: Any])
         #expect(identity["legal_name"] as? String == "Example K.K.")
         #expect(identity["postal_address"] is NSNull)
@@ -172,13 +163,13 @@ struct ListChangeCommandTests {
     @Test("archive: lists list and show say archived, one list_archived event, and a second archive is an error")
     func archiveIsShownAndRecorded() throws {
         let workspace = try Workspace().migrated()
-        try news(workspace)
+        try workspace.createNews()
         let archived = try workspace.listgate("lists", "archive", "news")
         #expect(archived.status == 0, "\(archived.stderr)")
         #expect(archived.stdout.hasPrefix("archived list 'news'"))
         let row = try #require(try workspace.listgate("lists", "list").stdout.split(separator: "\n").last)
         #expect(row.split(separator: " ", omittingEmptySubsequences: true).contains("archived"), "\(row)")
-        let list = try json(try workspace.listgate("lists", "show", "news", "--json").stdout)
+        let list = try jsonObject(try workspace.listgate("lists", "show", "news", "--json").stdout)
         #expect(list["archived_at"] is String)
         let recorded = try events(workspace.db, "list_archived")
         #expect(recorded == [#"{"slug":"news"}"#])
@@ -187,7 +178,7 @@ struct ListChangeCommandTests {
         #expect(again.status != 0)
         #expect(again.lastErrorLine == "error: list 'news' is already archived")
         #expect(try events(workspace.db, "list_archived").count == 1)
-        #expect(try json(try workspace.listgate("lists", "show", "news", "--json").stdout)["archived_at"] as? String
+        #expect(try jsonObject(try workspace.listgate("lists", "show", "news", "--json").stdout)["archived_at"] as? String
             == list["archived_at"] as? String, "the first archive's time stays")
     }
 
@@ -236,12 +227,12 @@ struct ListChangeCommandTests {
         }
         let token = try workspace.listgate("tokens", "create", "--list", "news").stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        let snapshot = try json(try await server.request("POST", "/api/v1/lists/news/snapshots", bearer: token).body)
+        let snapshot = try jsonObject(try await server.request("POST", "/api/v1/lists/news/snapshots", bearer: token).body)
         let stream = try await server.request("GET", "/api/v1/snapshots/\(try #require(snapshot["id"] as? String))/recipients",
                                               bearer: token)
         var links: [String: String] = [:]
         for line in stream.body.split(separator: "\n") {
-            let recipient = try json(String(line))
+            let recipient = try jsonObject(String(line))
             links[try #require(recipient["email"] as? String)] = try #require(recipient["unsubscribe_url"] as? String)
         }
         #expect(try workspace.listgate("lists", "archive", "news").status == 0)
@@ -270,16 +261,16 @@ struct ListChangeCommandTests {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let earlier = try await server.request("POST", "/api/v1/lists/news/snapshots", bearer: token)
         #expect(earlier.status == 201)
-        let id = try #require(try json(earlier.body)["id"] as? String)
+        let id = try #require(try jsonObject(earlier.body)["id"] as? String)
         #expect(try server.workspace.listgate("lists", "archive", "news").status == 0)
 
         let refused = try await server.request("POST", "/api/v1/lists/news/snapshots", bearer: token)
         #expect(refused.status == 409)
-        let error = try #require(try json(refused.body)["error"] as? [String: Any])
+        let error = try #require(try jsonObject(refused.body)["error"] as? [String: Any])
         #expect(error["code"] as? String == "list_archived")
         let readBack = try await server.request("GET", "/api/v1/snapshots/\(id)", bearer: token)
         #expect(readBack.status == 200)
-        #expect(try json(readBack.body)["sha256"] as? String == (try json(earlier.body)["sha256"] as? String))
+        #expect(try jsonObject(readBack.body)["sha256"] as? String == (try jsonObject(earlier.body)["sha256"] as? String))
         let stream = try await server.request("GET", "/api/v1/snapshots/\(id)/recipients", bearer: token)
         #expect(stream.status == 200)
         #expect(stream.body.contains("reader@example.net"))
@@ -296,7 +287,7 @@ struct ListChangeCommandTests {
         let server = try await RunningServer(baseURLFromPort: true)
         let token = try server.workspace.listgate("tokens", "create", "--list", "news").stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        let bare = try json(try await server.request("GET", "/api/v1/lists", bearer: token).body)
+        let bare = try jsonObject(try await server.request("GET", "/api/v1/lists", bearer: token).body)
         let bareList = try #require((bare["lists"] as? [[String: Any]])?.first)
         let unset = try #require(bareList["sender_identity"] as? [String: Any])
         #expect(unset.count == 3 && unset.values.allSatisfy { $0 is NSNull }, "every member null when unset")
@@ -306,14 +297,14 @@ struct ListChangeCommandTests {
                                       "〒100-0001 東京都千代田区千代田1-1", "--contact", "support@example.org")
         let expected = ["legal_name": "株式会社サンプル", "postal_address": "〒100-0001 東京都千代田区千代田1-1",
                         "contact": "support@example.org"]
-        let lists = try json(try await server.request("GET", "/api/v1/lists", bearer: token).body)
+        let lists = try jsonObject(try await server.request("GET", "/api/v1/lists", bearer: token).body)
         #expect((lists["lists"] as? [[String: Any]])?.first?["sender_identity"] as? [String: String] == expected)
-        let taken = try json(try await server.request("POST", "/api/v1/lists/news/snapshots", bearer: token).body)
+        let taken = try jsonObject(try await server.request("POST", "/api/v1/lists/news/snapshots", bearer: token).body)
         #expect(taken["sender_identity"] as? [String: String] == expected)
 
         try server.workspace.listgate("lists", "update", "news", "--legal-name", "別会社")
         let id = try #require(taken["id"] as? String)
-        let readBack = try json(try await server.request("GET", "/api/v1/snapshots/\(id)", bearer: token).body)
+        let readBack = try jsonObject(try await server.request("GET", "/api/v1/snapshots/\(id)", bearer: token).body)
         #expect(readBack["sender_identity"] as? [String: String] == expected)
     }
 }

@@ -7,23 +7,14 @@ import Testing
 
 @Suite("listgate lists update: the company's pages", .serialized)
 struct ListUpdateCommandTests {
-    func json(_ text: String) throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-    }
-
-    func news(_ workspace: Workspace, _ extra: String...) throws {
-        let created = try Binary.run(
-            ["lists", "create", "news", "--name", "お知らせ", "--from", "news@example.org", "--db", workspace.db] + extra)
-        #expect(created.status == 0, "\(created.stderr)")
-    }
 
     @Test("create stores the four pages; show and show --json give them")
     func createWithPages() throws {
         let workspace = try Workspace().migrated()
-        try news(workspace, "--thanks-url", "https://www.example.co.jp/newsletter/thanks", "--confirmed-url",
+        try workspace.createNews("--thanks-url", "https://www.example.co.jp/newsletter/thanks", "--confirmed-url",
                  "HTTPS://www.example.co.jp/welcome", "--unsubscribed-url", "https://www.example.co.jp/bye?from=mail",
                  "--privacy-url", "https://www.example.co.jp/privacy")
-        let list = try json(try workspace.listgate("lists", "show", "news", "--json").stdout)
+        let list = try jsonObject(try workspace.listgate("lists", "show", "news", "--json").stdout)
         #expect(list["thanks_url"] as? String == "https://www.example.co.jp/newsletter/thanks")
         #expect(list["confirmed_url"] as? String == "https://www.example.co.jp/welcome", "scheme in lower case")
         #expect(list["unsubscribed_url"] as? String == "https://www.example.co.jp/bye?from=mail")
@@ -36,8 +27,8 @@ struct ListUpdateCommandTests {
     @Test("without pages, show --json says null for each")
     func noPages() throws {
         let workspace = try Workspace().migrated()
-        try news(workspace)
-        let list = try json(try workspace.listgate("lists", "show", "news", "--json").stdout)
+        try workspace.createNews()
+        let list = try jsonObject(try workspace.listgate("lists", "show", "news", "--json").stdout)
         for field in ["thanks_url", "confirmed_url", "unsubscribed_url", "privacy_url"] {
             #expect(list[field] is NSNull, "\(field)")
         }
@@ -46,7 +37,7 @@ struct ListUpdateCommandTests {
     @Test("update prints each change and records one list_updated event with before and after")
     func updatePrintsAndRecords() throws {
         let workspace = try Workspace().migrated()
-        try news(workspace, "--privacy-url", "https://www.example.co.jp/privacy")
+        try workspace.createNews("--privacy-url", "https://www.example.co.jp/privacy")
         let updated = try workspace.listgate(
             "lists", "update", "news", "--thanks-url", "https://www.example.co.jp/thanks", "--privacy-url", "")
         #expect(updated.status == 0, "\(updated.stderr)")
@@ -65,14 +56,14 @@ struct ListUpdateCommandTests {
             "thanks_url.before": "", "thanks_url.after": "https://www.example.co.jp/thanks",
             "privacy_url.before": "https://www.example.co.jp/privacy", "privacy_url.after": "",
         ])
-        let list = try json(try workspace.listgate("lists", "show", "news", "--json").stdout)
+        let list = try jsonObject(try workspace.listgate("lists", "show", "news", "--json").stdout)
         #expect(list["privacy_url"] is NSNull)
     }
 
     @Test("an update to what is already there says so and records nothing")
     func unchangedUpdate() throws {
         let workspace = try Workspace().migrated()
-        try news(workspace, "--thanks-url", "https://www.example.co.jp/thanks")
+        try workspace.createNews("--thanks-url", "https://www.example.co.jp/thanks")
         let again = try workspace.listgate("lists", "update", "news", "--thanks-url", "https://www.example.co.jp/thanks")
         #expect(again.status == 0)
         #expect(again.stdout.contains("unchanged"))
@@ -93,7 +84,7 @@ struct ListUpdateCommandTests {
     @Test("bad input to lists update is an error and changes nothing", arguments: badUpdates)
     func badUpdate(_ arguments: [String], _ error: String) throws {
         let workspace = try Workspace().migrated()
-        try news(workspace)
+        try workspace.createNews()
         let before = try workspace.listgate("lists", "show", "news", "--json").stdout
         let result = try Binary.run(["lists", "update"] + arguments + ["--db", workspace.db])
         #expect(result.status != 0)
