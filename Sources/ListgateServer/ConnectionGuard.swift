@@ -290,7 +290,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             body = ByteBuffer(string: "\(problem.text(.en).title): \(message)\n")
         }
         fields[.contentLength] = String(body.readableBytes)
-        SecurityHeaders.add(to: &fields)
+        SecurityHeaders.add(to: &fields, path: head.path ?? "/")
         context.write(wrapOutboundOut(.head(HTTPResponse(status: problem.status, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
         let written = context.eventLoop.makePromise(of: Void.self)

@@ -19,12 +19,14 @@ enum SecurityHeaders {
 
     static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
 
-    /// On every answer. Page URLs carry tokens, so no other site is ever told a page's
-    /// address; a page's own form posts name their origin (with `no-referrer` a browser
-    /// sends `Origin: null`, which a list with allowed origins must refuse).
-    static func add(to fields: inout HTTPFields) {
+    /// On every answer. Page URLs carry tokens, so no page tells any site its address,
+    /// the company's own included (listgate often shares its origin, under a path), and a
+    /// redirect's policy governs the request it leads to. The exception is the two list
+    /// forms, whose URLs carry no token: their posts must name their origin, which a list
+    /// with allowed origins checks (with `no-referrer` a browser sends `Origin: null`).
+    static func add(to fields: inout HTTPFields, path: String) {
         fields[.xContentTypeOptions] = "nosniff"
-        fields[referrerPolicy] = "same-origin"
+        fields[referrerPolicy] = FormOriginMiddleware.formSlug(path) == nil ? "no-referrer" : "same-origin"
         if fields[.contentType]?.lowercased().hasPrefix("text/html") == true {
             fields[.contentSecurityPolicy] = pagePolicy
         }
@@ -42,7 +44,7 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             response = try error.response(from: request, context: context)
         }
-        SecurityHeaders.add(to: &response.headers)
+        SecurityHeaders.add(to: &response.headers, path: request.uri.path)
         return response
     }
 }

@@ -28,7 +28,7 @@ struct UnsubscribeRoutes: Sendable {
         case .used(let slug, let name, let locale), .expired(let slug, let name, let locale),
              // Only confirm links are told these two; an unsubscribe link works on a closed list.
              .alreadyConfirmed(let slug, let name, let locale), .listArchived(let slug, let name, let locale):
-            return done(request, slug: slug, name: name, locale: locale, already: true)
+            return try await done(request, slug: slug, name: name, locale: locale, already: true)
         case .invalid:
             return invalidLink(request)
         }
@@ -60,7 +60,7 @@ struct UnsubscribeRoutes: Sendable {
         if !oneClick, !request.wantsJSON, let page = try await intake.listIfExists(slug)?.sitePages.unsubscribed {
             return Pages.redirect(to: page)
         }
-        return done(request, slug: slug, name: name, locale: locale, already: already, preferencesURL: preferencesURL)
+        return try await done(request, slug: slug, name: name, locale: locale, already: already, preferencesURL: preferencesURL)
     }
 
     func requestPage(_ request: Request, _ context: AppRequestContext) async throws -> Response {
@@ -113,10 +113,14 @@ struct UnsubscribeRoutes: Sendable {
     }
 
     func done(_ request: Request, slug: String, name: String, locale: ListLocale, already: Bool, preferencesURL: String? = nil)
-        -> Response
+        async throws -> Response
     {
         if request.wantsJSON { return JSONAnswer.status(already ? "already_unsubscribed" : "unsubscribed") }
-        var values = ["list_name": name, "subscribe_url": (try? ListSlug(slug)).map { intake.subscribeURL($0) } ?? "/"]
+        var values = ["list_name": name]
+        // "Subscribe again" only while the list takes subscriptions: a closed one answers 410.
+        if let list = try await intake.listIfExists(slug), !list.isArchived {
+            values["subscribe_url"] = intake.subscribeURL(list.slug)
+        }
         if already { values["already"] = "1" }
         if let preferencesURL { values["preferences_url"] = preferencesURL }
         return pages.render("unsubscribed", locale: locale, values)

@@ -4,6 +4,7 @@
 import Foundation
 import GRDB
 import Hummingbird
+import HTTPTypes
 import HummingbirdTesting
 @testable import ListgateCore
 import ListgateMail
@@ -105,9 +106,14 @@ struct CompanySiteTests {
             list: try await intake.list("news"), email: "reader@example.net", name: nil, origin: RequestOrigin(route: "test"))
         let link = try fixture.links(in: try await fixture.queuedMessages().last!).confirm
         try await fixture.test { client in
+            let page = try await client.execute(uri: link, method: .get)
+            #expect(page.headers[HTTPField.Name("Referrer-Policy")!] == "no-referrer", "a token page tells no site its address")
             let confirmed = try await client.execute(uri: link, method: .post)
             #expect(confirmed.status == .seeOther)
             #expect(confirmed.headers[.location] == "\(Self.company)/welcome")
+            // The company's page often shares listgate's origin: the redirect must not hand
+            // it the token URL as Referer.
+            #expect(confirmed.headers[HTTPField.Name("Referrer-Policy")!] == "no-referrer")
             let again = try await client.execute(uri: link, method: .post)
             #expect(again.status != .seeOther)
         }

@@ -53,7 +53,7 @@ extension ServerFixture {
 struct PageDefensesTests {
     static let policy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action *; frame-ancestors 'none'; base-uri 'none'"
 
-    @Test("every answer says nosniff and a same-origin referrer policy; pages also carry a policy with no script and no framing")
+    @Test("every answer says nosniff and no-referrer (same-origin on the two list forms); pages also carry a policy with no script and no framing")
     func securityHeaders() async throws {
         let fixture = try await ServerFixture()
         try await fixture.test { client in
@@ -62,9 +62,16 @@ struct PageDefensesTests {
             let health = try await client.execute(uri: "/healthz", method: .get)
             let missing = try await client.execute(uri: "/nowhere", method: .get)
             let error = try await client.execute(uri: "/lists/nope/subscribe", method: .get)
-            for response in [page, json, health, missing, error] {
+            let leave = try await client.execute(uri: "/lists/news/unsubscribe", method: .get)
+            for response in [page, json, health, missing, error, leave] {
                 #expect(response.headers[.xContentTypeOptions] == "nosniff")
+            }
+            // The list forms carry no token, and their posts must name their origin.
+            for response in [page, json, leave, error] {
                 #expect(response.headers[HTTPField.Name("Referrer-Policy")!] == "same-origin")
+            }
+            for response in [health, missing] {
+                #expect(response.headers[HTTPField.Name("Referrer-Policy")!] == "no-referrer")
             }
             #expect(page.headers[.contentSecurityPolicy] == Self.policy)
             #expect(error.status == .notFound && error.headers[.contentSecurityPolicy] == Self.policy, "error pages too")

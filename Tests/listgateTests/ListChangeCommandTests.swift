@@ -176,7 +176,7 @@ struct ListChangeCommandTests {
 
         let again = try workspace.listgate("lists", "archive", "news")
         #expect(again.status != 0)
-        #expect(again.lastErrorLine == "error: list 'news' is already archived")
+        #expect(again.lastErrorLine == "error: list 'news' is archived: it takes no one new (leaving still works)")
         #expect(try events(workspace.db, "list_archived").count == 1)
         #expect(try jsonObject(try workspace.listgate("lists", "show", "news", "--json").stdout)["archived_at"] as? String
             == list["archived_at"] as? String, "the first archive's time stays")
@@ -240,7 +240,9 @@ struct ListChangeCommandTests {
 
         let page = try #require(links["page@example.net"])
         #expect(try await server.request("GET", page).status == 200)
-        #expect(try await server.request("POST", page).status == 200)
+        let left = try await server.request("POST", page)
+        #expect(left.status == 200)
+        #expect(!left.body.contains("/lists/news/subscribe"), "the page offers no way back into a closed list")
         let oneClick = try await server.request("POST", try #require(links["oneclick@example.net"]), body: "List-Unsubscribe=One-Click")
         #expect(oneClick.status == 200)
         #expect(try await server.request("GET", "/lists/news/unsubscribe").status == 200)
@@ -251,6 +253,55 @@ struct ListChangeCommandTests {
         let receipt = try MailInspector.inspect(try #require(mails.first { $0.rcptTos == ["page@example.net"] }).data)
         #expect(receipt.text?.contains("/lists/news/subscribe") == false, "a closed list's receipt offers no way back")
         #expect(try await server.activeCount() == 1, "two of three left")
+    }
+
+    @Test("an archived list takes no one new from the CLI either: subscribers add and import are refused, nothing changed")
+    func archivedTakesNoOneFromTheCLI() throws {
+        let workspace = try Workspace().migrated()
+        try workspace.createNews()
+        #expect(try workspace.listgate("lists", "archive", "news").status == 0)
+        let added = try workspace.listgate("subscribers", "add", "new@example.net", "--list", "news", "--confirmed")
+        #expect(added.status != 0)
+        #expect(added.lastErrorLine == "error: list 'news' is archived: it takes no one new (leaving still works)")
+        let file = URL(fileURLWithPath: workspace.db).deletingLastPathComponent().appendingPathComponent("people.csv")
+        try "email,name\nimported@example.net,Imported\n".write(to: file, atomically: true, encoding: .utf8)
+        let imported = try workspace.listgate("import", file.path, "--list", "news")
+        #expect(imported.status != 0)
+        #expect(imported.lastErrorLine?.hasPrefix("error: list 'news' is archived") == true, "\(imported.stderr)")
+        let people = try DatabaseQueue(path: workspace.db).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM addresses") }
+        #expect(people == 0)
+    }
+
+    @Test("a postal address may be up to 300 characters, one more is refused")
+    func postalAddressLength() throws {
+        let workspace = try Workspace().migrated()
+        try workspace.createNews()
+        let long = String(repeating: "東", count: 300)
+        #expect(try workspace.listgate("lists", "update", "news", "--postal-address", long).status == 0)
+        let tooLong = try workspace.listgate("lists", "update", "news", "--postal-address", long + "京")
+        #expect(tooLong.status != 0)
+        #expect(tooLong.lastErrorLine?.contains("longer than 300 characters") == true, "\(tooLong.stderr)")
+    }
+
+    @Test("archiving discards the list's confirmation mail not yet sent, each with a message_discarded event")
+    func archiveDiscardsWaitingConfirmations() throws {
+        let workspace = try Workspace().migrated()
+        try workspace.createNews()
+        try DatabaseQueue(path: workspace.db).write { db in
+            try db.execute(sql: """
+                INSERT INTO outbox (message_id, list_id, kind, recipient, address_hash, raw_message, status, attempts,
+                                    next_attempt_at, created_at, updated_at)
+                VALUES ('<waiting@listgate.test>', 1, 'confirmation', 'waiting@example.net', ?, x'00', 'queued', 0,
+                        '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')
+                """, arguments: [String(repeating: "a", count: 64)])
+        }
+        #expect(try workspace.listgate("lists", "archive", "news").status == 0)
+        let (status, events) = try DatabaseQueue(path: workspace.db).read { db in
+            (try String.fetchOne(db, sql: "SELECT status FROM outbox"),
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE type = 'message_discarded'"))
+        }
+        #expect(status == "discarded")
+        #expect(events == 1)
     }
 
     @Test("an archived list takes no new snapshot (409 list_archived) while an earlier one still streams")

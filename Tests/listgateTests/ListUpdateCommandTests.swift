@@ -79,6 +79,7 @@ struct ListUpdateCommandTests {
         (["news", "--thanks-url", "ftp://x.jp/"], "error: --thanks-url: invalid page URL"),
         (["news", "--thanks-url", "https://x.jp/ok", "--privacy-url", "https://x.jp/a b"], "error: --privacy-url: invalid page URL"),
         (["news", "--confirmed-url", "https:///path-only"], "error: --confirmed-url: invalid page URL"),
+        (["news", "--privacy-url", "https://x.jp/contact?to=info@x.jp"], "error: --privacy-url: invalid page URL"),
     ]
 
     @Test("bad input to lists update is an error and changes nothing", arguments: badUpdates)

@@ -42,7 +42,7 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidSenderIdentity(let field, let reason):
             "\(field): \(reason)"
         case .listArchived(let slug):
-            "list '\(slug.printable)' is already archived"
+            "list '\(slug.printable)' is archived: it takes no one new (leaving still works)"
         case .undeliverableAddress:
             "listgate cannot send mail to this address"
         case .messageNotFound(let id):

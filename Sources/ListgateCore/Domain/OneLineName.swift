@@ -10,6 +10,11 @@ public enum OneLineName {
     /// Why `text` cannot be stored as a name, or nil when it can.
     public static func problem(_ text: String) -> String? {
         if text.unicodeScalars.count > limit { return "longer than \(limit) characters" }
+        return lineBreakProblem(text)
+    }
+
+    /// Whether the text would break a line, whatever its length.
+    public static func lineBreakProblem(_ text: String) -> String? {
         // Line and paragraph separators are not controls, but they break a header line too.
         if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == "\u{2028}" || $0 == "\u{2029}" }) {
             return "it contains a control character (e.g. a line break)"

@@ -38,7 +38,7 @@ public struct SenderIdentity: Sendable, Equatable {
         if trimmed.unicodeScalars.count > limit {
             throw .invalidSenderIdentity(field: field, reason: "longer than \(limit) characters")
         }
-        if let problem = OneLineName.problem(trimmed) { throw .invalidSenderIdentity(field: field, reason: problem) }
+        if let problem = OneLineName.lineBreakProblem(trimmed) { throw .invalidSenderIdentity(field: field, reason: problem) }
         // The content guard would read it as an address the mail may not contain, and
         // quarantine every mail of the list: an address belongs in --contact.
         if trimmed.contains("@") || trimmed.contains("＠") {

@@ -47,6 +47,9 @@ public struct SitePageURL: Sendable, Hashable, CustomStringConvertible {
         else { throw refuse("it must start with https:// or http://") }
         guard let host = url.host, !host.isEmpty else { throw refuse("it has no host") }
         guard url.user == nil, url.password == nil else { throw refuse("it must not carry a user name or password") }
+        // The privacy URL is written into mail, where the content guard would read
+        // `…info@example.jp` as an address the list may not mail and hold every message.
+        guard !trimmed.contains("@") else { throw refuse("it contains an @ (write it as %40)") }
         // The scheme in lower case, as the schema expects and browsers write it.
         self.text = scheme + trimmed.dropFirst(scheme.count)
     }

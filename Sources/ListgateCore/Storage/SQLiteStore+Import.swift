@@ -20,7 +20,7 @@ extension SQLiteStore {
     ) async throws -> ImportSummary {
         let slug = options.list
         let (listID, key) = try await pool.read { db in
-            (try Self.requireListID(slug, in: db), try AddressHasher.key(in: db))
+            (try Self.requireOpenListID(slug, in: db), try AddressHasher.key(in: db))
         }
         let hasher = AddressHasher.Keyed(key: key)
         var summary = ImportSummary(importID: RandomToken.hex(bytes: 8))

@@ -10,7 +10,7 @@ extension SQLiteStore {
     {
         try await pool.write { db in
             let address = subscriber.address
-            let listID = try Self.requireListID(subscriber.list, in: db)
+            let listID = try Self.requireOpenListID(subscriber.list, in: db)
             let hash = try AddressHasher.hash(address, in: db)
             // Suppression always wins, whatever its reason: an admin never brings back
             // someone who left, blocked, bounced, complained or was forgotten.
@@ -337,6 +337,16 @@ extension SQLiteStore {
     }
 
     /// The list's id, or `listNotFound` (fail closed: never a default list).
+    /// The list's id for adding people to it: an archived list takes no one new, from
+    /// the CLI or an import as from its form (leaving, suppressing and erasing still work).
+    static func requireOpenListID(_ slug: ListSlug, in db: Database) throws -> Int64 {
+        guard let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT id, archived_at FROM lists WHERE slug = ?"), arguments: [slug.rawValue])
+        else { throw DomainError.listNotFound(slug.rawValue) }
+        guard (row["archived_at"] as String?) == nil else { throw DomainError.listArchived(slug.rawValue) }
+        return row["id"]
+    }
+
     static func requireListID(_ slug: ListSlug, in db: Database) throws -> Int64 {
         guard let id = try Int64.fetchOne(
             db.cachedStatement(sql: "SELECT id FROM lists WHERE slug = ?"), arguments: [slug.rawValue])

@@ -212,6 +212,23 @@ public struct SQLiteStore: ListgateStore {
                 sql: "UPDATE lists SET archived_at = ? WHERE id = ?", arguments: [Timestamp.string(now), list.id])
             try EventLedger.append(
                 NewEvent(.listArchived, listID: list.id, source: source, detail: ["slug": slug.rawValue]), at: now, in: db)
+            // Confirmation mail not yet sent would only lead to a 410: it is discarded with
+            // the list, each message with its event, as an operator's discard is.
+            let waiting = try Row.fetchAll(db, sql: """
+                SELECT id, address_hash, status FROM outbox
+                WHERE list_id = ? AND kind = 'confirmation' AND status IN ('queued', 'failed', 'quarantined')
+                """, arguments: [list.id])
+            for message in waiting {
+                let id: Int64 = message["id"]
+                try db.execute(sql: """
+                    UPDATE outbox SET status = 'discarded', updated_at = ?, quarantine_reason = NULL, last_error = 'the list was archived'
+                    WHERE id = ?
+                    """, arguments: [Timestamp.string(now), id])
+                try EventLedger.append(
+                    NewEvent(.messageDiscarded, listID: list.id, addressHash: message["address_hash"], source: source,
+                             detail: ["outbox_id": String(id), "from_status": message["status"], "reason": "list archived"]),
+                    at: now, in: db)
+            }
             guard let stored = try Self.fetchList(db, where: "id = ?", [list.id]) else {
                 throw DomainError.listNotFound(slug.rawValue)
             }
