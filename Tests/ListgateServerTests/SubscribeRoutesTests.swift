@@ -491,7 +491,7 @@ struct ConfirmRoutesTests {
 
 @Suite("Navigate replay", .serialized)
 struct NavigateReplayTests {
-    /// INCIDENTS.md #1: an unsubscribe form's submissions were mailed to all 3,120
+    /// README, "Why listgate exists", Navigate 2018: an unsubscribe form's submissions were mailed to all 3,120
     /// readers. Here: 30 active subscribers, then form posts full of names, company
     /// names and spam links. Every message that reaches the SMTP server goes to its
     /// submitter alone and carries none of that text.

@@ -1,6 +1,6 @@
 // A frozen audience: the active, unsuppressed members of one list at one moment, stored
 // (not recomputed) with their count and a SHA-256 over their sorted identity keys, so
-// what a sender reviewed is exactly what it sends (INCIDENTS.md, GooPass 2020).
+// what a sender reviewed is exactly what it sends (README, "Why listgate exists": GooPass 2020).
 import Foundation
 
 public struct AudienceSnapshot: Sendable, Equatable {

@@ -1,6 +1,6 @@
 // The intake: what a web form can ask for, and what it can cause. A form submission
 // names one address, the one typed in, and the most it can cause is one confirmation
-// mail to that address (README, invariant 2; INCIDENTS.md, Navigate 2018).
+// mail to that address (README, invariant 2; README, "Why listgate exists": Navigate 2018).
 import Foundation
 #if canImport(Glibc)
 import Glibc
