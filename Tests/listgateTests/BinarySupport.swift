@@ -1,6 +1,7 @@
 // Runs the built `listgate` executable as a user would, capturing exit status,
 // stdout and stderr. Each test works on its own database file in a temp directory.
 import Foundation
+import GRDB
 import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -130,6 +131,23 @@ extension Workspace {
         let created = try Binary.run(
             ["lists", "create", "news", "--name", "お知らせ", "--from", "news@example.org", "--db", db] + extra)
         #expect(created.status == 0, "\(created.stderr)")
+    }
+}
+
+extension Workspace {
+    /// Rows of a query on this workspace's database, read by the test, not by listgate.
+    func rows(_ sql: String, _ arguments: StatementArguments = []) throws -> [Row] {
+        try DatabaseQueue(path: db).read { try Row.fetchAll($0, sql: sql, arguments: arguments) }
+    }
+
+    /// Every row of every table, as text: equal dumps mean nothing changed.
+    func dump() throws -> String {
+        try DatabaseQueue(path: db).read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map { table in
+                let rows = try Row.fetchAll(db, sql: "SELECT * FROM \"\(table)\"").map(\.description).sorted()
+                return "\(table):\n" + rows.joined(separator: "\n")
+            }.joined(separator: "\n")
+        }
     }
 }
 

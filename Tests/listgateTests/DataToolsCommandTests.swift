@@ -47,22 +47,11 @@ private enum Tool {
         return path
     }
 
-    static func rows(_ workspace: Workspace, _ sql: String) throws -> [Row] {
-        try DatabaseQueue(path: workspace.db).read { try Row.fetchAll($0, sql: sql) }
-    }
 
     static func count(_ workspace: Workspace, _ sql: String) throws -> Int {
         try DatabaseQueue(path: workspace.db).read { try Int.fetchOne($0, sql: sql) ?? -1 }
     }
 
-    /// Every row of every table: equal dumps mean nothing changed.
-    static func dump(_ workspace: Workspace) throws -> String {
-        try DatabaseQueue(path: workspace.db).read { db in
-            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map { table in
-                "\(table):\n" + (try Row.fetchAll(db, sql: "SELECT * FROM \"\(table)\"").map(\.description).sorted().joined(separator: "\n"))
-            }.joined(separator: "\n")
-        }
-    }
 
     /// The binary under a pseudo-terminal (util-linux `script`), as a person at a
     /// terminal runs it; what the terminal showed comes back as stdout.
@@ -173,7 +162,7 @@ struct DataToolsCommandTests {
             "line 8: a double quote opened in this row is never closed; the line was skipped",
         ])
         #expect(result.stdout.hasPrefix("imported 5, updated 0, skipped 0, invalid 4, suppressed 0"))
-        let emails = try Tool.rows(workspace, "SELECT email FROM addresses ORDER BY email").map { $0[0] as String }
+        let emails = try workspace.rows("SELECT email FROM addresses ORDER BY email").map { $0[0] as String }
         #expect(emails == ["ok1@example.org", "ok2@example.org", "ok4@example.org", "ok6@example.org", "ok7@example.org"])
     }
 
@@ -204,7 +193,7 @@ struct DataToolsCommandTests {
             "line 8: a double quote opened in this row is never closed; the line was skipped",
         ])
         #expect(result.stdout.hasPrefix("imported 4, updated 0, skipped 0, invalid 4, suppressed 0"))
-        let rows = try Tool.rows(workspace, "SELECT a.email, s.name FROM addresses a JOIN subscriptions s ON s.address_id = a.id ORDER BY a.email")
+        let rows = try workspace.rows("SELECT a.email, s.name FROM addresses a JOIN subscriptions s ON s.address_id = a.id ORDER BY a.email")
         #expect(rows.map { [$0[0] as String, $0[1] as String] } == [
             ["ok3@example.org", "Three"], ["ok4@example.org", "Four"], ["ok6@example.org", "Six"], ["ok8@example.org", "Eight"],
         ])
@@ -220,7 +209,7 @@ struct DataToolsCommandTests {
         let result = try workspace.listgate("import", file, "--list", "news", "--consent-note", "x")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.hasPrefix("imported 1, updated 0, skipped 0, invalid 0, suppressed 2"))
-        let states = try Tool.rows(workspace, """
+        let states = try workspace.rows("""
             SELECT a.identity_key, s.status FROM subscriptions s JOIN addresses a ON a.id = s.address_id ORDER BY 1
             """).map { "\($0[0] as String)=\($0[1] as String)" }
         #expect(states == ["left@example.org=unsubscribed", "new@example.org=active"])
@@ -250,7 +239,7 @@ struct DataToolsCommandTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.hasPrefix("imported 2, updated 0, skipped 0, invalid 1, suppressed 0"))
         #expect(result.stderr == "line 3: invalid email 'nope': the address has no @\n")
-        let detail = try Tool.rows(workspace, "SELECT detail FROM events WHERE type = 'imported' AND detail LIKE '%phone call%'")
+        let detail = try workspace.rows("SELECT detail FROM events WHERE type = 'imported' AND detail LIKE '%phone call%'")
         #expect(detail.count == 1)
     }
 
@@ -316,7 +305,7 @@ struct DataToolsCommandTests {
     @Test("errors leave the database untouched: unknown list, missing email column, unreadable file")
     func failuresChangeNothing() throws {
         let workspace = try Tool.workspace()
-        let before = try Tool.dump(workspace)
+        let before = try workspace.dump()
         let good = try Tool.write("email\na@example.org\n", to: "good.csv", in: workspace)
         let noEmail = try Tool.write("mail,name\na@example.org,A\n", to: "noemail.csv", in: workspace)
         let cases: [([String], String)] = [
@@ -337,7 +326,7 @@ struct DataToolsCommandTests {
             #expect(result.status != 0, "\(arguments)")
             #expect(result.lastErrorLine == message)
         }
-        #expect(try Tool.dump(workspace) == before)
+        #expect(try workspace.dump() == before)
     }
 
     @Test("progress: a line with rows, rate and ETA on a terminal, cleared at the end; none with --quiet or off a terminal")

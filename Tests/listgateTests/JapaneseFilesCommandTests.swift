@@ -58,17 +58,7 @@ private enum Japanese {
         return workspace.url.appendingPathComponent(name).path
     }
 
-    static func rows(_ workspace: Workspace, _ sql: String) throws -> [Row] {
-        try DatabaseQueue(path: workspace.db).read { try Row.fetchAll($0, sql: sql) }
-    }
 
-    static func dump(_ workspace: Workspace) throws -> String {
-        try DatabaseQueue(path: workspace.db).read { db in
-            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map { table in
-                "\(table):\n" + (try Row.fetchAll(db, sql: "SELECT * FROM \"\(table)\"").map(\.description).sorted().joined(separator: "\n"))
-            }.joined(separator: "\n")
-        }
-    }
 
     static let subscribers =
         "SELECT a.email, s.name, s.status, s.subscribed_at FROM addresses a JOIN subscriptions s ON s.address_id = a.id ORDER BY a.email"
@@ -88,7 +78,7 @@ struct JapaneseFilesCommandTests {
         #expect(result.stdout.contains("imported 4,"), "\(result.stdout)")
         #expect(result.stdout.contains("invalid 0"), "\(result.stdout)")
         #expect(result.stderr.contains("reading it as CP932"))
-        let stored = try Japanese.rows(workspace, Japanese.subscribers).map { [$0[0] as String, $0[1] as String, $0[2] as String] }
+        let stored = try workspace.rows(Japanese.subscribers).map { [$0[0] as String, $0[1] as String, $0[2] as String] }
         let expected = Japanese.people.map { [$0.email, $0.name, $0.status] }.sorted { $0[0] < $1[0] }
         #expect(stored == expected)
         #expect(stored.contains(["takahashi@example.jp", "髙橋 一郎", "active"]))
@@ -103,7 +93,7 @@ struct JapaneseFilesCommandTests {
             ["import", "-", "--list", "news", "--consent-note", "紙の申込書", "--quiet"],
             input: try Data(contentsOf: URL(fileURLWithPath: path)), in: workspace)
         #expect(result.status == 0, "\(result.stderr)")
-        let names = try Japanese.rows(workspace, Japanese.subscribers).map { $0[1] as String }
+        let names = try workspace.rows(Japanese.subscribers).map { $0[1] as String }
         #expect(Set(names) == Set(Japanese.people.map(\.name)))
     }
 
@@ -112,17 +102,17 @@ struct JapaneseFilesCommandTests {
         let workspace = try Japanese.workspace()
         // What Excel saves as "Unicode text": UTF-16 with a byte order mark.
         let path = try Japanese.writeSheet(named: "unicode.csv", encoding: "utf-16", in: workspace)
-        let before = try Japanese.dump(workspace)
+        let before = try workspace.dump()
         let result = try workspace.listgate("import", path, "--list", "news", "--consent-note", "x")
         #expect(result.status != 0)
         #expect(result.lastErrorLine?.hasPrefix("error: ") == true, "\(result.stderr)")
         #expect(result.lastErrorLine?.contains("neither UTF-8 nor CP932") == true)
-        #expect(try Japanese.dump(workspace) == before)
+        #expect(try workspace.dump() == before)
 
         let forced = try workspace.listgate("import", path, "--list", "news", "--encoding", "cp932")
         #expect(forced.status != 0)
         #expect(forced.lastErrorLine?.hasPrefix("error: ") == true)
-        #expect(try Japanese.dump(workspace) == before)
+        #expect(try workspace.dump() == before)
     }
 
     @Test("--timezone Asia/Tokyo reads naive times as Tokyo time, 9 hours before UTC; the default is UTC")
@@ -131,7 +121,7 @@ struct JapaneseFilesCommandTests {
         let path = try Japanese.writeSheet(named: "sheet.csv", encoding: "utf-8", in: tokyo)
         let result = try tokyo.listgate("import", path, "--list", "news", "--consent-note", "x", "--timezone", "Asia/Tokyo")
         #expect(result.status == 0, "\(result.stderr)")
-        let times = try Japanese.rows(tokyo, Japanese.subscribers).reduce(into: [String: String]()) {
+        let times = try tokyo.rows(Japanese.subscribers).reduce(into: [String: String]()) {
             $0[$1[0] as String] = $1[3] as String?
         }
         #expect(times["taro@example.jp"] == "2024-04-01T00:30:00.000Z")
@@ -140,14 +130,14 @@ struct JapaneseFilesCommandTests {
         let utc = try Japanese.workspace()
         let utcPath = try Japanese.writeSheet(named: "sheet.csv", encoding: "utf-8", in: utc)
         try utc.listgate("import", utcPath, "--list", "news", "--consent-note", "x")
-        let utcTimes = try Japanese.rows(utc, Japanese.subscribers).map { $0[3] as String? }
+        let utcTimes = try utc.rows(Japanese.subscribers).map { $0[3] as String? }
         #expect(utcTimes.contains("2024-04-01T09:30:00.000Z"))
 
-        let before = try Japanese.dump(utc)
+        let before = try utc.dump()
         let unknown = try utc.listgate("import", utcPath, "--list", "news", "--timezone", "Tokyo/Japan")
         #expect(unknown.status != 0)
         #expect(unknown.lastErrorLine == "error: unknown time zone 'Tokyo/Japan': use an IANA name such as Asia/Tokyo, or UTC")
-        #expect(try Japanese.dump(utc) == before)
+        #expect(try utc.dump() == before)
     }
 
     @Test("--excel writes UTF-8 with a byte order mark and CRLF, which Python reads back with utf-8-sig")
@@ -180,7 +170,7 @@ struct JapaneseFilesCommandTests {
         let again = try Japanese.workspace()
         let reimport = try again.listgate("import", output, "--list", "news", "--consent-note", "x")
         #expect(reimport.status == 0, "\(reimport.stderr)")
-        #expect(try Japanese.rows(again, Japanese.subscribers).map { $0[1] as String }.sorted()
+        #expect(try again.rows(Japanese.subscribers).map { $0[1] as String }.sorted()
             == Japanese.people.map(\.name).sorted())
     }
 
@@ -204,7 +194,7 @@ struct JapaneseFilesCommandTests {
         let imported = try workspace.listgate("import", path, "--list", "news", "--consent-note", "x")
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stdout.contains("imported 1, updated 1,"), "\(imported.stdout)")
-        let emails = try Japanese.rows(workspace, "SELECT email FROM addresses ORDER BY email").map { $0[0] as String }
+        let emails = try workspace.rows("SELECT email FROM addresses ORDER BY email").map { $0[0] as String }
         #expect(emails == ["hanako+news@example.co.jp", "taro@example.jp"])
     }
 }

@@ -40,18 +40,7 @@ private enum Person {
         return try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
     }
 
-    static func rows(_ workspace: Workspace, _ sql: String) throws -> [Row] {
-        try DatabaseQueue(path: workspace.db).read { try Row.fetchAll($0, sql: sql) }
-    }
 
-    /// Every row of every table, as text: equal dumps mean nothing changed.
-    static func dump(_ workspace: Workspace) throws -> String {
-        try DatabaseQueue(path: workspace.db).read { db in
-            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map { table in
-                "\(table):\n" + (try Row.fetchAll(db, sql: "SELECT * FROM \"\(table)\"").map(\.description).sorted().joined(separator: "\n"))
-            }.joined(separator: "\n")
-        }
-    }
 
     /// The link in a received confirmation mail that contains `path` (`/confirm/`, `/block/`).
     static func link(_ message: ReceivedMessage, containing path: String) throws -> String {
@@ -195,7 +184,7 @@ struct OnePersonCommandTests {
         let workspace = try Person.workspace()
         try workspace.listgate("subscribers", "add", "ada@example.org", "--list", "news", "--name", "エイダ", "--confirmed")
         let document = try Person.export(workspace, "ada@example.org")
-        let events = try Person.rows(workspace, "SELECT type, address_hash FROM events WHERE address_hash IS NOT NULL ORDER BY id")
+        let events = try workspace.rows("SELECT type, address_hash FROM events WHERE address_hash IS NOT NULL ORDER BY id")
         #expect(events.map { $0["type"] as String } == ["subscriber_added", "data_exported"])
         #expect(Set(events.map { $0["address_hash"] as String }) == [document["address_hash"] as? String])
         let listed = try #require(document["events"] as? [[String: Any]])
@@ -214,12 +203,12 @@ struct OnePersonCommandTests {
         let mode = try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
         #expect(mode & 0o077 == 0)
         try "someone else's".write(toFile: path, atomically: true, encoding: .utf8)
-        let before = try Person.dump(workspace)
+        let before = try workspace.dump()
         let refused = try workspace.listgate("subscribers", "export", "ada@example.org", "--output", path)
         #expect(refused.status != 0)
         #expect(refused.lastErrorLine == "error: \(path) already exists; choose another file or give --force to replace it")
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "someone else's")
-        #expect(try Person.dump(workspace) == before, "no data_exported event for a disclosure that was not written")
+        #expect(try workspace.dump() == before, "no data_exported event for a disclosure that was not written")
         #expect(try workspace.listgate("subscribers", "export", "ada@example.org", "--output", path, "--force").status == 0)
         #expect(try String(contentsOfFile: path, encoding: .utf8).contains("\"address\" : \"ada@example.org\""))
     }
@@ -293,7 +282,7 @@ struct OnePersonCommandTests {
                 try DatabaseQueue(path: workspace.db).write { try $0.execute(sql: sql) }
             }
         }
-        #expect(try Person.rows(workspace, "SELECT parts FROM consent_wordings").map { $0["parts"] as String } == ["[]"])
+        #expect(try workspace.rows("SELECT parts FROM consent_wordings").map { $0["parts"] as String } == ["[]"])
     }
 
     static let badInvocations: [(arguments: [String], error: String)] = [
@@ -313,10 +302,10 @@ struct OnePersonCommandTests {
     func badInput(_ arguments: [String], _ error: String) throws {
         let workspace = try Person.workspace()
         try workspace.listgate("subscribers", "add", "ada@example.org", "--list", "news", "--confirmed")
-        let before = try Person.dump(workspace)
+        let before = try workspace.dump()
         let result = try Binary.run(arguments + ["--db", workspace.db], in: workspace.url)
         #expect(result.status != 0)
         #expect(result.lastErrorLine?.hasPrefix(error) == true, "last stderr line: \(result.lastErrorLine ?? "none")")
-        #expect(try Person.dump(workspace) == before)
+        #expect(try workspace.dump() == before)
     }
 }

@@ -27,22 +27,10 @@ private enum Fixture {
         try JSONSerialization.jsonObject(with: Data(text.utf8))
     }
 
-    /// Every row of every table, as text: equal dumps mean nothing changed.
-    static func dump(_ workspace: Workspace) throws -> String {
-        try DatabaseQueue(path: workspace.db).read { db in
-            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map { table in
-                let rows = try Row.fetchAll(db, sql: "SELECT * FROM \"\(table)\"").map(\.description).sorted()
-                return "\(table):\n" + rows.joined(separator: "\n")
-            }.joined(separator: "\n")
-        }
-    }
 
-    static func rows(_ workspace: Workspace, _ sql: String, _ arguments: StatementArguments = []) throws -> [Row] {
-        try DatabaseQueue(path: workspace.db).read { try Row.fetchAll($0, sql: sql, arguments: arguments) }
-    }
 
     static func eventTypes(_ workspace: Workspace) throws -> [String] {
-        try rows(workspace, "SELECT type FROM events ORDER BY id").map { $0["type"] }
+        try workspace.rows("SELECT type FROM events ORDER BY id").map { $0["type"] }
     }
 }
 
@@ -63,12 +51,12 @@ struct SubscribersCommandTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("pending"))
         #expect(result.stdout.contains("no mail was sent"))
-        let subscription = try #require(try Fixture.rows(workspace, "SELECT status, source, name FROM subscriptions").first)
+        let subscription = try #require(try workspace.rows("SELECT status, source, name FROM subscriptions").first)
         #expect(subscription["status"] == "pending")
         #expect(subscription["source"] == "admin")
         #expect(subscription["name"] == "Ada")
-        #expect(try Fixture.rows(workspace, "SELECT * FROM outbox").isEmpty)
-        #expect(try Fixture.rows(workspace, "SELECT detail FROM events WHERE type = 'subscriber_added'").map { $0["detail"] as String }
+        #expect(try workspace.rows("SELECT * FROM outbox").isEmpty)
+        #expect(try workspace.rows("SELECT detail FROM events WHERE type = 'subscriber_added'").map { $0["detail"] as String }
             == [#"{"status":"pending"}"#])
     }
 
@@ -77,22 +65,22 @@ struct SubscribersCommandTests {
         let workspace = try Fixture.workspace()
         let result = try workspace.listgate("subscribers", "add", "ada@example.org", "--list", "news", "--confirmed")
         #expect(result.status == 0, "\(result.stderr)")
-        let row = try #require(try Fixture.rows(workspace, "SELECT status, source, subscribed_at FROM subscriptions").first)
+        let row = try #require(try workspace.rows("SELECT status, source, subscribed_at FROM subscriptions").first)
         #expect(row["status"] == "active")
         #expect(row["source"] == "admin")
         #expect(row["subscribed_at"] != nil as String?)
-        #expect(try Fixture.rows(workspace, "SELECT * FROM outbox").isEmpty)
+        #expect(try workspace.rows("SELECT * FROM outbox").isEmpty)
     }
 
     @Test("adding an active address again says so, exits 0 and changes nothing")
     func addAlreadyActive() throws {
         let workspace = try Fixture.workspace()
         try workspace.listgate("subscribers", "add", "ada@example.org", "--list", "news", "--confirmed")
-        let before = try Fixture.dump(workspace)
+        let before = try workspace.dump()
         let again = try workspace.listgate("subscribers", "add", "ADA@example.org", "--list", "news", "--confirmed")
         #expect(again.status == 0)
         #expect(again.stdout.contains("already active"))
-        #expect(try Fixture.dump(workspace) == before)
+        #expect(try workspace.dump() == before)
     }
 
     @Test("a suppression beats add --confirmed: error, and the database is unchanged", arguments: [
@@ -102,12 +90,12 @@ struct SubscribersCommandTests {
     func suppressionBeatsConfirmedAdd(_ suppress: [String]) throws {
         let workspace = try Fixture.workspace()
         #expect(try Fixture.run(workspace, suppress).status == 0)
-        let before = try Fixture.dump(workspace)
+        let before = try workspace.dump()
         let result = try workspace.listgate("subscribers", "add", "Ada@Example.org", "--list", "news", "--confirmed")
         #expect(result.status != 0)
         let error = try #require(result.lastErrorLine)
         #expect(error.hasPrefix("error: Ada@Example.org is suppressed"), "\(error)")
-        #expect(try Fixture.dump(workspace) == before)
+        #expect(try workspace.dump() == before)
     }
 
     @Test("an unsubscribed address is not reactivated by add, even after its suppression was removed")
@@ -116,12 +104,12 @@ struct SubscribersCommandTests {
         try workspace.listgate("subscribers", "add", "ada@example.org", "--list", "news", "--confirmed")
         #expect(try workspace.listgate("subscribers", "remove", "ada@example.org", "--list", "news").status == 0)
         for step in 0..<2 {
-            let before = try Fixture.dump(workspace)
+            let before = try workspace.dump()
             let result = try workspace.listgate("subscribers", "add", "ada@example.org", "--list", "news", "--confirmed")
             #expect(result.status != 0)
             #expect(result.lastErrorLine?.hasPrefix("error: ") == true)
             #expect(result.lastErrorLine?.contains("only the person's own double opt-in") == true, "\(result.stderr)")
-            #expect(try Fixture.dump(workspace) == before)
+            #expect(try workspace.dump() == before)
             #expect(try find(workspace, "ada@example.org").first?["status"] as? String == "unsubscribed")
             if step == 0 {
                 // Now only the state itself keeps the admin out.
@@ -144,7 +132,7 @@ struct SubscribersCommandTests {
         #expect(states == ["news=unsubscribed", "other=active"])
         let suppressions = try Fixture.json(workspace.listgate("suppressions", "list", "--json").stdout) as? [[String: Any]]
         #expect(suppressions?.map { "\($0["list"] ?? "")/\($0["reason"] ?? "")" } == ["news/unsubscribed"])
-        let events = try Fixture.rows(workspace, "SELECT type, detail FROM events ORDER BY id").dropFirst(eventsBefore)
+        let events = try workspace.rows("SELECT type, detail FROM events ORDER BY id").dropFirst(eventsBefore)
         #expect(events.map { $0["type"] as String } == ["unsubscribed", "suppressed"])
         #expect(events.first?["detail"] == #"{"route":"admin"}"#)
     }
@@ -153,11 +141,11 @@ struct SubscribersCommandTests {
     func removeNotOnList() throws {
         let workspace = try Fixture.workspace()
         try workspace.listgate("subscribers", "add", "ada@example.org", "--list", "other", "--confirmed")
-        let before = try Fixture.dump(workspace)
+        let before = try workspace.dump()
         let result = try workspace.listgate("subscribers", "remove", "ada@example.org", "--list", "news")
         #expect(result.status != 0)
         #expect(result.lastErrorLine == "error: ada@example.org is not on list 'news'")
-        #expect(try Fixture.dump(workspace) == before)
+        #expect(try workspace.dump() == before)
     }
 
     // MARK: find
@@ -250,8 +238,8 @@ struct SubscribersCommandTests {
         let before = try Needle.scan(databaseFiles(workspace), for: needles)
         #expect(before.contains { $0.hasPrefix("utf8 '\(Self.entered.lowercased())'") }, "\(before)")
         #expect(before.contains { $0.hasPrefix("utf8 '\(Self.name)'") }, "\(before)")
-        #expect(try Fixture.rows(workspace, "SELECT * FROM submissions").count == 1)
-        #expect(try Fixture.rows(workspace, "SELECT * FROM outbox").count == 2)
+        #expect(try workspace.rows("SELECT * FROM submissions").count == 1)
+        #expect(try workspace.rows("SELECT * FROM outbox").count == 2)
 
         let result = try workspace.listgate("subscribers", "forget", "ZEBULON.quux@xn--bcher-kva.example")
         #expect(result.status == 0, "\(result.stderr)")
@@ -280,11 +268,11 @@ struct SubscribersCommandTests {
         try workspace.listgate("subscribers", "add", "ada@example.org", "--list", "news", "--confirmed")
         #expect(try workspace.listgate("subscribers", "forget", "ada@example.org").status == 0)
         for spelling in ["ada@example.org", "ADA@Example.ORG"] {
-            let before = try Fixture.dump(workspace)
+            let before = try workspace.dump()
             let result = try workspace.listgate("subscribers", "add", spelling, "--list", "other", "--confirmed")
             #expect(result.status != 0)
             #expect(result.lastErrorLine?.hasPrefix("error: \(spelling) is suppressed on every list") == true, "\(result.stderr)")
-            #expect(try Fixture.dump(workspace) == before)
+            #expect(try workspace.dump() == before)
         }
         let suppressions = try #require(
             try Fixture.json(workspace.listgate("suppressions", "list", "--json").stdout) as? [[String: Any]])
@@ -329,11 +317,11 @@ struct SubscribersCommandTests {
     func badInput(_ arguments: [String], _ error: String) throws {
         let workspace = try Fixture.workspace()
         try workspace.listgate("subscribers", "add", "ada@example.org", "--list", "news", "--confirmed")
-        let before = try Fixture.dump(workspace)
+        let before = try workspace.dump()
         let result = try Fixture.run(workspace, arguments)
         #expect(result.status != 0)
         #expect(result.lastErrorLine?.hasPrefix(error) == true, "last stderr line: \(result.lastErrorLine ?? "none")")
-        #expect(try Fixture.dump(workspace) == before)
+        #expect(try workspace.dump() == before)
     }
 
     @Test("the commands refuse an unmigrated database")
@@ -377,7 +365,7 @@ struct SuppressionsCommandTests {
         let removedScoped = try workspace.listgate("suppressions", "remove", "bob@example.org", "--list", "news")
         #expect(removedScoped.status == 0, "\(removedScoped.stderr)")
         #expect(try list(workspace).isEmpty)
-        let events = try Fixture.rows(workspace, "SELECT type, detail FROM events ORDER BY id").dropFirst(eventsBefore)
+        let events = try workspace.rows("SELECT type, detail FROM events ORDER BY id").dropFirst(eventsBefore)
         #expect(events.map { $0["type"] as String } == ["suppressed", "suppressed", "unsuppressed", "unsuppressed"])
         #expect(events.allSatisfy { ($0["detail"] as String).contains(#""reason":"admin""#) })
     }
@@ -396,13 +384,13 @@ struct SuppressionsCommandTests {
         try workspace.listgate("subscribers", "add", "ada@example.org", "--list", "news", "--confirmed")
         try workspace.listgate("subscribers", "add", "ada@example.org", "--list", "other", "--confirmed")
         #expect(try workspace.listgate("suppressions", "add", "ada@example.org", "--list", "news").status == 0)
-        var states = try Fixture.rows(workspace, "SELECT status FROM subscriptions ORDER BY list_id").map { $0["status"] as String }
+        var states = try workspace.rows("SELECT status FROM subscriptions ORDER BY list_id").map { $0["status"] as String }
         #expect(states == ["unsubscribed", "active"])
         let global = try workspace.listgate("suppressions", "add", "ada@example.org")
         #expect(global.stdout.contains("unsubscribed from: other"))
-        states = try Fixture.rows(workspace, "SELECT status FROM subscriptions ORDER BY list_id").map { $0["status"] as String }
+        states = try workspace.rows("SELECT status FROM subscriptions ORDER BY list_id").map { $0["status"] as String }
         #expect(states == ["unsubscribed", "unsubscribed"])
-        let routes = try Fixture.rows(workspace, "SELECT detail FROM events WHERE type = 'unsubscribed'").map { $0["detail"] as String }
+        let routes = try workspace.rows("SELECT detail FROM events WHERE type = 'unsubscribed'").map { $0["detail"] as String }
         #expect(routes == [#"{"route":"admin"}"#, #"{"route":"admin"}"#])
     }
 
@@ -410,12 +398,12 @@ struct SuppressionsCommandTests {
     func forgottenNeedsFlag() throws {
         let workspace = try Fixture.workspace()
         #expect(try workspace.listgate("subscribers", "forget", "ada@example.org").status == 0)
-        let before = try Fixture.dump(workspace)
+        let before = try workspace.dump()
         let refused = try workspace.listgate("suppressions", "remove", "ada@example.org")
         #expect(refused.status != 0)
         #expect(refused.lastErrorLine?.hasPrefix("error: ") == true)
         #expect(refused.lastErrorLine?.contains("--forgotten") == true, "\(refused.stderr)")
-        #expect(try Fixture.dump(workspace) == before)
+        #expect(try workspace.dump() == before)
         let removed = try workspace.listgate("suppressions", "remove", "ada@example.org", "--forgotten")
         #expect(removed.status == 0, "\(removed.stderr)")
         #expect(try list(workspace).isEmpty)
