@@ -13,7 +13,12 @@ guard arguments.count == 4, let count = Int(arguments[2]), let lanes = Int(argum
     FileHandle.standardError.write(Data("usage: IntakeBenchmark DB_PATH COUNT LANES\n".utf8))
     exit(2)
 }
-let store = try SQLiteStore(path: arguments[1])
+// As `listgate serve` runs it: checkpoints off the writer (LISTGATE_BENCH_CHECKPOINTS=commits
+// for SQLite's own way, to compare).
+let inCommits = ProcessInfo.processInfo.environment["LISTGATE_BENCH_CHECKPOINTS"] == "commits"
+let store = try SQLiteStore(path: arguments[1], checkpoints: inCommits ? .inCommits : .inBackground)
+let checkpointer = try LogCheckpointer(path: arguments[1])
+let checkpoints = Task { if !inCommits { await checkpointer.run() } }
 _ = try await store.migrate()
 let list = try await store.createList(
     NewList(slug: ListSlug("bench"), name: "ベンチマーク", from: Mailbox("Bench <bench@example.org>"), locale: .ja),
@@ -41,6 +46,7 @@ let mailed = try await withThrowingTaskGroup(of: Int.self) { group in
     return total
 }
 let elapsed = ContinuousClock.now - start
+checkpoints.cancel()
 guard mailed == count else {
     FileHandle.standardError.write(Data("only \(mailed) of \(count) requests queued a confirmation\n".utf8))
     exit(1)

@@ -161,7 +161,8 @@ struct ServeCommand: AsyncParsableCommand {
         try composer.check()
         try ListgateHTTPServer.checkPages(formsDirectory: configuration.formsDirectory)
 
-        let store = try await database.openMigrated()
+        let store = try await SQLiteStore.openMigrated(path: database.resolvedPath, checkpoints: .inBackground)
+        let checkpointer = try LogCheckpointer(path: database.resolvedPath)
         var logger = Logger(label: "listgate")
         let level = environment["LISTGATE_LOG_LEVEL"].map { $0.lowercased() } ?? "info"
         guard let logLevel = Logger.Level(rawValue: level) else {
@@ -193,7 +194,10 @@ struct ServeCommand: AsyncParsableCommand {
         let worker = OutboxWorker(store: store, transport: transport, policy: policy, logger: logger, journal: journal)
         let server = ListgateHTTPServer(
             store: store, configuration: configuration, renderer: composer, registry: registry, logger: logger,
-            services: [worker, SnapshotPruner(store: store, retentionDays: retentionDays, logger: logger)])
+            services: [
+                worker, SnapshotPruner(store: store, retentionDays: retentionDays, logger: logger),
+                LogCheckpointService(checkpointer: checkpointer),
+            ])
         let lists = try await store.allLists()
         let baseURL = configuration.resolvedBaseURL
         let mailTo = switch destination {

@@ -4,6 +4,7 @@
 import Crypto
 import Foundation
 import GRDB
+import Synchronization
 
 enum AddressHasher {
     static func hash(_ address: EmailAddress, in db: Database) throws -> String {
@@ -41,6 +42,27 @@ enum AddressHasher {
         func hash(identityKey: String) -> String {
             var text = identityKey
             return text.withUTF8 { HMAC<SHA256>.authenticationCode(for: UnsafeRawBufferPointer($0), using: key).hexString }
+        }
+
+        /// Equal to `AddressHasher.hashes(identityKey:in:)`.
+        func hashes(identityKey: String) -> [String] {
+            let own = hash(identityKey: identityKey)
+            let mailbox = EmailAddress.mailboxKey(ofIdentityKey: identityKey)
+            return mailbox == identityKey ? [own] : [own, hash(identityKey: mailbox)]
+        }
+    }
+
+    /// The key read once per store and kept: it never changes once `migrate` made it, and
+    /// reading it on the writer for every request cost the subscribe path's one writer
+    /// time it needs for writing (measured with perf on Benchmarks/IntakeBenchmark).
+    final class Cache: Sendable {
+        private let key = Mutex<String?>(nil)
+
+        func keyed(reading read: () async throws -> String) async throws -> Keyed {
+            if let key = key.withLock({ $0 }) { return Keyed(key: key) }
+            let fresh = try await read()
+            key.withLock { $0 = fresh }
+            return Keyed(key: fresh)
         }
     }
 

@@ -20,12 +20,12 @@ extension SQLiteStore {
         // The outbox row below takes the submitter's address hash, and a submission may
         // cause one mail, to the submitter: anything else is refused before any write.
         guard mail.recipient.identityKey == submission.address.identityKey else { throw StoreError.mailNotToSubmitter }
+        let hashes = try await addressHasher().hashes(identityKey: submission.address.identityKey)
+        let hash = hashes[0], mailbox = hashes.last ?? hash
         return try await intakeCommits.write { db in
             guard try Self.consumeFormRequest(submission.formRequestID, in: db) else { return .alreadyDecided }
             let now = submission.requestedAt
             let listID = submission.list.id
-            let hashes = try AddressHasher.hashes(identityKey: submission.address.identityKey, in: db)
-            let hash = hashes[0], mailbox = hashes.last ?? hash
             // Decided after the answer: the list may have closed since the post was recorded.
             if try Self.isArchived(listID: listID, in: db) { return .listArchived }
             if try Self.isSuppressed(hashes, listID: listID, in: db) { return .suppressed }

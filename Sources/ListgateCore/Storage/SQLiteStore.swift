@@ -8,10 +8,13 @@ public struct SQLiteStore: ListgateStore {
     let migrations: [Migration]
     /// Subscribe requests share write transactions (see GroupCommit).
     let intakeCommits: GroupCommit
+    let addressKey = AddressHasher.Cache()
 
     /// Opens (creating if needed) the database at `path`. Use `openExisting` for
     /// commands that must not create a database as a side effect.
-    public init(path: String, migrations: [Migration]? = nil) throws {
+    /// `checkpoints`: `.inBackground` for `listgate serve`, which then runs a
+    /// `LogCheckpointer` (LogCheckpoints.swift).
+    public init(path: String, migrations: [Migration]? = nil, checkpoints: LogCheckpoints = .inCommits) throws {
         var configuration = Configuration()
         // The server and CLI commands share one file: wait for a lock, don't fail.
         configuration.busyMode = .timeout(5)
@@ -23,13 +26,13 @@ public struct SQLiteStore: ListgateStore {
             // or kernel crash can roll back the last commits. Stated here rather than
             // left to how the system's SQLite was compiled.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            // A checkpoint runs inside the commit that crosses this many log pages, and
-            // syncs the log and the database file while every other writer waits. Small
-            // and frequent keeps each of those waits short: measured on a virtio disk at
-            // ~800 subscribe posts/s after a burst (bench/forms.sh), p99 was 6 ms at 250
-            // pages, 12 ms at SQLite's default 1,000 and 30 ms at 4,000, for 7% less
-            // throughput under full load than at 1,000.
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 250")
+            // In commits, a checkpoint runs inside the one that crosses this many log
+            // pages, and syncs the log and the database file while every other writer
+            // waits. Small and frequent keeps each of those waits short: measured on a
+            // virtio disk at ~800 subscribe posts/s after a burst (bench/forms.sh), p99
+            // was 6 ms at 250 pages, 12 ms at SQLite's default 1,000 and 30 ms at 4,000.
+            // `serve` takes the checkpoints off its writer altogether (LogCheckpoints).
+            try db.execute(sql: checkpoints == .inCommits ? "PRAGMA wal_autocheckpoint = 250" : "PRAGMA wal_autocheckpoint = 0")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         intakeCommits = GroupCommit(pool: pool)
@@ -37,12 +40,19 @@ public struct SQLiteStore: ListgateStore {
     }
 
     /// Opens an existing, fully migrated database, or fails with `needsMigration`.
-    public static func openMigrated(path: String, migrations: [Migration]? = nil) async throws -> SQLiteStore {
+    public static func openMigrated(
+        path: String, migrations: [Migration]? = nil, checkpoints: LogCheckpoints = .inCommits
+    ) async throws -> SQLiteStore {
         // Never created by a command that only uses the database: `migrate` makes it.
         guard FileManager.default.fileExists(atPath: path) else { throw StoreError.noDatabase(path: path) }
-        let store = try SQLiteStore(path: path, migrations: migrations)
+        let store = try SQLiteStore(path: path, migrations: migrations, checkpoints: checkpoints)
         try await store.checkSchema()
         return store
+    }
+
+    /// Hashes addresses outside any transaction, so the writer does not.
+    func addressHasher() async throws -> AddressHasher.Keyed {
+        try await addressKey.keyed { try await pool.read { db in try AddressHasher.key(in: db) } }
     }
 
     public func isHealthy() async -> Bool {

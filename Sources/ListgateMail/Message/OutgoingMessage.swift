@@ -14,12 +14,14 @@ public struct MessageID: Sendable, Hashable, CustomStringConvertible {
     /// far shorter.
     static let maximumLength = 250
 
-    /// `<` 32 random hex digits (128 bits) `@domain>`; `domain` is the From address's
-    /// asciiDomain, so the ID is unique to the sender as RFC 5322 recommends. A domain
-    /// that is not dot-atom text (only a caller's slip could pass one) is replaced by the
-    /// reserved `listgate.invalid` rather than written into a header.
+    /// `<` 32 hex digits `@domain>`: 48 bits of time then 80 random, so that messages
+    /// queued together sit together in the outbox's unique index
+    /// (RandomToken.timeOrderedBytes); `domain` is the From address's asciiDomain, so the
+    /// ID is unique to the sender as RFC 5322 recommends. A domain that is not dot-atom
+    /// text (only a caller's slip could pass one) is replaced by the reserved
+    /// `listgate.invalid` rather than written into a header.
     public static func make(domain: String) -> MessageID {
-        let left = RandomToken.hex(bytes: 16)
+        let left = RandomToken.timeOrderedHex()
         return MessageID("<" + left + "@" + domain + ">") ?? MessageID(unchecked: "<" + left + "@listgate.invalid>")
     }
 
