@@ -141,6 +141,7 @@ public struct ListgateHTTPServer: Sendable {
         router.add(middleware: ServerErrorMiddleware(pages: pages))
         router.add(middleware: FormOriginMiddleware(intake: intake, pages: pages))
         router.add(middleware: PathGuardMiddleware(routes: table))
+        router.add(middleware: ProblemMiddleware(pages: pages))
         addRoutes(router)
         return (router, desk)
     }
