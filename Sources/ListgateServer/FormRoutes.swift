@@ -16,10 +16,11 @@ struct FormRoutes: Sendable {
     let intake: Intake
     let desk: IntakeDeskService
     let pages: Pages
-    let ipLimiter: RateLimiter?
-    func addRoutes(to router: Router<AppRequestContext>) {
+
+    /// `listForms`: the group of the list forms' posts (`lists/:slug`), which carries their rate limit.
+    func addRoutes(to router: Router<AppRequestContext>, listForms: RouterGroup<AppRequestContext>) {
         router.get("lists/:slug/subscribe") { request, context in try await subscribePage(request, context) }
-        router.post("lists/:slug/subscribe") { request, context in try await subscribe(request, context) }
+        listForms.post("subscribe") { request, context in try await subscribe(request, context) }
         router.get("confirm/:token") { request, context in try await tokenPage(request, context, purpose: .confirm) }
         router.post("confirm/:token") { request, context in try await confirm(request, context) }
         router.get("block/:token") { request, context in try await tokenPage(request, context, purpose: .block) }
@@ -35,11 +36,6 @@ struct FormRoutes: Sendable {
     }
 
     func subscribe(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        if let limiter = ipLimiter, let retry = limiter.retryAfter(for: context.clientIP ?? "unknown") {
-            // In the list's language, as its other pages are (the list cache answers this).
-            let list = try? await intake.listIfExists(context.parameters.require("slug"))
-            throw Problem.tooManyRequests(retryAfter: retry).inLocale(list?.locale)
-        }
         guard let list = try await intake.listIfExists(context.parameters.require("slug")) else { throw Problem.listNotFound }
         // The same for every address, before the body is read: a closed list says so to all.
         if list.isArchived { throw Problem.listClosed(listName: list.name, locale: list.locale) }

@@ -122,9 +122,13 @@ public struct ListgateHTTPServer: Sendable {
             HealthRoutes(store: store, diskSpace: configuration.diskSpace).addRoutes(to: router)
             MetricsRoutes(store: store, registry: registry, access: MetricsAccess(token: configuration.metricsToken))
                 .addRoutes(to: router)
-            FormRoutes(intake: intake, desk: desk, pages: pages, ipLimiter: ipLimiter).addRoutes(to: router)
-            UnsubscribeRoutes(unsubscribes: unsubscribes, intake: intake, desk: desk, pages: pages, ipLimiter: ipLimiter)
-                .addRoutes(to: router)
+            // The posts of the two list forms (subscribe, unsubscribe-by-address): the ones
+            // a flood would aim at, so the per-IP limit is theirs alone.
+            let listForms = router.group("lists/:slug")
+            if let ipLimiter { listForms.add(middleware: FormRateLimitMiddleware(limiter: ipLimiter, intake: intake)) }
+            FormRoutes(intake: intake, desk: desk, pages: pages).addRoutes(to: router, listForms: listForms)
+            UnsubscribeRoutes(unsubscribes: unsubscribes, intake: intake, desk: desk, pages: pages)
+                .addRoutes(to: router, listForms: listForms)
             PreferencesRoutes(unsubscribes: unsubscribes, store: store, pages: pages).addRoutes(to: router)
             SenderAPIRoutes(store: store, links: links).addRoutes(to: router)
         }

@@ -11,13 +11,13 @@ struct UnsubscribeRoutes: Sendable {
     let intake: Intake
     let desk: IntakeDeskService
     let pages: Pages
-    let ipLimiter: RateLimiter?
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    /// `listForms`: the group of the list forms' posts (`lists/:slug`), which carries their rate limit.
+    func addRoutes(to router: Router<AppRequestContext>, listForms: RouterGroup<AppRequestContext>) {
         router.get("unsubscribe/:token") { request, context in try await page(request, context) }
         router.post("unsubscribe/:token") { request, context in try await unsubscribe(request, context) }
         router.get("lists/:slug/unsubscribe") { request, context in try await requestPage(request, context) }
-        router.post("lists/:slug/unsubscribe") { request, context in try await requestLink(request, context) }
+        listForms.post("unsubscribe") { request, context in try await requestLink(request, context) }
     }
 
     func page(_ request: Request, _ context: AppRequestContext) async throws -> Response {
@@ -69,11 +69,6 @@ struct UnsubscribeRoutes: Sendable {
     }
 
     func requestLink(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        if let limiter = ipLimiter, let retry = limiter.retryAfter(for: context.clientIP ?? "unknown") {
-            // In the list's language, as its other pages are (the list cache answers this).
-            let list = try? await intake.listIfExists(context.parameters.require("slug"))
-            throw Problem.tooManyRequests(retryAfter: retry).inLocale(list?.locale)
-        }
         guard let list = try await intake.listIfExists(context.parameters.require("slug")) else { throw Problem.listNotFound }
         let form: SubscribeForm
         switch await SubscribeForm.decode(request) {
