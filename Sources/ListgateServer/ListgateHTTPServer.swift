@@ -14,7 +14,11 @@ public struct ServerConfiguration: Sendable {
     public var port = 8080
     /// Used in links in mail; defaults to http://HOST:PORT.
     public var baseURL: String?
+    /// LISTGATE_RATE_LIMITS: its per-IP part limits the list forms' posts.
     public var rateLimits = RateLimits.defaults
+    /// What the forms' posts may cause: link lifetimes, and the confirmation mails one
+    /// address gets a day (LISTGATE_RATE_LIMITS' per-address part, see `Settings`).
+    public var intake = IntakePolicy()
     /// LISTGATE_SECRET_KEY; nil uses the key `migrate` generated.
     public var secretKey: String?
     /// A kept-alive connection on which nothing arrives for this long after an answer is
@@ -103,10 +107,7 @@ public struct ListgateHTTPServer: Sendable {
 
     /// The routes and the desk that decides what the form routes record.
     func compose() async throws -> (router: Router<AppRequestContext>, desk: IntakeDeskService) {
-        var policy = IntakePolicy()
-        policy.mailsPerAddressPerDay = configuration.rateLimits.perAddress.map {
-            Int((Double($0.count) * 86_400 / $0.seconds).rounded(.up))
-        }
+        let policy = configuration.intake
         let secret: String
         if let configured = configuration.secretKey { secret = configured } else { secret = try await store.secretKey() }
         let links = LinkBuilder(signer: TokenSigner(secret: secret), baseURL: configuration.resolvedBaseURL)

@@ -26,6 +26,11 @@ public struct RateLimits: Sendable, Equatable {
         self.perAddress = perAddress
     }
 
+    /// The per-address limit as the intake counts it: confirmation mails a day.
+    public var mailsPerAddressPerDay: Int? {
+        perAddress.map { Int((Double($0.count) * 86_400 / $0.seconds).rounded(.up)) }
+    }
+
     public init(parsing text: String) throws(RateLimitsError) {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed == "off" { self = .off; return }
