@@ -2,6 +2,7 @@
 // the rate limiter and the consent ledger (reduced to /24 or /48) need: the peer's, or,
 // behind a trusted proxy, the one it forwarded (ClientAddressMiddleware).
 import Hummingbird
+import ListgateCore
 import NIOCore
 
 public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
@@ -21,6 +22,9 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     var clientIP: String?
     /// Whether the connection came from a trusted proxy (then `clientIP` is the one it named).
     var throughTrustedProxy = false
+    /// On the sender API's routes, what the request's bearer token grants (set by
+    /// SenderAuthenticator; nil: no token, or one that grants nothing).
+    var senderAccess: SenderAccess?
 }
 
 enum FormLimits {

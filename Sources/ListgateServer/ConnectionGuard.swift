@@ -287,7 +287,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             body = ByteBuffer(string: #"{"error":{"code":"\#(problem.code)","message":"\#(message)"}}"#)
         } else {
             fields[.contentType] = "text/plain; charset=utf-8"
-            body = ByteBuffer(string: "\(problem.text(.en).title): \(message)\n")
+            body = ByteBuffer(string: "\(problem.page?.wording(.en)?.title ?? problem.code): \(message)\n")
         }
         fields[.contentLength] = String(body.readableBytes)
         SecurityHeaders.add(to: &fields, path: head.path ?? "/")

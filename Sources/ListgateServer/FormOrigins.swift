@@ -56,7 +56,7 @@ struct FormOriginMiddleware: RouterMiddleware {
         if isAllowed {
             response = try await next(request, context)
         } else {
-            response = FormRoutes.problemResponse(.originNotAllowed, request, pages: pages, locale: list.locale)
+            response = Problem.originNotAllowed.inLocale(list.locale).response(to: request, pages: pages)
         }
         // The answer depends on the Origin: caches must not hand one site's to another.
         response.headers[.vary] = "Origin"

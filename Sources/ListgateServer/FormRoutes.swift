@@ -16,10 +16,11 @@ struct FormRoutes: Sendable {
     let intake: Intake
     let desk: IntakeDeskService
     let pages: Pages
-    let ipLimiter: RateLimiter?
-    func addRoutes(to router: Router<AppRequestContext>) {
+
+    /// `listForms`: the group of the list forms' posts (`lists/:slug`), which carries their rate limit.
+    func addRoutes(to router: Router<AppRequestContext>, listForms: RouterGroup<AppRequestContext>) {
         router.get("lists/:slug/subscribe") { request, context in try await subscribePage(request, context) }
-        router.post("lists/:slug/subscribe") { request, context in try await subscribe(request, context) }
+        listForms.post("subscribe") { request, context in try await subscribe(request, context) }
         router.get("confirm/:token") { request, context in try await tokenPage(request, context, purpose: .confirm) }
         router.post("confirm/:token") { request, context in try await confirm(request, context) }
         router.get("block/:token") { request, context in try await tokenPage(request, context, purpose: .block) }
@@ -29,31 +30,20 @@ struct FormRoutes: Sendable {
     // MARK: Subscribe
 
     func subscribePage(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        guard let list = try await intake.listIfExists(context.parameters.require("slug")) else {
-            return problem(.listNotFound, request)
-        }
-        if list.isArchived { return closed(request, name: list.name, locale: list.locale) }
+        guard let list = try await intake.listIfExists(context.parameters.require("slug")) else { throw Problem.listNotFound }
+        if list.isArchived { throw Problem.listClosed(listName: list.name, locale: list.locale) }
         return pages.render("subscribe", locale: list.locale, subscribeValues(list, request))
     }
 
     func subscribe(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        if let limiter = ipLimiter, let retry = limiter.retryAfter(for: context.clientIP ?? "unknown") {
-            // In the list's language, as its other pages are (the list cache answers this).
-            let list = try? await intake.listIfExists(context.parameters.require("slug"))
-            var response = problem(.tooManyRequests, request, locale: list?.locale)
-            response.headers[.retryAfter] = String(retry)
-            return response
-        }
-        guard let list = try await intake.listIfExists(context.parameters.require("slug")) else {
-            return problem(.listNotFound, request)
-        }
+        guard let list = try await intake.listIfExists(context.parameters.require("slug")) else { throw Problem.listNotFound }
         // The same for every address, before the body is read: a closed list says so to all.
-        if list.isArchived { return closed(request, name: list.name, locale: list.locale) }
+        if list.isArchived { throw Problem.listClosed(listName: list.name, locale: list.locale) }
         // Which websites may post here is FormOriginMiddleware's to decide, before this runs.
         let form: SubscribeForm
         switch await SubscribeForm.decode(request) {
         case .success(let decoded): form = decoded
-        case .failure(let failure): return problem(failure, request, locale: list.locale)
+        case .failure(let problem): throw problem.inLocale(list.locale)
         }
         // A filled honeypot is a bot: answer exactly as for a person, do nothing.
         if let trap = form.website, !trap.isEmpty { return accepted(request, list: list) }
@@ -120,44 +110,44 @@ struct FormRoutes: Sendable {
         case .alreadyConfirmed(_, let name, let locale):
             return alreadyConfirmed(request, name: name, locale: locale)
         case .used(let slug, let name, let locale), .expired(let slug, let name, let locale):
-            return expired(request, slug: slug, name: name, locale: locale)
+            throw expired(slug: slug, name: name, locale: locale)
         case .listArchived(_, let name, let locale):
-            return closed(request, name: name, locale: locale)
+            throw Problem.listClosed(listName: name, locale: locale)
         case .invalid:
-            return invalidLink(request)
+            throw Problem.invalidLink()
         }
     }
 
     func confirm(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let origin = RequestOrigin(route: "form:/confirm", clientIP: context.clientIP, userAgent: request.headers[.userAgent])
         let outcome = try await intake.confirm(token: context.parameters.require("token"), origin: origin)
-        let label: String
-        let response: Response
+        let label = Self.label(outcome)
+        Counter(label: "listgate_confirmations_total", dimensions: [("outcome", label)]).increment()
         switch outcome {
         case .confirmed(let slug, let name, let locale):
-            label = "confirmed"
-            if request.wantsJSON {
-                response = JSONAnswer.status("subscribed")
-            } else if let page = try await intake.listIfExists(slug)?.sitePages.confirmed {
-                response = Pages.redirect(to: page)
-            } else {
-                response = pages.render("confirmed", locale: locale, ["list_name": name])
-            }
+            if request.wantsJSON { return JSONAnswer.status("subscribed") }
+            if let page = try await intake.listIfExists(slug)?.sitePages.confirmed { return Pages.redirect(to: page) }
+            return pages.render("confirmed", locale: locale, ["list_name": name])
         case .alreadyConfirmed(_, let name, let locale):
-            label = "already_confirmed"
-            response = alreadyConfirmed(request, name: name, locale: locale)
+            return alreadyConfirmed(request, name: name, locale: locale)
         case .used(let slug, let name, let locale), .expired(let slug, let name, let locale):
-            label = "expired"
-            response = expired(request, slug: slug, name: name, locale: locale)
+            throw expired(slug: slug, name: name, locale: locale)
         case .listArchived(_, let name, let locale):
-            label = "list_archived"
-            response = closed(request, name: name, locale: locale)
+            throw Problem.listClosed(listName: name, locale: locale)
         case .invalid:
-            label = "invalid"
-            response = invalidLink(request)
+            throw Problem.invalidLink()
         }
-        Counter(label: "listgate_confirmations_total", dimensions: [("outcome", label)]).increment()
-        return response
+    }
+
+    /// The outcome as `listgate_confirmations_total` counts it.
+    static func label(_ outcome: ConfirmOutcome) -> String {
+        switch outcome {
+        case .confirmed: "confirmed"
+        case .alreadyConfirmed: "already_confirmed"
+        case .used, .expired: "expired"
+        case .listArchived: "list_archived"
+        case .invalid: "invalid"
+        }
     }
 
     func block(_ request: Request, _ context: AppRequestContext) async throws -> Response {
@@ -168,7 +158,7 @@ struct FormRoutes: Sendable {
                 ? JSONAnswer.status("blocked")
                 : pages.render("blocked", locale: locale, ["list_name": name])
         case .invalid:
-            return invalidLink(request)
+            throw Problem.invalidLink()
         }
     }
 
@@ -180,38 +170,10 @@ struct FormRoutes: Sendable {
             : pages.render("already_confirmed", locale: locale, ["list_name": name])
     }
 
-    func expired(_ request: Request, slug: String, name: String, locale: ListLocale) -> Response {
-        if request.wantsJSON {
-            return JSONAnswer.error("link_expired", "this link has expired or was already used; request a new mail", status: .gone)
-        }
+    /// 410 for a used or expired link, offering the list's subscribe form again.
+    func expired(slug: String, name: String, locale: ListLocale) -> Problem {
         let subscribeURL = (try? ListSlug(slug)).map { intake.subscribeURL($0) } ?? "/"
-        return pages.render("expired", locale: locale, ["list_name": name, "subscribe_url": subscribeURL], status: .gone)
-    }
-
-    /// 410 for a closed list's subscribe form and for its pending confirm links: nothing
-    /// can join it any more (leaving still works, and the page says so).
-    func closed(_ request: Request, name: String, locale: ListLocale) -> Response {
-        if request.wantsJSON {
-            return JSONAnswer.error("list_archived", "this list is closed: it takes no new subscriptions", status: .gone)
-        }
-        return pages.render("closed", locale: locale, ["list_name": name], status: .gone)
-    }
-
-    func invalidLink(_ request: Request) -> Response {
-        request.wantsJSON
-            ? JSONAnswer.error("invalid_link", "this link is not valid; copy the whole link from the mail", status: .badRequest)
-            : pages.render("invalid", locale: request.preferredLocale, [:], status: .badRequest)
-    }
-
-    func problem(_ problem: Problem, _ request: Request, locale: ListLocale? = nil) -> Response {
-        Self.problemResponse(problem, request, pages: pages, locale: locale)
-    }
-
-    static func problemResponse(_ problem: Problem, _ request: Request, pages: Pages, locale: ListLocale? = nil) -> Response {
-        let locale = locale ?? request.preferredLocale
-        return request.wantsJSON
-            ? JSONAnswer.error(problem.code, problem.text(.en).message, status: problem.status)
-            : pages.error(problem, locale: locale)
+        return .linkExpired(listName: name, subscribeURL: subscribeURL, locale: locale)
     }
 }
 

@@ -14,7 +14,11 @@ public struct ServerConfiguration: Sendable {
     public var port = 8080
     /// Used in links in mail; defaults to http://HOST:PORT.
     public var baseURL: String?
+    /// LISTGATE_RATE_LIMITS: its per-IP part limits the list forms' posts.
     public var rateLimits = RateLimits.defaults
+    /// What the forms' posts may cause: link lifetimes, and the confirmation mails one
+    /// address gets a day (LISTGATE_RATE_LIMITS' per-address part, see `Settings`).
+    public var intake = IntakePolicy()
     /// LISTGATE_SECRET_KEY; nil uses the key `migrate` generated.
     public var secretKey: String?
     /// A kept-alive connection on which nothing arrives for this long after an answer is
@@ -103,10 +107,7 @@ public struct ListgateHTTPServer: Sendable {
 
     /// The routes and the desk that decides what the form routes record.
     func compose() async throws -> (router: Router<AppRequestContext>, desk: IntakeDeskService) {
-        var policy = IntakePolicy()
-        policy.mailsPerAddressPerDay = configuration.rateLimits.perAddress.map {
-            Int((Double($0.count) * 86_400 / $0.seconds).rounded(.up))
-        }
+        let policy = configuration.intake
         let secret: String
         if let configured = configuration.secretKey { secret = configured } else { secret = try await store.secretKey() }
         let links = LinkBuilder(signer: TokenSigner(secret: secret), baseURL: configuration.resolvedBaseURL)
@@ -122,9 +123,13 @@ public struct ListgateHTTPServer: Sendable {
             HealthRoutes(store: store, diskSpace: configuration.diskSpace).addRoutes(to: router)
             MetricsRoutes(store: store, registry: registry, access: MetricsAccess(token: configuration.metricsToken))
                 .addRoutes(to: router)
-            FormRoutes(intake: intake, desk: desk, pages: pages, ipLimiter: ipLimiter).addRoutes(to: router)
-            UnsubscribeRoutes(unsubscribes: unsubscribes, intake: intake, desk: desk, pages: pages, ipLimiter: ipLimiter)
-                .addRoutes(to: router)
+            // The posts of the two list forms (subscribe, unsubscribe-by-address): the ones
+            // a flood would aim at, so the per-IP limit is theirs alone.
+            let listForms = router.group("lists/:slug")
+            if let ipLimiter { listForms.add(middleware: FormRateLimitMiddleware(limiter: ipLimiter, intake: intake)) }
+            FormRoutes(intake: intake, desk: desk, pages: pages).addRoutes(to: router, listForms: listForms)
+            UnsubscribeRoutes(unsubscribes: unsubscribes, intake: intake, desk: desk, pages: pages)
+                .addRoutes(to: router, listForms: listForms)
             PreferencesRoutes(unsubscribes: unsubscribes, store: store, pages: pages).addRoutes(to: router)
             SenderAPIRoutes(store: store, links: links).addRoutes(to: router)
         }
@@ -141,6 +146,7 @@ public struct ListgateHTTPServer: Sendable {
         router.add(middleware: ServerErrorMiddleware(pages: pages))
         router.add(middleware: FormOriginMiddleware(intake: intake, pages: pages))
         router.add(middleware: PathGuardMiddleware(routes: table))
+        router.add(middleware: ProblemMiddleware(pages: pages))
         addRoutes(router)
         return (router, desk)
     }

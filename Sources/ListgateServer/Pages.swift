@@ -1,5 +1,5 @@
-// Hosted pages from Forms/pages (Mustache; `{{value}}` is HTML-escaped), and the small
-// amount of text the server itself supplies for error pages, in Japanese and English.
+// Hosted pages from Forms/pages (Mustache; `{{value}}` is HTML-escaped), and the JSON
+// answers of the same routes. What the error pages say is in Problem.swift.
 import Foundation
 import Hummingbird
 import ListgateCore
@@ -82,12 +82,6 @@ struct Pages: Sendable {
     static func redirect(to page: SitePageURL) -> Response {
         Response(status: .seeOther, headers: [.location: page.text, .cacheControl: "no-store"])
     }
-
-    /// The generic error page, in the given language.
-    func error(_ problem: Problem, locale: ListLocale) -> Response {
-        let text = problem.text(locale)
-        return render("error", locale: locale, ["title": text.title, "message": text.message], status: problem.status)
-    }
 }
 
 /// Rendered pages by key, at most `limit` of them (then it starts over: lists are few).
@@ -103,50 +97,6 @@ final class SharedPages: Sendable {
             pages[key] = body
         }
         return body
-    }
-}
-
-/// Errors a visitor can meet, with what the page and the JSON answer say.
-enum Problem: Error {
-    case listNotFound, tooManyRequests, bodyTooLarge, unsupportedMediaType, malformedBody, originNotAllowed
-
-    var status: HTTPResponse.Status {
-        switch self {
-        case .listNotFound: .notFound
-        case .tooManyRequests: .tooManyRequests
-        case .bodyTooLarge: .contentTooLarge
-        case .unsupportedMediaType: .unsupportedMediaType
-        case .malformedBody: .badRequest
-        case .originNotAllowed: .forbidden
-        }
-    }
-
-    var code: String {
-        switch self {
-        case .listNotFound: "list_not_found"
-        case .tooManyRequests: "rate_limited"
-        case .bodyTooLarge: "body_too_large"
-        case .unsupportedMediaType: "unsupported_media_type"
-        case .malformedBody: "malformed_body"
-        case .originNotAllowed: "origin_not_allowed"
-        }
-    }
-
-    func text(_ locale: ListLocale) -> (title: String, message: String) {
-        switch (self, locale) {
-        case (.listNotFound, .ja): ("リストが見つかりません", "お探しのメーリングリストは存在しません。URLをご確認ください。")
-        case (.listNotFound, .en): ("List not found", "There is no mailing list at this address. Please check the URL.")
-        case (.tooManyRequests, .ja): ("しばらくお待ちください", "短時間に多くの送信がありました。少し時間をおいてから、もう一度お試しください。")
-        case (.tooManyRequests, .en): ("Please wait a moment", "Too many requests in a short time. Please try again in a little while.")
-        case (.bodyTooLarge, .ja): ("送信内容が大きすぎます", "フォームの内容が大きすぎるため受け付けられませんでした。")
-        case (.bodyTooLarge, .en): ("Request too large", "The form data was too large to accept.")
-        case (.unsupportedMediaType, .ja): ("送信形式に対応していません", "フォームから送信するか、JSON でお送りください。")
-        case (.unsupportedMediaType, .en): ("Unsupported format", "Send the form as a web form or as JSON.")
-        case (.malformedBody, .ja): ("送信内容を読み取れません", "フォームの内容を読み取れませんでした。もう一度お試しください。")
-        case (.malformedBody, .en): ("Unreadable request", "The form data could not be read. Please try again.")
-        case (.originNotAllowed, .ja): ("このサイトからは送信できません", "このリストは、このウェブサイトのフォームからのお申し込みを受け付けていません。")
-        case (.originNotAllowed, .en): ("Not accepted from this site", "This list does not accept requests from this website's form.")
-        }
     }
 }
 

@@ -17,9 +17,7 @@ struct PreferencesRoutes: Sendable {
 
     func show(_ request: Request, _ context: AppRequestContext, done: [String]?) async throws -> Response {
         guard let entries = try await unsubscribes.preferences(token: context.parameters.require("token"), store: store) else {
-            return request.wantsJSON
-                ? JSONAnswer.error("invalid_link", "this link is not valid", status: .badRequest)
-                : pages.render("invalid", locale: request.preferredLocale, [:], status: .badRequest)
+            throw Problem.invalidLink(message: "this link is not valid")
         }
         if request.wantsJSON {
             return JSONAnswer.body(
@@ -47,7 +45,7 @@ struct PreferencesRoutes: Sendable {
         var request = request
         guard let buffer = try? await request.collectBody(upTo: FormLimits.bodyBytes),
               let body = String(validating: buffer.readableBytesView, as: UTF8.self)
-        else { return FormRoutes.problemResponse(.malformedBody, request, pages: pages) }
+        else { throw Problem.malformedBody }
         // `leave=slug&leave=slug`: repeated keys, which a plain form sends for checkboxes.
         let slugs = body.split(separator: "&").compactMap { pair -> String? in
             let parts = pair.split(separator: "=", maxSplits: 1)

@@ -1,9 +1,11 @@
 // Per-client limits on form posts (README, Configuration: 20 a minute by default), per IPv4 address
-// or IPv6 /64 network. In memory:
+// or IPv6 /64 network, applied by a middleware on the list forms' route group. In memory:
 // a restart forgives everyone, which is fine for a limit meant to slow floods down.
 // The per-address limit lives in the database (it must not depend on which process
 // answered) and is enforced by the intake without changing the answer.
 import Foundation
+import Hummingbird
+import ListgateCore
 import Synchronization
 
 /// `LISTGATE_RATE_LIMITS`: `ip=20/min,address=3/day`, or `off`.
@@ -22,6 +24,11 @@ public struct RateLimits: Sendable, Equatable {
     public init(perIP: Rate?, perAddress: Rate?) {
         self.perIP = perIP
         self.perAddress = perAddress
+    }
+
+    /// The per-address limit as the intake counts it: confirmation mails a day.
+    public var mailsPerAddressPerDay: Int? {
+        perAddress.map { Int((Double($0.count) * 86_400 / $0.seconds).rounded(.up)) }
     }
 
     public init(parsing text: String) throws(RateLimitsError) {
@@ -55,6 +62,25 @@ public struct RateLimitsError: Error, CustomStringConvertible {
     public let text: String
     public var description: String {
         "invalid LISTGATE_RATE_LIMITS '\(text)': use e.g. ip=20/min,address=3/day (units s, min, hour, day) or off"
+    }
+}
+
+/// The per-IP limit on the two list forms' posts (subscribe, unsubscribe-by-address), on
+/// the route group that holds them: every post there counts, whichever handler it reaches,
+/// and one over the limit is refused before the handler reads anything.
+struct FormRateLimitMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let limiter: RateLimiter
+    let intake: Intake
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard let retry = limiter.retryAfter(for: context.clientIP ?? "unknown") else { return try await next(request, context) }
+        // In the list's language, as its other pages are (the list cache answers this).
+        var locale: ListLocale?
+        if let slug = context.parameters.get("slug") { locale = (try? await intake.listIfExists(slug))?.locale }
+        throw Problem.tooManyRequests(retryAfter: retry).inLocale(locale)
     }
 }
 

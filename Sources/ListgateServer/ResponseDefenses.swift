@@ -86,17 +86,7 @@ struct ServerErrorMiddleware: RouterMiddleware {
     }
 
     private func body(for response: Response, _ request: Request) -> Response {
-        var answer: Response
-        if request.wantsJSON {
-            answer = JSONAnswer.error(
-                "internal_error", "the server could not complete this request; please try again later", status: response.status)
-        } else {
-            let locale = request.preferredLocale
-            let text = locale == .ja
-                ? (title: "ただいま処理できません", message: "サーバーで問題が発生しました。しばらくしてから、もう一度お試しください。")
-                : (title: "Something went wrong", message: "The server could not complete this request. Please try again in a little while.")
-            answer = pages.render("error", locale: locale, ["title": text.title, "message": text.message], status: response.status)
-        }
+        var answer = Problem.serverError(response.status).response(to: request, pages: pages)
         for field in response.headers where ![.contentType, .contentLength].contains(field.name) {
             answer.headers[field.name] = field.value
         }

@@ -1,6 +1,8 @@
 // The sender API (`/api/v1`): a separate newsletter sender pulls what it may read.
-// Every route authenticates first: no or bad token → 401; a token for another list → 403;
-// only then can an unknown list or snapshot be 404 (README, invariant 4: fail closed).
+// Every route is in one group whose context is the token's access (SenderAuthentication):
+// no or bad token → 401 before a handler runs; a token for another list → 403; only then
+// can an unknown list or snapshot be 404 (README, invariant 4: fail closed). Refusals are
+// thrown as `Problem`s, JSON whatever the client accepts.
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -18,44 +20,44 @@ struct SenderAPIRoutes: Sendable {
     static let pagesAhead = 2
 
     func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("api/v1/lists") { request, context in try await lists(request, context) }
-        router.post("api/v1/lists/:slug/snapshots") { request, context in try await takeSnapshot(request, context) }
-        router.get("api/v1/snapshots/:id") { request, context in try await snapshot(request, context) }
-        router.get("api/v1/snapshots/:id/recipients") { request, context in try await recipients(request, context) }
-        router.get("api/v1/lists/:slug/unsubscribes") { request, context in try await unsubscribes(request, context) }
+        let api = router.group("api/v1")
+            .add(middleware: SenderAuthenticator(store: store))
+            .group(context: SenderRequestContext.self)
+        api.get("lists") { request, context in try await lists(request, context) }
+        api.post("lists/:slug/snapshots") { request, context in try await takeSnapshot(request, context) }
+        api.get("snapshots/:id") { request, context in try await snapshot(request, context) }
+        api.get("snapshots/:id/recipients") { request, context in try await recipients(request, context) }
+        api.get("lists/:slug/unsubscribes") { request, context in try await unsubscribes(request, context) }
     }
 
     /// `POST /api/v1/lists/{slug}/snapshots`: freezes the list's active audience.
-    func takeSnapshot(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        guard let access = try await authenticate(request, context) else { return unauthorized() }
+    func takeSnapshot(_ request: Request, _ context: SenderRequestContext) async throws -> Response {
+        let access = context.access
         // Another list: 403 if it exists, 404 if not; never a fallback to "all".
-        if let refusal = try await refuseOtherList(context.parameters.require("slug"), access) { return refusal }
+        try await requireOwnList(context.parameters.require("slug"), access)
         let snapshot: AudienceSnapshot
         do {
             snapshot = try await store.takeSnapshot(
                 listID: access.listID, tokenID: access.tokenID, source: EventSource("api:\(access.tokenID)"))
         } catch DomainError.listArchived {
             // A closed list has no audience to send to; its earlier snapshots still stream.
-            return JSONAnswer.error("list_archived", "this list is archived: it takes no new snapshots", status: .conflict)
+            throw Problem.listArchived
         }
         return JSONAnswer.body(Self.document(snapshot), code: .created)
     }
 
     /// `GET /api/v1/snapshots/{id}`: the metadata of a snapshot of this token's list.
-    func snapshot(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        guard let access = try await authenticate(request, context) else { return unauthorized() }
-        guard let snapshot = try await store.snapshot(id: context.parameters.require("id")) else { return notFound("snapshot") }
-        guard snapshot.listID == access.listID else { return forbidden() }
+    func snapshot(_ request: Request, _ context: SenderRequestContext) async throws -> Response {
+        let snapshot = try await ownSnapshot(context)
         return JSONAnswer.body(Self.document(snapshot), code: .ok)
     }
 
     /// `GET /api/v1/snapshots/{id}/recipients`: the frozen members as NDJSON, each with a
     /// working one-click unsubscribe link and the header values to send it in.
-    func recipients(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        guard let access = try await authenticate(request, context) else { return unauthorized() }
-        guard let snapshot = try await store.snapshot(id: context.parameters.require("id")) else { return notFound("snapshot") }
-        guard snapshot.listID == access.listID else { return forbidden() }
-        guard !snapshot.expired else { return Self.expired() }
+    func recipients(_ request: Request, _ context: SenderRequestContext) async throws -> Response {
+        let snapshot = try await ownSnapshot(context)
+        // The members were deleted for age; the metadata above is still there.
+        guard !snapshot.expired else { throw Problem.snapshotExpired }
         let store = self.store, links = self.links
         var headers = Self.streamHeaders
         // The sender can check what it received against what it reviewed: count and
@@ -93,25 +95,14 @@ struct SenderAPIRoutes: Sendable {
         })
     }
 
-    /// 410: the snapshot's members were deleted for age; its metadata is still there.
-    static func expired() -> Response {
-        JSONAnswer.error(
-            "snapshot_expired", "this snapshot's members were deleted after the retention period; take a new snapshot",
-            status: .gone)
-    }
-
     /// `GET /api/v1/lists/{slug}/unsubscribes?since=RFC3339`: who left since then, oldest
     /// first. `since` is required: a missing or malformed one is 400, never "since the
     /// beginning".
-    func unsubscribes(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        guard let access = try await authenticate(request, context) else { return unauthorized() }
-        if let refusal = try await refuseOtherList(context.parameters.require("slug"), access) { return refusal }
-        guard let sinceText = request.uri.queryParameters["since"].map(String.init) else {
-            return JSONAnswer.error("since_required", "give since=RFC3339 time, e.g. 2026-11-21T00:00:00Z", status: .badRequest)
-        }
-        guard let since = Timestamp.strictRFC3339(sinceText) else {
-            return JSONAnswer.error("invalid_since", "since must be an RFC 3339 time, e.g. 2026-11-21T00:00:00Z", status: .badRequest)
-        }
+    func unsubscribes(_ request: Request, _ context: SenderRequestContext) async throws -> Response {
+        let access = context.access
+        try await requireOwnList(context.parameters.require("slug"), access)
+        guard let sinceText = request.uri.queryParameters["since"].map(String.init) else { throw Problem.sinceRequired }
+        guard let since = Timestamp.strictRFC3339(sinceText) else { throw Problem.invalidSince }
         let store = self.store, listID = access.listID, sinceStamp = Timestamp.string(since)
         return Response(status: .ok, headers: Self.streamHeaders, body: ResponseBody { writer in
             var after: (time: String, key: String)?
@@ -139,13 +130,23 @@ struct SenderAPIRoutes: Sendable {
     static let erasedHeader = HTTPField.Name("X-Listgate-Snapshot-Erased")!
     static let streamHeaders: HTTPFields = [.contentType: "application/x-ndjson; charset=utf-8", .cacheControl: "no-store"]
 
-    /// For a route naming a list: 403 if the token's list is another existing list, 404 if
-    /// there is no such list; nil when the token may read it.
-    func refuseOtherList(_ slugText: String, _ access: SenderAccess) async throws -> Response? {
-        guard slugText != access.listSlug else { return nil }
+    /// For a route naming a list: throws 403 if it is another existing list than the
+    /// token's, 404 if there is no such list.
+    func requireOwnList(_ slugText: String, _ access: SenderAccess) async throws {
+        guard slugText != access.listSlug else { return }
         var exists = false
         if let slug = try? ListSlug(slugText) { exists = try await store.list(slug) != nil }
-        return exists ? forbidden() : notFound("list")
+        throw exists ? Problem.forbidden : Problem.notFound("list")
+    }
+
+    /// The route's snapshot if it is of the token's list: 404 if there is none, 403 if it
+    /// is another list's.
+    func ownSnapshot(_ context: SenderRequestContext) async throws -> AudienceSnapshot {
+        guard let snapshot = try await store.snapshot(id: context.parameters.require("id")) else {
+            throw Problem.notFound("snapshot")
+        }
+        guard snapshot.listID == context.access.listID else { throw Problem.forbidden }
+        return snapshot
     }
 
     static func document(_ snapshot: AudienceSnapshot) -> [String: Any] {
@@ -162,37 +163,9 @@ struct SenderAPIRoutes: Sendable {
                 "contact": orNull(identity.contact?.text)]
     }
 
-    func forbidden() -> Response {
-        JSONAnswer.error("forbidden", "this token may not read that list", status: .forbidden)
-    }
-
-    func notFound(_ what: String) -> Response {
-        JSONAnswer.error("\(what)_not_found", "no such \(what)", status: .notFound)
-    }
-
-    /// The access the request's bearer token grants; nil means answer `unauthorized()`.
-    func authenticate(_ request: Request, _ context: AppRequestContext) async throws -> SenderAccess? {
-        // The scheme name is case-insensitive (RFC 7235 §2.1).
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else { return nil }
-        let token = String(header.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
-        guard let access = try await store.senderAccess(token: token) else { return nil }
-        // Each use is logged by token id, never by the token itself.
-        context.logger.info("sender API request", metadata: ["token_id": "\(access.tokenID)", "route": "\(context.endpointPath ?? "")"])
-        return access
-    }
-
-    func unauthorized() -> Response {
-        var response = JSONAnswer.error("unauthorized", "a valid bearer token is required", status: .unauthorized)
-        response.headers[.wwwAuthenticate] = "Bearer"
-        return response
-    }
-
     /// `GET /api/v1/lists`: the lists this token may read (exactly one).
-    func lists(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        guard let access = try await authenticate(request, context) else { return unauthorized() }
-        guard let list = try await store.list(ListSlug(access.listSlug)) else {
-            return JSONAnswer.error("list_not_found", "no such list", status: .notFound)
-        }
+    func lists(_ request: Request, _ context: SenderRequestContext) async throws -> Response {
+        guard let list = try await store.list(ListSlug(context.access.listSlug)) else { throw Problem.notFound("list") }
         let counts = try await store.memberCounts(listID: list.id)
         let document: [String: Any] = [
             "slug": list.slug.rawValue, "name": list.name, "locale": list.locale.rawValue, "active": counts.active,

@@ -11,13 +11,13 @@ struct UnsubscribeRoutes: Sendable {
     let intake: Intake
     let desk: IntakeDeskService
     let pages: Pages
-    let ipLimiter: RateLimiter?
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    /// `listForms`: the group of the list forms' posts (`lists/:slug`), which carries their rate limit.
+    func addRoutes(to router: Router<AppRequestContext>, listForms: RouterGroup<AppRequestContext>) {
         router.get("unsubscribe/:token") { request, context in try await page(request, context) }
         router.post("unsubscribe/:token") { request, context in try await unsubscribe(request, context) }
         router.get("lists/:slug/unsubscribe") { request, context in try await requestPage(request, context) }
-        router.post("lists/:slug/unsubscribe") { request, context in try await requestLink(request, context) }
+        listForms.post("unsubscribe") { request, context in try await requestLink(request, context) }
     }
 
     func page(_ request: Request, _ context: AppRequestContext) async throws -> Response {
@@ -30,7 +30,7 @@ struct UnsubscribeRoutes: Sendable {
              .alreadyConfirmed(let slug, let name, let locale), .listArchived(let slug, let name, let locale):
             return try await done(request, slug: slug, name: name, locale: locale, already: true)
         case .invalid:
-            return invalidLink(request)
+            throw Problem.invalidLink()
         }
     }
 
@@ -53,7 +53,7 @@ struct UnsubscribeRoutes: Sendable {
         switch outcome {
         case .unsubscribed(let listSlug, let listName, let listLocale): (slug, name, locale, already) = (listSlug, listName, listLocale, false)
         case .alreadyUnsubscribed(let listSlug, let listName, let listLocale): (slug, name, locale, already) = (listSlug, listName, listLocale, true)
-        case .invalid: return invalidLink(request)
+        case .invalid: throw Problem.invalidLink()
         }
         // A person pressed the page's button: the company's own page, when it has one. A
         // one-click POST comes from a mail provider, which follows no redirect.
@@ -64,27 +64,16 @@ struct UnsubscribeRoutes: Sendable {
     }
 
     func requestPage(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        guard let list = try await intake.listIfExists(context.parameters.require("slug")) else {
-            return FormRoutes.problemResponse(.listNotFound, request, pages: pages)
-        }
+        guard let list = try await intake.listIfExists(context.parameters.require("slug")) else { throw Problem.listNotFound }
         return pages.render("unsubscribe_request", locale: list.locale, ["list_name": list.name, "action_url": pages.action(request)])
     }
 
     func requestLink(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        if let limiter = ipLimiter, let retry = limiter.retryAfter(for: context.clientIP ?? "unknown") {
-            // In the list's language, as its other pages are (the list cache answers this).
-            let list = try? await intake.listIfExists(context.parameters.require("slug"))
-            var response = FormRoutes.problemResponse(.tooManyRequests, request, pages: pages, locale: list?.locale)
-            response.headers[.retryAfter] = String(retry)
-            return response
-        }
-        guard let list = try await intake.listIfExists(context.parameters.require("slug")) else {
-            return FormRoutes.problemResponse(.listNotFound, request, pages: pages)
-        }
+        guard let list = try await intake.listIfExists(context.parameters.require("slug")) else { throw Problem.listNotFound }
         let form: SubscribeForm
         switch await SubscribeForm.decode(request) {
         case .success(let decoded): form = decoded
-        case .failure(let failure): return FormRoutes.problemResponse(failure, request, pages: pages, locale: list.locale)
+        case .failure(let problem): throw problem.inLocale(list.locale)
         }
         if form.website?.isEmpty == false { return sent(request, list: list) }  // honeypot: same answer, nothing done
         let origin = RequestOrigin(
@@ -124,12 +113,6 @@ struct UnsubscribeRoutes: Sendable {
         if already { values["already"] = "1" }
         if let preferencesURL { values["preferences_url"] = preferencesURL }
         return pages.render("unsubscribed", locale: locale, values)
-    }
-
-    func invalidLink(_ request: Request) -> Response {
-        request.wantsJSON
-            ? JSONAnswer.error("invalid_link", "this link is not valid; copy the whole link from the mail", status: .badRequest)
-            : pages.render("invalid", locale: request.preferredLocale, [:], status: .badRequest)
     }
 
     static func label(_ outcome: UnsubscribeOutcome) -> String {

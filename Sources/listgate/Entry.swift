@@ -2,9 +2,6 @@
 // shape: non-zero exit, and `error: …` as the last line on stderr.
 import ArgumentParser
 import Foundation
-import GRDB
-import ListgateCore
-import ListgateMail
 
 @main
 enum Entry {
@@ -31,19 +28,9 @@ enum Entry {
             print(Listgate.fullMessage(for: error))
             exit(0)
         }
-        switch error {
-        case let error as DomainError: Console.error(error.description)
-        case let error as StoreError: Console.error(error.description)
-        case let error as CLIError: Console.error(error.description)
-        case let error as SenderTokenError: Console.error(error.description)
-        case let error as MembershipError: Console.error(error.description)
-        case let error as DataFileError: Console.error(error.description)
-        case let error as ExportError: Console.error(error.description)
-        case let error as ImportOptionError: Console.error(error.description)
-        case let error as FormsError: Console.error(error.description)
-        case let error as DatabaseError:
-            Console.error("database: \(error.message ?? error.description)")
-        default:
+        if let error = error as? any UserFacingError {
+            Console.error(error.userMessage)
+        } else {
             // Argument parsing errors: show usage, then the one-line error.
             let full = Listgate.fullMessage(for: error)
             let help = full.split(separator: "\n", omittingEmptySubsequences: false)
@@ -57,10 +44,4 @@ enum Entry {
         }
         exit(code == .success ? 1 : code.rawValue)
     }
-}
-
-/// A failure of the command line itself (bad combination of options, unreadable file).
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -266,11 +266,9 @@ struct ListsCommand: AsyncParsableCommand {
             let store = try await database.openMigrated()
             guard let list = try await store.list(slug) else { throw DomainError.listNotFound(slug.rawValue) }
             if embed {
-                let base = try ServeCommand.validBaseURL(
-                    baseURL ?? ProcessInfo.processInfo.environment["LISTGATE_BASE_URL"] ?? "http://127.0.0.1:8080")
-                print(try await EmbedSnippet.html(
-                    for: list, baseURL: base,
-                    formsDirectory: ProcessInfo.processInfo.environment["LISTGATE_FORMS_DIR"].flatMap { $0.isEmpty ? nil : $0 }))
+                let settings = SettingsSource()
+                let base = try settings.baseURL(flag: baseURL) ?? "http://127.0.0.1:8080"
+                print(try await EmbedSnippet.html(for: list, baseURL: base, formsDirectory: settings.formsDirectory(flag: nil)))
                 return
             }
             let document = ListDocument(list, counts: try await store.memberCounts(listID: list.id))

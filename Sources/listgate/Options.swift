@@ -9,7 +9,7 @@ struct DatabaseOptions: ParsableArguments {
     var path: String?
 
     var resolvedPath: String {
-        path ?? ProcessInfo.processInfo.environment["LISTGATE_DB"] ?? "./listgate.sqlite3"
+        SettingsSource().databasePath(flag: path)
     }
 
     /// The database, refusing one that is missing, unmigrated or from a newer version.

@@ -1,13 +1,9 @@
 // `listgate serve`: the HTTP server and the outbox worker, in one process, under one
-// service group with graceful shutdown.
+// service group with graceful shutdown. Its flags become `Settings` (Settings.swift), and
+// `buildApplication(settings:)` (Application+build.swift) composes what runs.
 import ArgumentParser
 import Foundation
-import ListgateCore
-import ListgateMail
 import ListgateServer
-import Logging
-import Metrics
-import Prometheus
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -96,170 +92,13 @@ struct ServeCommand: AsyncParsableCommand {
     var bodyTimeout: Double?
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        let host = self.host ?? environment["LISTGATE_HOST"] ?? "127.0.0.1"
-        let port = try Self.number("port", port.map(String.init) ?? environment["LISTGATE_PORT"] ?? "8080", in: 0...65535)
-        var policy = OutboxPolicy()
-        policy.ceilingPerMinute = try Self.number(
-            "mail ceiling", mailCeiling.map(String.init) ?? environment["LISTGATE_MAIL_CEILING"] ?? "300", in: 1...1_000_000)
-        // Short delays are for tests and for a relay on the same host; the defaults suit a real MTA.
-        if let text = retryBase.map({ String($0) }) ?? environment["LISTGATE_RETRY_BASE"] {
-            policy.retryBase = try Self.seconds("retry base", text)
-        }
-        if let text = retryCap.map({ String($0) }) ?? environment["LISTGATE_RETRY_CAP"] {
-            policy.retryCap = try Self.seconds("retry cap", text, upTo: 86_400)
-        }
-        guard policy.retryCap >= policy.retryBase else {
-            throw CLIError("the retry cap (\(policy.retryCap)) is shorter than the retry base (\(policy.retryBase))")
-        }
-        let smtpURL = smtpURL ?? environment["LISTGATE_SMTP_URL"]
-        if let smtpURL, smtpURL.lowercased().hasPrefix("smtp"), !CurlCapabilities.linked.speaksSMTP {
-            throw CLIError("the system's libcurl (\(CurlCapabilities.linked.version)) was built without SMTP support")
-        }
-        let username = environment["LISTGATE_SMTP_USERNAME"], password = environment["LISTGATE_SMTP_PASSWORD"]
-        let tls = try Self.smtpTLSMode(smtpTLS ?? environment["LISTGATE_SMTP_TLS"])
-            ?? .defaultMode(username: username, password: password)
-        let destination: TransportConfiguration
-        let transport: any MailTransport
-        do {
-            destination = try TransportConfiguration(url: smtpURL, tls: tls)
-            transport = try destination.makeTransport(username: username, password: password)
-        } catch {
-            throw CLIError("invalid SMTP URL: \(error)")
-        }
-
-        var configuration = ServerConfiguration()
-        configuration.host = host
-        configuration.port = port
-        configuration.baseURL = try (baseURL ?? environment["LISTGATE_BASE_URL"]).map(Self.validBaseURL)
-        configuration.secretKey = environment["LISTGATE_SECRET_KEY"].flatMap { $0.isEmpty ? nil : $0 }
-        configuration.metricsToken = environment["LISTGATE_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-        do {
-            configuration.trustedProxies = try TrustedProxies(
-                parsing: trustedProxies.isEmpty ? [environment["LISTGATE_TRUSTED_PROXIES"] ?? ""] : trustedProxies)
-        } catch { throw CLIError(error.description) }
-        if let limits = environment["LISTGATE_RATE_LIMITS"] {
-            do { configuration.rateLimits = try RateLimits(parsing: limits) } catch { throw CLIError(error.description) }
-        }
-        configuration.maxConnections = try Self.number(
-            "maximum number of connections", maxConnections.map(String.init) ?? environment["LISTGATE_MAX_CONNECTIONS"] ?? "512",
-            in: 1...1_000_000)
-        if let text = headerTimeout.map({ String($0) }) ?? environment["LISTGATE_HEADER_TIMEOUT"] {
-            configuration.headerTimeout = try Self.seconds("header timeout", text, upTo: 600)
-        }
-        if let text = bodyTimeout.map({ String($0) }) ?? environment["LISTGATE_BODY_TIMEOUT"] {
-            configuration.bodyTimeout = try Self.seconds("body timeout", text, upTo: 600)
-        }
-        let retentionDays = try Self.number(
-            "snapshot retention", snapshotRetention.map(String.init) ?? environment["LISTGATE_SNAPSHOT_RETENTION"] ?? "30",
-            in: 1...36_500)
-        configuration.diskSpace = DiskSpace(databasePath: database.resolvedPath)
-        // Every template, the operator's and the built-in ones, is read and rendered now:
-        // one that would fail a visitor or a mail stops the start, naming its file.
-        configuration.formsDirectory = formsDir ?? environment["LISTGATE_FORMS_DIR"].flatMap { $0.isEmpty ? nil : $0 }
-        let composer = try AutoReplyComposer.load(formsDirectory: configuration.formsDirectory)
-        try composer.check()
-        try ListgateHTTPServer.checkPages(formsDirectory: configuration.formsDirectory)
-
-        let store = try await SQLiteStore.openMigrated(path: database.resolvedPath, checkpoints: .inBackground)
-        let checkpointer = try LogCheckpointer(path: database.resolvedPath)
-        var logger = Logger(label: "listgate")
-        let level = environment["LISTGATE_LOG_LEVEL"].map { $0.lowercased() } ?? "info"
-        guard let logLevel = Logger.Level(rawValue: level) else {
-            throw CLIError("invalid LISTGATE_LOG_LEVEL '\(level)': use trace, debug, info, notice, warning, error or critical")
-        }
-        logger.logLevel = logLevel
-        // Each connection is a file descriptor; the usual soft limit (1,024) is below what
-        // the connection cap and the database need together, and running out kills the process.
-        let files = OpenFileLimit.raiseToHardLimit()
-        logger.log(
-            level: files.before == files.after ? .debug : .info, "open-file limit",
-            metadata: ["before": "\(files.before)", "after": "\(files.after)"])
-        if files.after < UInt64(configuration.maxConnections) + 64 {
-            logger.warning(
-                "the open-file limit is close to the connection cap; lower --max-connections or raise the hard limit",
-                metadata: ["limit": "\(files.after)", "max_connections": "\(configuration.maxConnections)"])
-        }
-        if demo, try await store.allLists().isEmpty {
-            _ = try await store.createList(
-                NewList(slug: ListSlug("demo"), name: "デモ・ニュースレター", from: Mailbox("listgate demo <demo@example.org>")),
-                source: .cli)
-        }
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let journal: DeliveryJournal
-        do { journal = try DeliveryJournal(forDatabaseAt: database.resolvedPath) } catch {
-            throw CLIError("another listgate serve is already running on \(database.resolvedPath)")
-        }
-        let worker = OutboxWorker(store: store, transport: transport, policy: policy, logger: logger, journal: journal)
-        let server = ListgateHTTPServer(
-            store: store, configuration: configuration, renderer: composer, registry: registry, logger: logger,
-            services: [
-                worker, SnapshotPruner(store: store, retentionDays: retentionDays, logger: logger),
-                LogCheckpointService(checkpointer: checkpointer),
-            ])
-        let lists = try await store.allLists()
-        let baseURL = configuration.resolvedBaseURL
-        let mailTo = switch destination {
-        case .smtp(let endpoint): "\(Self.redacted(endpoint.url)) (\(endpoint.security))"
-        case .file: smtpURL.map(Self.redacted) ?? "./mail-outbox/ (one .eml file per message)"
-        }
-        // Said once the port is really ours, so a busy port is one error line, not a claim.
-        let application = try await server.buildApplication { port in
-            print("listgate is serving on http://\(host):\(port)")
-            for list in lists {
-                print("  subscribe page for '\(list.slug)': \(baseURL)/lists/\(list.slug)/subscribe")
-            }
-            print("  mail goes to: \(mailTo)")
-            fflush(nil)  // shown now even when stdout is a pipe (e.g. under make)
-        }
+        let settings = try Settings(serve: self)
+        let application = try await buildApplication(settings: settings)
         do {
             try await application.runService()
         } catch where ListgateHTTPServer.isAddressInUse(error) {
-            throw CLIError("cannot listen on \(host):\(port): the port is already in use")
+            throw CLIError("cannot listen on \(settings.server.host):\(settings.server.port): the port is already in use")
         }
-    }
-
-    /// The TLS mode an operator wrote; nil when none was (empty counts as none), so
-    /// the default that depends on the credentials applies.
-    static func smtpTLSMode(_ text: String?) throws -> SMTPTLSMode? {
-        guard let text = text?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
-        guard let mode = SMTPTLSMode(rawValue: text.lowercased()) else {
-            throw CLIError("invalid SMTP TLS mode '\(text)' (--smtp-tls or LISTGATE_SMTP_TLS): use \(SMTPTLSMode.accepted)")
-        }
-        return mode
-    }
-
-    static func validBaseURL(_ text: String) throws -> String {
-        guard let url = URLComponents(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false,
-              url.query == nil, url.fragment == nil
-        else { throw CLIError("invalid base URL '\(text)': use e.g. https://lists.example.org") }
-        return text.hasSuffix("/") ? String(text.dropLast()) : text
-    }
-
-    /// A number of seconds from 0.01 to `limit`, as a Duration.
-    static func seconds(_ name: String, _ text: String, upTo limit: Double = 3600) throws -> Duration {
-        guard let seconds = Double(text), seconds >= 0.01, seconds <= limit else {
-            throw CLIError("invalid \(name) '\(text)': use a number of seconds from 0.01 to \(Int(limit))")
-        }
-        return .milliseconds(Int64((seconds * 1000).rounded()))
-    }
-
-    static func number(_ name: String, _ text: String, in range: ClosedRange<Int>) throws -> Int {
-        guard let value = Int(text), range.contains(value) else {
-            throw CLIError("invalid \(name) '\(text)': use a number from \(range.lowerBound) to \(range.upperBound)")
-        }
-        return value
-    }
-
-    /// The URL without any user:password part, for logs.
-    static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil || components.user != nil else {
-            return url
-        }
-        components.user = nil
-        components.password = nil
-        return components.string ?? url
     }
 }
 

@@ -33,7 +33,7 @@ struct SnapshotsCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let text = olderThan.map(String.init) ?? ProcessInfo.processInfo.environment["LISTGATE_SNAPSHOT_RETENTION"] ?? "30"
+            let text = SettingsSource().value(olderThan.map(String.init), "LISTGATE_SNAPSHOT_RETENTION") ?? "30"
             guard let days = Int(text), (0...36_500).contains(days) else {
                 throw CLIError("invalid number of days '\(text)': use a whole number from 0 to 36500")
             }
