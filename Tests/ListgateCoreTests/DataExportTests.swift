@@ -3,6 +3,7 @@
 import Foundation
 import Testing
 @testable import ListgateCore
+@testable import ListgateSQLite
 
 /// Writes rows with a TabularWriter into a temp file and returns what was written.
 func written(_ format: DataFormat, columns: [String], rows: [[String?]]) throws -> String {

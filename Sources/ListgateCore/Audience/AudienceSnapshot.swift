@@ -21,6 +21,14 @@ public struct AudienceSnapshot: Sendable, Equatable {
     public var expired = false
     /// The list's sender identity when the snapshot was taken, for the newsletter to carry.
     public var senderIdentity = SenderIdentity()
+
+    package init(
+        id: String, listSlug: String, listID: Int64, count: Int, sha256: String, createdAt: Date, erased: Int,
+        expired: Bool = false, senderIdentity: SenderIdentity = SenderIdentity()
+    ) {
+        (self.id, self.listSlug, self.listID, self.count, self.sha256) = (id, listSlug, listID, count, sha256)
+        (self.createdAt, self.erased, self.expired, self.senderIdentity) = (createdAt, erased, expired, senderIdentity)
+    }
 }
 
 /// What one pruning of old snapshots did.
@@ -40,6 +48,10 @@ public struct SnapshotPruning: Sendable, Equatable {
 public struct RecipientPage: Sendable {
     public let ndjson: [UInt8]
     public let count: Int
+
+    package init(ndjson: [UInt8], count: Int) {
+        (self.ndjson, self.count) = (ndjson, count)
+    }
 }
 
 /// Someone who left a list (unsubscribed, bounced, complained or was suppressed), for the
@@ -74,7 +86,8 @@ public protocol SnapshotStore: Sendable {
     func pruneSnapshots(takenBefore cutoff: Date, batch: Int) async throws -> SnapshotPruning
     /// Up to `limit` members of a snapshot in identity-key order, after `after` (exclusive),
     /// as NDJSON with their unsubscribe links; read in pages so a million recipients
-    /// stream in constant memory.
+    /// stream in constant memory. The store only reads rows: each line is written by
+    /// `RecipientLine`, handed the row's column bytes as stored.
     func snapshotRecipients(snapshotID: String, after: String?, limit: Int, links: LinkBuilder) async throws -> RecipientPage
     /// The identity key of the `limit`-th member after `after`, where the page after that
     /// one starts; nil when fewer remain. It only walks the index, so the next page can be

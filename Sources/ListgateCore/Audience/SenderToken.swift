@@ -10,6 +10,11 @@ public struct SenderToken: Sendable, Equatable {
     public let createdAt: Date
     public let lastUsedAt: Date?
     public let revokedAt: Date?
+
+    package init(id: String, listSlug: String, name: String?, createdAt: Date, lastUsedAt: Date?, revokedAt: Date?) {
+        (self.id, self.listSlug, self.name, self.createdAt, self.lastUsedAt, self.revokedAt) =
+            (id, listSlug, name, createdAt, lastUsedAt, revokedAt)
+    }
 }
 
 /// What a valid token grants: reading one list.
@@ -17,6 +22,10 @@ public struct SenderAccess: Sendable, Equatable {
     public let tokenID: String
     public let listID: Int64
     public let listSlug: String
+
+    package init(tokenID: String, listID: Int64, listSlug: String) {
+        (self.tokenID, self.listID, self.listSlug) = (tokenID, listID, listSlug)
+    }
 }
 
 public enum SenderTokenSecret {

@@ -135,7 +135,7 @@ enum CSVCell {
     }
 }
 
-enum JSONText {
+package enum JSONText {
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// A JSON string literal (RFC 8259): quotes, backslashes and control characters
@@ -165,7 +165,7 @@ enum JSONText {
     }
 
     /// The same, into a String (for event details built by hand).
-    static func quoted(_ text: String) -> String {
+    package static func quoted(_ text: String) -> String {
         var result = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -185,13 +185,13 @@ enum JSONText {
 
 /// Rows of named columns written as CSV (header row first, CRLF line ends) or NDJSON (one
 /// object per line, keys in column order, null for an absent value).
-final class TabularWriter {
-    let format: DataFormat
+package final class TabularWriter {
+    package let format: DataFormat
     private let out: OutputBuffer
     private let keys: [[UInt8]]
     private var column = 0
 
-    init(format: DataFormat, columns: [String], destination: ExportDestination) throws {
+    package init(format: DataFormat, columns: [String], destination: ExportDestination) throws {
         self.format = format
         out = OutputBuffer(destination)
         keys = columns.map { Array(JSONText.quoted($0).utf8) + [UInt8(ascii: ":")] }
@@ -213,7 +213,7 @@ final class TabularWriter {
     }
 
     /// A text value; nil is an empty CSV cell or JSON null.
-    func text(_ bytes: UnsafeBufferPointer<UInt8>?) throws {
+    package func text(_ bytes: UnsafeBufferPointer<UInt8>?) throws {
         try separator()
         switch (format, bytes) {
         case (.csv, let bytes?): try CSVCell.write(bytes, to: out)
@@ -223,24 +223,24 @@ final class TabularWriter {
         }
     }
 
-    func text(_ string: String?) throws {
+    package func text(_ string: String?) throws {
         guard var string else { return try text(nil as UnsafeBufferPointer<UInt8>?) }
         try string.withUTF8 { (bytes) in try text(bytes) }
     }
 
-    func integer(_ value: Int64) throws {
+    package func integer(_ value: Int64) throws {
         try separator()
         try out.append(String(value))
     }
 
     /// Text that is already a JSON document: embedded as it is in NDJSON, a cell in CSV.
-    func json(_ bytes: UnsafeBufferPointer<UInt8>?) throws {
+    package func json(_ bytes: UnsafeBufferPointer<UInt8>?) throws {
         guard format == .ndjson, let bytes else { return try text(bytes) }
         try separator()
         try out.append(bytes)
     }
 
-    func endRow() throws {
+    package func endRow() throws {
         switch format {
         case .csv: try out.append("\r\n")
         case .ndjson: try out.append("}\n")
@@ -248,7 +248,7 @@ final class TabularWriter {
         column = 0
     }
 
-    func finish() throws {
+    package func finish() throws {
         try out.flush()
     }
 }

@@ -522,7 +522,7 @@ public struct ImportSummary: Sendable, Equatable {
 
     public var rows: Int { imported + updated + skipped + invalid + suppressed }
 
-    mutating func add(_ other: ImportCounts) {
+    package mutating func add(_ other: ImportCounts) {
         imported += other.imported
         updated += other.updated
         skipped += other.skipped
@@ -532,8 +532,10 @@ public struct ImportSummary: Sendable, Equatable {
 }
 
 /// What one committed batch did.
-struct ImportCounts: Sendable {
-    var imported = 0, updated = 0, skipped = 0, suppressed = 0, pendingWithoutConsent = 0
+package struct ImportCounts: Sendable {
+    package var imported = 0, updated = 0, skipped = 0, suppressed = 0, pendingWithoutConsent = 0
+
+    package init() {}
 }
 
 /// How far a long import or export has got, for the progress line.

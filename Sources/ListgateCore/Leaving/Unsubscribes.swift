@@ -4,6 +4,16 @@
 // cause goes to the address that is leaving.
 import Foundation
 
+/// How a person left a list; recorded in the `unsubscribed` event.
+public enum UnsubscribeRoute: String, Sendable, CaseIterable {
+    case oneClick = "one-click"
+    case page
+    case preferences
+    case byAddress = "by-address"
+    case admin
+    case block
+}
+
 public enum UnsubscribeOutcome: Sendable, Equatable {
     case unsubscribed(listSlug: String, listName: String, locale: ListLocale)
     /// Unsubscribing twice is fine, and says so.
@@ -116,6 +126,10 @@ public struct PreferenceEntry: Sendable, Equatable {
     public let listName: String
     public let status: String
     public let locale: ListLocale
+
+    package init(listSlug: String, listName: String, status: String, locale: ListLocale) {
+        (self.listSlug, self.listName, self.status, self.locale) = (listSlug, listName, status, locale)
+    }
 }
 
 /// What a preferences link governs: the one subscription behind an unsubscribe link

@@ -58,6 +58,16 @@ public struct OutboxMessage: Sendable, Equatable {
     public let quarantineReason: String?
     public let createdAt: Date
     public let sentAt: Date?
+
+    package init(
+        id: Int64, messageID: String, listID: Int64, kind: AutoReplyKind, recipient: String, raw: [UInt8],
+        status: OutboxStatus, attempts: Int, nextAttemptAt: Date, lastError: String?, quarantineReason: String?,
+        createdAt: Date, sentAt: Date?
+    ) {
+        (self.id, self.messageID, self.listID, self.kind, self.recipient, self.raw) = (id, messageID, listID, kind, recipient, raw)
+        (self.status, self.attempts, self.nextAttemptAt, self.lastError) = (status, attempts, nextAttemptAt, lastError)
+        (self.quarantineReason, self.createdAt, self.sentAt) = (quarantineReason, createdAt, sentAt)
+    }
 }
 
 /// One message as an operator sees it (`listgate outbox list`): where it stands and why,
@@ -103,4 +113,8 @@ public struct OutboxSummary: Sendable, Equatable {
     public var counts: [OutboxStatus: Int]
     public var paused: Bool
     public var pauseReason: String?
+
+    package init(counts: [OutboxStatus: Int], paused: Bool, pauseReason: String?) {
+        (self.counts, self.paused, self.pauseReason) = (counts, paused, pauseReason)
+    }
 }

@@ -1,6 +1,7 @@
 // Sender API tokens: digests only, one list each, every creation and revocation recorded.
 import Foundation
 import GRDB
+import ListgateCore
 
 extension SQLiteStore {
     public func createSenderToken(list slug: ListSlug, name: String?, secret: String, source: EventSource) async throws

@@ -4,6 +4,7 @@ import Crypto
 import Foundation
 import GRDB
 import GRDBSQLite
+import ListgateCore
 
 extension SQLiteStore {
     public func takeSnapshot(listID: Int64, tokenID: String?, source: EventSource) async throws -> AudienceSnapshot {

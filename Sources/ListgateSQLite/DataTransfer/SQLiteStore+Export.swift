@@ -4,6 +4,7 @@
 // buffer: no row is ever held in memory beyond the one being written.
 import Foundation
 import GRDB
+import ListgateCore
 #if canImport(GRDBSQLite)
 import GRDBSQLite
 #elseif canImport(SQLite3)

@@ -7,6 +7,7 @@
 // touches the outbox.
 import Foundation
 import GRDB
+import ListgateCore
 #if canImport(GRDBSQLite)
 import GRDBSQLite
 #elseif canImport(SQLite3)

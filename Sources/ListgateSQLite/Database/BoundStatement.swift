@@ -3,6 +3,7 @@
 // boxing costs more there than the insert itself. Everything else uses GRDB as usual.
 import Foundation
 import GRDB
+import ListgateCore
 #if canImport(GRDBSQLite)
 import GRDBSQLite
 #elseif canImport(SQLite3)

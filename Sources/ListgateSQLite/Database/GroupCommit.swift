@@ -6,6 +6,7 @@
 // what a request cost. A request is answered only after the commit it was part of, so
 // "acknowledged" still means "on disk"; if that commit fails, every request in it fails.
 import GRDB
+import ListgateCore
 import Synchronization
 
 final class GroupCommit: Sendable {

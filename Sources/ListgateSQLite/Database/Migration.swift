@@ -3,6 +3,7 @@
 // migration is refused rather than half-understood.
 import Crypto
 import Foundation
+import ListgateCore
 
 public struct Migration: Sendable, Equatable {
     public let name: String
@@ -47,25 +48,5 @@ public struct Migration: Sendable, Equatable {
                 (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0)
                     || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "_")
             }
-    }
-}
-
-extension SHA256 {
-    /// Lower-case hex digest, the form stored in the database.
-    static func hex<D: DataProtocol>(_ data: D) -> String {
-        hash(data: data).hexString
-    }
-}
-
-extension Sequence where Element == UInt8 {
-    var hexString: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for byte in self {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -2,6 +2,7 @@
 // safely by the server and CLI commands running at the same time.
 import Foundation
 import GRDB
+import ListgateCore
 
 public struct SQLiteStore: ListgateStore {
     let pool: DatabasePool

@@ -3,6 +3,7 @@
 // `listgate consent show` and `listgate subscribers export`.
 import Foundation
 import GRDB
+import ListgateCore
 
 extension SQLiteStore {
     /// Stores the wording unless its version is already there. The lookup comes first so

@@ -3,6 +3,7 @@
 // address (it shares group commits with other posts, and the writer with the desk).
 import Foundation
 import GRDB
+import ListgateCore
 
 extension SQLiteStore {
     public func recordFormRequest(

@@ -3,6 +3,7 @@
 // the queued mail and the ledger event commit together or not at all.
 import Foundation
 import GRDB
+import ListgateCore
 
 extension SQLiteStore {
     public func secretKey() async throws -> String {

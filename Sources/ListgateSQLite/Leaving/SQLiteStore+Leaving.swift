@@ -3,16 +3,7 @@
 // "unsubscribed" means: the state, its time, a per-list suppression, and the events.
 import Foundation
 import GRDB
-
-/// How a person left a list; recorded in the `unsubscribed` event.
-public enum UnsubscribeRoute: String, Sendable, CaseIterable {
-    case oneClick = "one-click"
-    case page
-    case preferences
-    case byAddress = "by-address"
-    case admin
-    case block
-}
+import ListgateCore
 
 extension SQLiteStore {
     /// Ends the subscription of `addressID` on `listID` (if it is pending or active) and

@@ -1,6 +1,7 @@
 // Unsubscribe queries: one subscription by its public id, or one address on one list.
 import Foundation
 import GRDB
+import ListgateCore
 
 extension SQLiteStore {
     public func unsubscribePage(publicID: String) async throws -> TokenPage {

@@ -3,6 +3,7 @@
 import Crypto
 import Foundation
 import GRDB
+import ListgateCore
 
 enum EventLedger {
     static let genesisHash = String(repeating: "0", count: 64)

@@ -3,6 +3,7 @@
 // back and nothing changes. None of them can queue mail.
 import Foundation
 import GRDB
+import ListgateCore
 
 extension SQLiteStore {
     public func addSubscriber(_ subscriber: NewSubscriber, source: EventSource, at date: Date) async throws

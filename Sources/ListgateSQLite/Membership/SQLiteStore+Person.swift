@@ -3,6 +3,7 @@
 // (suppressions, events, the outbox's rows) by its keyed hash, since they never held it.
 import Foundation
 import GRDB
+import ListgateCore
 
 extension SQLiteStore: PersonStore {
     public func standing(of address: EmailAddress) async throws -> PersonStanding {

@@ -3,6 +3,7 @@
 // each step one short transaction, so a crash leaves every message in a known state.
 import Foundation
 import GRDB
+import ListgateCore
 
 extension SQLiteStore {
     public func enqueue(_ message: NewOutboxMessage) async throws -> Int64 {

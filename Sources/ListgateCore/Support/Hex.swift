@@ -1,0 +1,24 @@
+// Lower-case hex: digests stored in the database (the ledger's chain,
+// address hashes, migration checksums, token digests) and random identifiers.
+import Crypto
+import Foundation
+
+extension SHA256 {
+    /// Lower-case hex digest, the form stored in the database.
+    package static func hex<D: DataProtocol>(_ data: D) -> String {
+        hash(data: data).hexString
+    }
+}
+
+extension Sequence where Element == UInt8 {
+    package var hexString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for byte in self {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
