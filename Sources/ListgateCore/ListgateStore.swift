@@ -1,62 +1,23 @@
-// The storage boundary. Servers and the CLI talk to this protocol, never to SQL, so a
-// PostgreSQL store for multi-instance deployments can be added beside the SQLite one.
-// Each method is one transaction: a change and its ledger event commit together or
-// not at all (README, invariants 6 and 8).
+// The storage boundary. Servers and the CLI talk to these protocols, never to SQL, so a
+// PostgreSQL store for multi-instance deployments can be added beside the SQLite one
+// (ListgateSQLite). Each room declares what it may do with storage (IntakeStore,
+// OutboxStore, SnapshotStore…); a store is all of them, and each consumer is handed only
+// its own. Each method is one transaction: a change and its ledger event commit together
+// or not at all (README, invariants 6 and 8).
 import Foundation
 
-public protocol ListgateStore: IntakeStore, UnsubscribeStore, PreferencesStore, MembershipStore, SenderTokenStore, SnapshotStore,
-    SubscriberDataStore {
+/// Every room's capability at once: what a store implements and what only the
+/// composition roots (the CLI's commands, the server's builder) hold.
+public typealias ListgateStore = StoreHealth & ListStore & IntakeStore & UnsubscribeStore & PreferencesStore
+    & MembershipStore & SenderTokenStore & SnapshotStore & OutboxStore & SubscriberDataStore
+
+public protocol StoreHealth: Sendable {
     /// Fails with `StoreError.needsMigration` (or a stronger error) unless the database
     /// schema is exactly what this build expects.
     func checkSchema() async throws
 
     /// True when the database answers a trivial query (for `/healthz`).
     func isHealthy() async -> Bool
-
-    // MARK: Lists
-
-    func createList(_ list: NewList, source: EventSource) async throws -> MailingList
-    /// One `list_updated` event with each changed field; nothing when nothing changes.
-    func updateList(_ slug: ListSlug, _ change: ListChange, source: EventSource) async throws
-        -> (list: MailingList, changed: [ListFieldChange])
-    /// Fails with `DomainError.listArchived` when it already is.
-    func archiveList(_ slug: ListSlug, source: EventSource) async throws -> MailingList
-    func allLists() async throws -> [MailingList]
-    func list(_ slug: ListSlug) async throws -> MailingList?
-    func memberCounts(listID: Int64) async throws -> MemberCounts
-    func list(id: Int64) async throws -> MailingList?
-
-    // MARK: Outbox
-
-    /// Queues one rendered auto-reply on its own. Services that change state queue
-    /// their mail inside their own transaction instead.
-    func enqueue(_ message: NewOutboxMessage) async throws -> Int64
-    /// Moves up to `limit` due messages of one side from `queued` to `sending`, oldest
-    /// first, and returns them. The sides are confirmations and the mail that lets people
-    /// leave (unsubscribe links, receipts): the worker claims the leavers' first, so a
-    /// flood of sign-ups held at the ceiling never delays them (OutboxWorker.ceilingAllowance).
-    func claimDueMessages(now: Date, limit: Int, confirmations: Bool) async throws -> [OutboxMessage]
-    /// Puts messages left in `sending` (by a crash, or a pause mid-batch) back in the queue.
-    func requeueClaimed(ids: [Int64]?) async throws -> Int
-    func markSent(_ id: Int64, at date: Date) async throws
-    func scheduleRetry(_ id: Int64, error: String, at next: Date) async throws
-    func markFailed(_ id: Int64, error: String) async throws
-    func quarantine(_ id: Int64, reason: String) async throws
-    func outboxSummary() async throws -> OutboxSummary
-    /// A single settings read: the worker asks before every message.
-    func isOutboxPaused() async throws -> Bool
-    func messages(status: OutboxStatus) async throws -> [OutboxMessage]
-    /// The newest `limit` messages, of one state or of every state, newest first.
-    func outboxEntries(status: OutboxStatus?, limit: Int) async throws -> [OutboxEntry]
-    /// How many messages were queued since `date` (the ceiling's warning).
-    func messagesQueued(since date: Date) async throws -> Int
-    /// How many messages were sent since `date`: the mail ceiling counts these.
-    func messagesSent(since date: Date) async throws -> Int
-    /// Pausing is kept in the database so every process sees it at once.
-    func setOutboxPaused(_ paused: Bool, reason: String?, source: EventSource) async throws
-    func discardMessage(_ id: Int64, source: EventSource) async throws
-    /// Returns a quarantined message to the queue after it passed the guard again.
-    func releaseQuarantined(_ id: Int64, source: EventSource) async throws
 }
 
 public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
