@@ -1,6 +1,9 @@
 // One NDJSON line per recipient of a frozen audience, as the sender API streams them
 // (README: recipient_id, email, name, subscribed_at, unsubscribe_url, list_unsubscribe,
-// list_unsubscribe_post). Built from bytes because a snapshot can hold a million people.
+// list_unsubscribe_post). This is the sender API's wire format for the stream; a store
+// reads the rows and hands each one's column bytes to `append`, so no store writes JSON.
+// Built from bytes because a snapshot can hold a million people: one call per row crosses
+// the module boundary, and everything inside it (escaping, the signed link) stays here.
 
 public struct RecipientLine {
     private var line: JSONLine

@@ -135,54 +135,6 @@ enum CSVCell {
     }
 }
 
-package enum JSONText {
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
-
-    /// A JSON string literal (RFC 8259): quotes, backslashes and control characters
-    /// escaped; everything else, Japanese included, written as UTF-8.
-    static func writeString(_ bytes: UnsafeBufferPointer<UInt8>, to out: OutputBuffer) throws {
-        try out.append(UInt8(ascii: "\""))
-        var runStart = 0
-        for index in bytes.indices {
-            let byte = bytes[index]
-            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-            if index > runStart { try out.append(UnsafeBufferPointer(rebasing: bytes[runStart..<index])) }
-            runStart = index + 1
-            try out.append(UInt8(ascii: "\\"))
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"): try out.append(byte)
-            case 0x0A: try out.append(UInt8(ascii: "n"))
-            case 0x0D: try out.append(UInt8(ascii: "r"))
-            case 0x09: try out.append(UInt8(ascii: "t"))
-            default:
-                try out.append("u00")
-                try out.append(hex[Int(byte >> 4)])
-                try out.append(hex[Int(byte & 0x0F)])
-            }
-        }
-        if runStart < bytes.count { try out.append(UnsafeBufferPointer(rebasing: bytes[runStart...])) }
-        try out.append(UInt8(ascii: "\""))
-    }
-
-    /// The same, into a String (for event details built by hand).
-    package static func quoted(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where scalar.value < 0x20:
-                result += "\\u00" + String(UnicodeScalar(hex[Int(scalar.value >> 4)])) + String(UnicodeScalar(hex[Int(scalar.value & 0x0F)]))
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
-    }
-}
-
 /// Rows of named columns written as CSV (header row first, CRLF line ends) or NDJSON (one
 /// object per line, keys in column order, null for an absent value).
 package final class TabularWriter {
@@ -190,11 +142,13 @@ package final class TabularWriter {
     private let out: OutputBuffer
     private let keys: [[UInt8]]
     private var column = 0
+    /// One string escaped at a time, then copied into the output (keeps its capacity).
+    private var scratch: [UInt8] = []
 
     package init(format: DataFormat, columns: [String], destination: ExportDestination) throws {
         self.format = format
         out = OutputBuffer(destination)
-        keys = columns.map { Array(JSONText.quoted($0).utf8) + [UInt8(ascii: ":")] }
+        keys = columns.map { Array(JSONString.quoted($0).utf8) + [UInt8(ascii: ":")] }
         if format == .csv {
             try out.append(columns.joined(separator: ","))
             try out.append("\r\n")
@@ -218,7 +172,10 @@ package final class TabularWriter {
         switch (format, bytes) {
         case (.csv, let bytes?): try CSVCell.write(bytes, to: out)
         case (.csv, nil): break
-        case (.ndjson, let bytes?): try JSONText.writeString(bytes, to: out)
+        case (.ndjson, let bytes?):
+            scratch.removeAll(keepingCapacity: true)
+            JSONString.append(bytes, to: &scratch)
+            try scratch.withUnsafeBufferPointer { (escaped) in try out.append(escaped) }
         case (.ndjson, nil): try out.append("null")
         }
     }

@@ -1,4 +1,4 @@
-// Lower-case hex: digests stored in the database (the ledger's chain,
+// The one lower-case hex encoder: digests stored in the database (the ledger's chain,
 // address hashes, migration checksums, token digests) and random identifiers.
 import Crypto
 import Foundation
@@ -10,15 +10,22 @@ extension SHA256 {
     }
 }
 
+package enum Hex {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    /// Two lower-case digits, high nibble first.
+    @inline(__always)
+    package static func append(_ byte: UInt8, to out: inout [UInt8]) {
+        out.append(digits[Int(byte >> 4)])
+        out.append(digits[Int(byte & 0x0f)])
+    }
+}
+
 extension Sequence where Element == UInt8 {
     package var hexString: String {
-        let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(64)
-        for byte in self {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
+        for byte in self { Hex.append(byte, to: &out) }
         return String(decoding: out, as: UTF8.self)
     }
 }

@@ -105,15 +105,9 @@ extension SQLiteStore {
         }
     }
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
+    /// 32 hex digits, most significant first, so text order is numeric order.
     private static func hex128(_ high: UInt64, _ low: UInt64) -> String {
-        var bytes = [UInt8](repeating: 0, count: 32)
-        for index in 0..<16 {
-            bytes[15 - index] = hexDigits[Int((high >> (UInt64(index) * 4)) & 0xF)]
-            bytes[31 - index] = hexDigits[Int((low >> (UInt64(index) * 4)) & 0xF)]
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        withUnsafeBytes(of: (high.bigEndian, low.bigEndian)) { $0.hexString }
     }
 }
 
@@ -312,7 +306,7 @@ private struct ImportWriter {
             if let cached = quotedNote, cached.note == note {
                 json = cached.json
             } else {
-                json = JSONText.quoted(note)
+                json = JSONString.quoted(note)
                 quotedNote = (note, json)
             }
             detail += "\"consent_note\":" + json + ","

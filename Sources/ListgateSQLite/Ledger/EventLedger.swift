@@ -39,10 +39,10 @@ enum EventLedger {
     }
 
     /// The detail as one JSON object with its keys in sorted order, each string written by
-    /// `JSONText.quoted`, the same writer the importer's hand-built details use, so every
+    /// `JSONString.quoted`, the same writer the importer's hand-built details use, so every
     /// event's detail has one spelling whichever path wrote it.
     static func canonicalJSON(_ detail: [String: String]) -> String {
-        let members = detail.sorted { $0.key < $1.key }.map { JSONText.quoted($0.key) + ":" + JSONText.quoted($0.value) }
+        let members = detail.sorted { $0.key < $1.key }.map { JSONString.quoted($0.key) + ":" + JSONString.quoted($0.value) }
         return "{" + members.joined(separator: ",") + "}"
     }
 }
