@@ -1,8 +1,9 @@
 // swift-tools-version:6.0
 // listgate: a self-hosted subscription and unsubscribe manager.
-// The target graph is the design: ListgateCore (domain + storage) knows nothing of
-// HTTP or SMTP; ListgateMail is the only target that links libcurl; the server and the
-// CLI are thin shells over the core's services.
+// The target graph is the design: ListgateCore (the domain, in feature rooms, with the
+// store protocols) knows nothing of SQL, HTTP or SMTP; ListgateSQLite is the only target
+// that links GRDB and owns the migrations; ListgateMail is the only target that links
+// libcurl; the server and the CLI are thin shells over the core's services.
 import PackageDescription
 
 let package = Package(
@@ -12,6 +13,7 @@ let package = Package(
         .executable(name: "listgate", targets: ["listgate"]),
         // Libraries only so that the fuzzing package (Fuzz/) can depend on them.
         .library(name: "ListgateCore", targets: ["ListgateCore"]),
+        .library(name: "ListgateSQLite", targets: ["ListgateSQLite"]),
         .library(name: "ListgateMail", targets: ["ListgateMail"]),
         .library(name: "ListgateServer", targets: ["ListgateServer"]),
     ],
@@ -31,8 +33,15 @@ let package = Package(
         .target(
             name: "ListgateCore",
             dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "ListgateSQLite",
+            dependencies: [
+                "ListgateCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                // The C API, for the one loop that reads a million rows without making Strings.
+                // The C API, for the loops that read a million rows without making Strings.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -75,28 +84,30 @@ let package = Package(
             name: "listgate",
             dependencies: [
                 "ListgateCore",
+                "ListgateSQLite",
                 "ListgateMail",
                 "ListgateServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // `make bench` runs these release builds; they are not part of the product.
         .executableTarget(
             name: "MailBenchmark",
-            dependencies: ["ListgateCore", "ListgateMail", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ListgateCore", "ListgateSQLite", "ListgateMail", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/MailBenchmark"
         ),
         .executableTarget(
             name: "IntakeBenchmark",
-            dependencies: ["ListgateCore", "ListgateMail"],
+            dependencies: ["ListgateCore", "ListgateSQLite", "ListgateMail"],
             path: "Benchmarks/IntakeBenchmark"
         ),
         .testTarget(
             name: "ListgateCoreTests",
-            dependencies: ["ListgateCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["ListgateCore", "ListgateSQLite", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // Shared by the test targets: the real SMTP server (aiosmtpd) and a strict
         // mail parser (Python's email package), both run as child processes.
@@ -108,7 +119,7 @@ let package = Package(
         .testTarget(
             name: "ListgateMailTests",
             dependencies: [
-                "ListgateCore", "ListgateMail", "ListgateTestSupport",
+                "ListgateCore", "ListgateSQLite", "ListgateMail", "ListgateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -117,7 +128,7 @@ let package = Package(
         .testTarget(
             name: "ListgateServerTests",
             dependencies: [
-                "ListgateServer", "ListgateMail", "ListgateTestSupport",
+                "ListgateServer", "ListgateSQLite", "ListgateMail", "ListgateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -128,7 +139,7 @@ let package = Package(
         .testTarget(
             name: "listgateTests",
             dependencies: [
-                "listgate", "ListgateCore", "ListgateMail", "ListgateTestSupport",
+                "listgate", "ListgateCore", "ListgateSQLite", "ListgateMail", "ListgateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -6,6 +6,7 @@
 // Usage: IntakeBenchmark DB_PATH COUNT LANES
 import Foundation
 import ListgateCore
+import ListgateSQLite
 import ListgateMail
 
 let arguments = CommandLine.arguments

@@ -3,6 +3,7 @@
 // Usage: MailBenchmark DB_PATH SMTP_URL COUNT   (bench/mail.sh runs it; see `make bench`)
 import Foundation
 import ListgateCore
+import ListgateSQLite
 import ListgateMail
 import Logging
 

@@ -12,7 +12,7 @@ import Logging
 struct SnapshotExpiredWhileStreaming: Error {}
 
 struct SenderAPIRoutes: Sendable {
-    let store: any ListgateStore
+    let store: any SnapshotStore & SenderTokenStore & ListCatalog
     let links: LinkBuilder
     /// Rows per database read while streaming: large enough to amortise a read, small
     /// enough that memory stays flat whatever the audience size.

@@ -7,6 +7,7 @@ import Hummingbird
 import ListgateCore
 import ListgateMail
 import ListgateServer
+import ListgateSQLite
 import Logging
 import Metrics
 import Prometheus

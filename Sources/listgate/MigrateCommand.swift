@@ -1,6 +1,7 @@
 // `listgate migrate`: bring the database schema up to this build's migrations.
 import ArgumentParser
 import ListgateCore
+import ListgateSQLite
 
 struct MigrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

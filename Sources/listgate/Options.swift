@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import ListgateCore
+import ListgateSQLite
 
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("db"), help: ArgumentHelp(

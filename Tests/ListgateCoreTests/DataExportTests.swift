@@ -3,6 +3,7 @@
 import Foundation
 import Testing
 @testable import ListgateCore
+@testable import ListgateSQLite
 
 /// Writes rows with a TabularWriter into a temp file and returns what was written.
 func written(_ format: DataFormat, columns: [String], rows: [[String?]]) throws -> String {
@@ -129,7 +130,7 @@ struct LedgerChainTests {
     @Test("hand-built JSON strings are what JSONEncoder would accept back")
     func quotedJSON() throws {
         for text in ["plain", "quote \" and \\", "line\nbreak\ttab\u{1}", "日本語 😀", "</script>"] {
-            let decoded = try JSONDecoder().decode(String.self, from: Data(JSONText.quoted(text).utf8))
+            let decoded = try JSONDecoder().decode(String.self, from: Data(JSONString.quoted(text).utf8))
             #expect(decoded == text)
         }
     }

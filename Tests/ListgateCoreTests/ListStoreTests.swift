@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import ListgateCore
+@testable import ListgateSQLite
 
 @Suite("Lists")
 struct ListStoreTests {

@@ -4,6 +4,7 @@
 import Foundation
 import GRDB
 @testable import ListgateCore
+@testable import ListgateSQLite
 import Testing
 
 @Suite("Log checkpoints")

@@ -5,6 +5,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import ListgateCore
+@testable import ListgateSQLite
 
 @Suite("Membership store")
 struct MembershipStoreTests {

@@ -4,6 +4,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import ListgateCore
+@testable import ListgateSQLite
 
 @Suite("Schema constraints")
 struct SchemaTests {

@@ -6,6 +6,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import ListgateCore
+@testable import ListgateSQLite
 
 @Suite("Subscriber import (store)")
 struct SubscriberImportStoreTests {

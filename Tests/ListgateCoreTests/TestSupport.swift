@@ -2,6 +2,7 @@
 import Foundation
 import GRDB
 @testable import ListgateCore
+@testable import ListgateSQLite
 
 final class TemporaryDirectory: @unchecked Sendable {
     let url: URL

@@ -3,6 +3,7 @@
 import Foundation
 import GRDB
 @testable import ListgateCore
+@testable import ListgateSQLite
 import ListgateMail
 
 final class OutboxFixture: @unchecked Sendable {

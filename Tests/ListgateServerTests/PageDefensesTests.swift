@@ -6,6 +6,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 @testable import ListgateCore
+@testable import ListgateSQLite
 import ListgateServer
 import ListgateTestSupport
 import Logging

@@ -5,6 +5,7 @@ import GRDB
 import Hummingbird
 import HummingbirdTesting
 @testable import ListgateCore
+@testable import ListgateSQLite
 import ListgateMail
 import ListgateServer
 import ListgateTestSupport

@@ -5,6 +5,7 @@ import GRDB
 import Hummingbird
 import HummingbirdTesting
 @testable import ListgateCore
+@testable import ListgateSQLite
 import ListgateServer
 import ListgateTestSupport
 import Testing

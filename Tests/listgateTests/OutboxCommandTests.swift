@@ -2,6 +2,7 @@
 import Foundation
 import GRDB
 import ListgateCore
+import ListgateSQLite
 import ListgateMail
 import ListgateTestSupport
 import Testing

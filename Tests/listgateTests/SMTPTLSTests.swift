@@ -4,6 +4,7 @@
 // reason as its last error; nothing is lost.
 import Foundation
 import ListgateCore
+import ListgateSQLite
 import ListgateMail
 import ListgateTestSupport
 import Testing

@@ -4,6 +4,7 @@
 import Foundation
 import GRDB
 import ListgateCore
+import ListgateSQLite
 import ListgateMail
 import Testing
 

@@ -16,7 +16,7 @@ import ServiceLifecycle
 import Synchronization
 
 public struct OutboxWorker: Service {
-    let store: any ListgateStore
+    let store: any OutboxStore
     let transport: any MailTransport
     let policy: OutboxPolicy
     let logger: Logger
@@ -29,7 +29,7 @@ public struct OutboxWorker: Service {
     /// - Parameter journal: where accepted-but-unrecorded deliveries are noted so that a
     ///   crash does not send them again (see DeliveryJournal); nil: none.
     public init(
-        store: any ListgateStore, transport: any MailTransport, policy: OutboxPolicy = OutboxPolicy(), logger: Logger,
+        store: any OutboxStore, transport: any MailTransport, policy: OutboxPolicy = OutboxPolicy(), logger: Logger,
         journal: DeliveryJournal? = nil
     ) {
         self.store = store
