@@ -121,7 +121,8 @@ struct SubscribeRoutesTests {
         // The new and the unsubscribed address (a new double opt-in) got a mail; the
         // others got the same answer and nothing else.
         #expect(try await fixture.count("outbox") == mailsBefore + 2)
-        #expect(try await fixture.queuedMessages().suffix(2).map(\.recipient) == ["new@example.net", "left@example.net"])
+        // Posts for different mailboxes are decided side by side: in no particular order.
+        #expect(try await fixture.queuedMessages().suffix(2).map(\.recipient).sorted() == ["left@example.net", "new@example.net"])
     }
 
     @Test("a list that names its websites refuses form posts from other origins with 403")
@@ -139,7 +140,7 @@ struct SubscribeRoutesTests {
             let other = try await client.post("/lists/news/subscribe", form: ["email": "c@example.net"], headers: [.origin: "https://evil.example"])
             #expect(other.status == .ok, "a list without allowed origins takes any")
         }
-        #expect(try await fixture.queuedMessages().map(\.recipient) == ["b@example.net", "c@example.net"])
+        #expect(try await fixture.queuedMessages().map(\.recipient).sorted() == ["b@example.net", "c@example.net"])
     }
 
     @Test("allowed origins are compared as browsers send them: default port dropped, case ignored")
