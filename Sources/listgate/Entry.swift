@@ -21,8 +21,11 @@ enum Entry {
                 try command.run()
             }
         } catch {
+            // An import stopped halfway has committed batches: they are sealed too.
+            await LedgerSealing.sealAfterCommand(quiet: true)
             fail(error)
         }
+        await LedgerSealing.sealAfterCommand(quiet: false)
     }
 
     static func fail(_ error: Error) -> Never {

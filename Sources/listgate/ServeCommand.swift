@@ -1,5 +1,5 @@
-// `listgate serve`: the HTTP server and the outbox worker, in one process, under one
-// service group with graceful shutdown.
+// `listgate serve`: the HTTP server, the outbox worker and the ledger's sealer, in one
+// process, under one service group with graceful shutdown.
 import ArgumentParser
 import Foundation
 import ListgateCore
@@ -193,7 +193,10 @@ struct ServeCommand: AsyncParsableCommand {
         let worker = OutboxWorker(store: store, transport: transport, policy: policy, logger: logger, journal: journal)
         let server = ListgateHTTPServer(
             store: store, configuration: configuration, renderer: composer, registry: registry, logger: logger,
-            services: [worker, SnapshotPruner(store: store, retentionDays: retentionDays, logger: logger)])
+            services: [
+                worker, SnapshotPruner(store: store, retentionDays: retentionDays, logger: logger),
+                LedgerSealer(store: store, holder: LedgerSealing.holder("serve"), lease: try LedgerSealing.leaseDuration(), logger: logger),
+            ])
         let lists = try await store.allLists()
         let baseURL = configuration.resolvedBaseURL
         let mailTo = switch destination {

@@ -5,7 +5,7 @@
 import Foundation
 
 public protocol ListgateStore: IntakeStore, UnsubscribeStore, PreferencesStore, MembershipStore, SenderTokenStore, SnapshotStore,
-    SubscriberDataStore {
+    SubscriberDataStore, LedgerStore {
     /// Fails with `StoreError.needsMigration` (or a stronger error) unless the database
     /// schema is exactly what this build expects.
     func checkSchema() async throws

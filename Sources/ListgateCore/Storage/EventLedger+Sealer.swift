@@ -1,0 +1,151 @@
+// The sealer: adds appended events to the hash chain after their commit, in id order, in
+// batches (README, "The ledger: durable now, sealed soon"). Writers never read the chain
+// nor hash for it, so they never wait on each other for it; the chain is still one
+// sequence that `events verify` checks exactly.
+//
+// One sealer at a time, by a lease in the database: whoever holds the unexpired
+// `ledger_sealer` row seals, renewing it as it goes; a holder that dies stops renewing
+// and anyone may take the lease once it expires. On SQLite one writer at a time would
+// already keep two sealers from interleaving (and event_chain's trigger refuses anything
+// but the next link); the lease keeps them from competing at all, and is what a store
+// with concurrent writers needs.
+//
+// With a single writer, id order is commit order: an event with a lower id than one
+// already sealed cannot appear later, so "every event above the head's id" is exactly
+// the unsealed tail.
+import Foundation
+import GRDB
+
+extension EventLedger {
+    static let sealerLeaseName = "ledger_sealer"
+
+    struct Lease {
+        let holder: String
+        let expiresAt: String
+    }
+
+    static func sealerLease(in db: Database) throws -> Lease? {
+        try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT holder, expires_at FROM leases WHERE name = ?"), arguments: [sealerLeaseName]
+        ).map { Lease(holder: $0["holder"], expiresAt: $0["expires_at"]) }
+    }
+
+    /// Takes the lease for `holder` when it is free or expired, or renews it when
+    /// `holder` has it. Returns the lease as it now stands: someone else's when it was live.
+    static func takeSealerLease(holder: String, now: Date, duration: Duration, in db: Database) throws -> Lease {
+        let expires = now.addingTimeInterval(duration.seconds)
+        try db.cachedStatement(sql: """
+            INSERT INTO leases (name, holder, expires_at) VALUES (?1, ?2, ?3)
+            ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+            WHERE leases.holder = excluded.holder OR leases.expires_at <= ?4
+            """).execute(arguments: [sealerLeaseName, holder, Timestamp.string(expires), Timestamp.string(now)])
+        guard let lease = try sealerLease(in: db) else {
+            throw StoreError.unreadableValue(column: "leases.holder", "the sealer's lease vanished as it was taken")
+        }
+        return lease
+    }
+
+    static func releaseSealerLease(holder: String, in db: Database) throws {
+        try db.execute(
+            sql: "DELETE FROM leases WHERE name = ? AND holder = ?", arguments: [sealerLeaseName, holder])
+    }
+
+    /// The id of the newest event and of the newest sealed one (0 for none).
+    static func tail(in db: Database) throws -> (newest: Int64, sealed: Int64) {
+        let row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT coalesce((SELECT max(id) FROM events), 0), coalesce((SELECT max(event_id) FROM event_chain), 0)
+            """))
+        return (row?[0] ?? 0, row?[1] ?? 0)
+    }
+
+    /// Seals up to `limit` of the oldest unsealed events onto the head of the chain.
+    /// Returns how many, and when the oldest of them was recorded.
+    static func seal(upTo limit: Int, in db: Database) throws -> (count: Int, oldest: String?) {
+        let head = try Row.fetchOne(db, sql: "SELECT position, event_id, hash FROM event_chain ORDER BY position DESC LIMIT 1")
+        var position: Int64 = head?["position"] ?? 0
+        var previousHash: String = head?["hash"] ?? genesisHash
+        let sealedUpTo: Int64 = head?["event_id"] ?? 0
+        let insert = try BoundStatement(db, sql: "INSERT INTO event_chain (position, event_id, prev_hash, hash) VALUES (?, ?, ?, ?)")
+        let events = try Row.fetchCursor(db, sql: """
+            SELECT id, occurred_at, type, list_id, address_hash, source, consent_version, detail
+            FROM events WHERE id > ? ORDER BY id LIMIT ?
+            """, arguments: [sealedUpTo, limit])
+        var count = 0
+        var oldest: String?
+        while let event = try events.next() {
+            let occurredAt: String = event[1]
+            let hash = streamedChainHash(
+                prevHash: previousHash, occurredAt: occurredAt, type: event[2], listID: event[3], addressHash: event[4],
+                source: event[5], consentVersion: event[6], detail: event[7])
+            position += 1
+            insert.bind(1, position)
+            insert.bind(2, event[0] as Int64)
+            insert.bind(3, previousHash)
+            insert.bind(4, hash)
+            try insert.run()
+            previousHash = hash
+            if oldest == nil { oldest = occurredAt }
+            count += 1
+        }
+        return (count, oldest)
+    }
+}
+
+/// What one pass of the sealer did.
+public enum SealPass: Sendable, Equatable {
+    /// This holder has the lease and sealed `count` events (none when nothing was
+    /// waiting). `more`: the batch was full and more are waiting. `oldest`: when the
+    /// oldest of them was recorded, which tells how far sealing lags behind.
+    case sealed(count: Int, more: Bool, oldest: Date?)
+    /// Another holder's lease is live until `until`: this pass sealed nothing.
+    case leaseHeld(by: String, until: Date?)
+
+    public var sealedCount: Int {
+        if case .sealed(let count, _, _) = self { count } else { 0 }
+    }
+}
+
+public protocol LedgerStore: Sendable {
+    /// One pass of the sealer as `holder`: takes or renews the lease unless another
+    /// holder's is live, then seals up to `batch` waiting events in one transaction.
+    /// With `releasingWhenDone`, the pass that leaves nothing waiting gives the lease
+    /// back in the same transaction, so an event committed meanwhile is either sealed
+    /// by it or finds the lease free. A pass with nothing to seal and a lease with more
+    /// than half its time left writes nothing.
+    func sealLedger(as holder: String, lease: Duration, batch: Int, releasingWhenDone: Bool) async throws -> SealPass
+
+    /// Gives the lease back if `holder` has it, so the next sealer need not wait for it to expire.
+    func releaseSealerLease(held holder: String) async throws
+
+    /// Checks the sealed chain exactly, counts the unsealed tail, and, given a
+    /// checkpoint, whether the chain still passes through it.
+    func verifyLedger(
+        against checkpoint: LedgerCheckpoint?, progress: @escaping @Sendable (TransferProgress) -> Void
+    ) async throws -> LedgerVerification
+}
+
+extension LedgerStore {
+    /// Seals everything waiting unless another holder's lease is live, then gives the
+    /// lease back: for a command that appended events and is about to exit.
+    /// Returns the events sealed, or the live lease that kept it from sealing.
+    public func sealPending(as holder: String, lease: Duration, batch: Int = 10_000) async throws -> SealPass {
+        var total = 0
+        var oldest: Date?
+        while true {
+            let pass = try await sealLedger(as: holder, lease: lease, batch: batch, releasingWhenDone: true)
+            guard case .sealed(let count, let more, let first) = pass else {
+                // Someone else took over between two batches: what is left is theirs to seal.
+                return total == 0 ? pass : .sealed(count: total, more: true, oldest: oldest)
+            }
+            total += count
+            oldest = oldest ?? first
+            if !more { return .sealed(count: total, more: false, oldest: oldest) }
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
