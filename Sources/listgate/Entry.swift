@@ -21,11 +21,11 @@ enum Entry {
                 try command.run()
             }
         } catch {
-            // An import stopped halfway has committed batches: they are sealed too.
-            await LedgerSealing.sealAfterCommand(quiet: true)
+            // Nothing is sealed on a failure, which changes nothing (an import stopped halfway
+            // leaves its committed batches to the next command or the server to seal).
             fail(error)
         }
-        await LedgerSealing.sealAfterCommand(quiet: false)
+        await LedgerSealing.sealAfterCommand()
     }
 
     static func fail(_ error: Error) -> Never {

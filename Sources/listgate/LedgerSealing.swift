@@ -34,15 +34,13 @@ enum LedgerSealing {
 
     /// Seals what the command left waiting. A failure here does not fail the command:
     /// its changes are committed, and the next command or the server seals them.
-    static func sealAfterCommand(quiet: Bool) async {
+    static func sealAfterCommand() async {
         guard let store = opened.get() else { return }
         do {
             _ = try await store.sealPending(as: holder("cli"), lease: leaseDuration())
         } catch {
-            if !quiet {
-                Console.writeStderr(
-                    "warning: the newest ledger events are not sealed yet (\(error)); listgate serve or the next command seals them\n")
-            }
+            Console.writeStderr(
+                "warning: the newest ledger events are not sealed yet (\(error)); listgate serve or the next command seals them\n")
         }
     }
 }
