@@ -70,15 +70,15 @@ CREATE TRIGGER event_chain_is_append_only_delete BEFORE DELETE ON event_chain
 BEGIN
     SELECT RAISE(ABORT, 'the event chain is append-only: DELETE refused');
 END;
--- And it only grows at its head: the next position, starting from the hash at the head
--- (zeros for the first), sealing an event newer than the last one sealed. A sealer with a
--- mistake fails loudly here instead of leaving a chain that verify would reject.
+-- And it only grows at its head: from the hash at the position before (zeros for the
+-- first), for an event newer than the one sealed there. With the primary key refusing a
+-- position taken, positions stay 1, 2, 3... without a gap. One lookup per link, so a
+-- batch of sealing pays little for it; a sealer with a mistake fails loudly here instead
+-- of leaving a chain that verify would reject.
 CREATE TRIGGER event_chain_extends_its_head BEFORE INSERT ON event_chain
-WHEN NEW.position IS NOT coalesce((SELECT max(position) FROM event_chain), 0) + 1
-  OR NEW.prev_hash IS NOT coalesce(
-        (SELECT hash FROM event_chain WHERE position = NEW.position - 1),
-        '0000000000000000000000000000000000000000000000000000000000000000')
-  OR NEW.event_id <= coalesce((SELECT max(event_id) FROM event_chain), 0)
+WHEN NOT coalesce(
+    (SELECT c.hash = NEW.prev_hash AND c.event_id < NEW.event_id FROM event_chain c WHERE c.position = NEW.position - 1),
+    NEW.position = 1 AND NEW.prev_hash = '0000000000000000000000000000000000000000000000000000000000000000')
 BEGIN
     SELECT RAISE(ABORT, 'the event chain grows only at its head, in event order');
 END;
