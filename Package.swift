@@ -141,7 +141,9 @@ let package = Package(
             dependencies: [
                 "listgate", "ListgateCore", "ListgateSQLite", "ListgateMail", "ListgateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
-            ]
+            ],
+            // A database written by the previous version, for the upgrade test.
+            resources: [.copy("Fixtures")]
         ),
     ]
 )

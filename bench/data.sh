@@ -61,9 +61,9 @@ load_rows=(
        SELECT email, lower(email), lower(hex(randomblob(32))), '2026-01-01T00:00:00.000Z' FROM bare.t"
     "INSERT INTO subscriptions (list_id, address_id, name, status, source, created_at, updated_at, subscribed_at, public_id)
        SELECT 1, id, 'User', 'active', 'import', created_at, created_at, created_at, lower(hex(randomblob(16))) FROM addresses"
-    "INSERT INTO events (occurred_at, type, list_id, address_hash, source, detail, prev_hash, hash)
-       SELECT created_at, 'imported', 1, address_hash, 'cli', '{\"import\":\"0123456789abcdef\",\"status\":\"active\"}',
-              lower(hex(randomblob(32))), lower(hex(randomblob(32))) FROM addresses"
+    "INSERT INTO events (occurred_at, type, list_id, address_hash, source, detail)
+       SELECT created_at, 'imported', 1, address_hash, 'cli', '{\"import\":\"0123456789abcdef\",\"status\":\"active\"}'
+       FROM addresses"
 )
 $bin migrate --db "$work/floor.sqlite3" > /dev/null
 $bin lists create bench --name floor --from bench@example.org --db "$work/floor.sqlite3" > /dev/null
@@ -82,13 +82,12 @@ run deferred sqlite3 "$work/deferred.sqlite3" "ATTACH '$work/bare.sqlite3' AS ba
        status TEXT NOT NULL, source TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, subscribed_at TEXT,
        unsubscribed_at TEXT, public_id TEXT) STRICT" \
     "CREATE TABLE events (id INTEGER PRIMARY KEY, occurred_at TEXT NOT NULL, type TEXT NOT NULL, list_id INTEGER,
-       address_hash TEXT, source TEXT NOT NULL, consent_version TEXT, detail TEXT NOT NULL, prev_hash TEXT NOT NULL,
-       hash TEXT NOT NULL) STRICT" \
+       address_hash TEXT, source TEXT NOT NULL, consent_version TEXT, detail TEXT NOT NULL) STRICT" \
     "${load_rows[@]}" \
     'CREATE UNIQUE INDEX a1 ON addresses (identity_key)' 'CREATE UNIQUE INDEX a2 ON addresses (address_hash)' \
     'CREATE UNIQUE INDEX s1 ON subscriptions (list_id, address_id)' 'CREATE INDEX s2 ON subscriptions (list_id, status, address_id)' \
     'CREATE INDEX s3 ON subscriptions (address_id)' 'CREATE UNIQUE INDEX s4 ON subscriptions (public_id)' \
-    'CREATE UNIQUE INDEX e1 ON events (hash)' 'CREATE INDEX e2 ON events (list_id, id)' \
+    'CREATE INDEX e2 ON events (list_id, id)' \
     'CREATE INDEX e3 ON events (address_hash) WHERE address_hash IS NOT NULL' \
     'COMMIT'
 

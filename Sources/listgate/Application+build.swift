@@ -1,6 +1,7 @@
 // The composition root, as the Hummingbird template's `buildApplication(reader:)` is: from
 // one resolved `Settings`, everything `listgate serve` runs (the templates, checked; the
-// store; the mail transport and the outbox worker; the snapshot pruner; the metrics
+// store; the mail transport and the outbox worker; the snapshot pruner, the ledger's
+// sealer and the log checkpointer; the metrics
 // registry; the HTTP server with its routes), built in one place and in this order.
 import Foundation
 import Hummingbird
@@ -48,7 +49,10 @@ func buildApplication(settings: Settings) async throws -> some ApplicationProtoc
     let pruner = SnapshotPruner(store: store, retentionDays: settings.snapshotRetentionDays, logger: logger)
     let server = ListgateHTTPServer(
         store: store, configuration: settings.server, renderer: composer, registry: registry, logger: logger,
-        services: [worker, pruner, checkpoints])
+        services: [
+            worker, pruner, checkpoints,
+            LedgerSealer(store: store, holder: LedgerSealing.holder("serve"), lease: try LedgerSealing.leaseDuration(), logger: logger),
+        ])
 
     let announcement = try await Announcement(settings: settings, lists: store.allLists())
     // Said once the port is really ours, so a busy port is one error line, not a claim.

@@ -18,8 +18,11 @@ enum Entry {
                 try command.run()
             }
         } catch {
+            // Nothing is sealed on a failure, which changes nothing (an import stopped halfway
+            // leaves its committed batches to the next command or the server to seal).
             fail(error)
         }
+        await LedgerSealing.sealAfterCommand()
     }
 
     static func fail(_ error: Error) -> Never {

@@ -73,8 +73,9 @@ struct ExportCommand: AsyncParsableCommand {
                 detail, prev_hash, hash. People appear only as keyed hashes (address_hash), never \
                 as addresses. These are the records of consent and its withdrawal that Japan's Act \
                 on Specified Electronic Mail and the GDPR expect a sender to keep; prev_hash and \
-                hash chain each event to the one before (check them with `listgate events verify`). \
-                In NDJSON, detail is an object; in CSV, its JSON text.
+                hash chain each sealed event to the one before (check them with `listgate events \
+                verify`); both are empty for an event recorded in the last second or two and not \
+                sealed yet. In NDJSON, detail is an object; in CSV, its JSON text.
 
                 --email gives the events about one address (found through its keyed hash), the \
                 rows `listgate subscribers history` shows.

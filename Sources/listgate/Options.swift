@@ -14,8 +14,12 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     /// The database, refusing one that is missing, unmigrated or from a newer version.
-    func openMigrated() async throws -> SQLiteStore {
-        try await SQLiteStore.openMigrated(path: resolvedPath)
+    /// Events the command appends are sealed when it exits (LedgerSealing), unless it
+    /// only inspects the ledger (`events verify`) or seals by itself.
+    func openMigrated(sealingOnExit: Bool = true) async throws -> SQLiteStore {
+        let store = try await SQLiteStore.openMigrated(path: resolvedPath)
+        if sealingOnExit { LedgerSealing.remember(store) }
+        return store
     }
 }
 

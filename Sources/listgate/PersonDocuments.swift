@@ -87,7 +87,7 @@ struct LedgerEntryDocument: Encodable {
     let consentVersion: OrNull<String>
     let clientNetwork: OrNull<String>
     let detail: [String: String]
-    let hash: String
+    let hash: OrNull<String>
 
     init(_ entry: LedgerEntry) {
         id = entry.id
@@ -98,7 +98,7 @@ struct LedgerEntryDocument: Encodable {
         consentVersion = OrNull(entry.consentVersion)
         clientNetwork = OrNull(entry.clientNetwork)
         detail = entry.detail
-        hash = entry.hash
+        hash = OrNull(entry.hash)
     }
 
     enum CodingKeys: String, CodingKey {

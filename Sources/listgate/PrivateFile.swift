@@ -45,6 +45,15 @@ final class PrivateFile {
                 done += n
             }
         }
+        try commitWritten()
+    }
+
+    /// The temporary file, for a writer of its own (SQLite, for `backup`) to fill before
+    /// `commitWritten`. That writer must have closed it by then.
+    var pathForWriting: String { temporaryPath }
+
+    /// Syncs the temporary file as it was written and puts it in place.
+    func commitWritten() throws {
         let synced = fsync(descriptor) == 0
         let closed = close(descriptor) == 0
         descriptor = -1

@@ -1,4 +1,4 @@
-// `listgate serve`: the HTTP server and the outbox worker, in one process, under one
+// `listgate serve`: the HTTP server, the outbox worker and the ledger's sealer, in one
 // service group with graceful shutdown. Its flags become `Settings` (Settings.swift), and
 // `buildApplication(settings:)` (Application+build.swift) composes what runs.
 import ArgumentParser

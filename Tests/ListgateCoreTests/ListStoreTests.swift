@@ -51,13 +51,16 @@ struct ListStoreTests {
         #expect(counts.1 == 1)
     }
 
-    @Test("events are chained: each stores the hash of the one before")
+    @Test("sealed events are chained: each chain row holds the hash of the one before and of its event's contents")
     func eventsAreChained() async throws {
         let database = try await MigratedDatabase.make()
         _ = try await database.store.createList(try .sample("a"), source: .cli)
         _ = try await database.store.createList(try .sample("b"), source: .cli)
+        #expect(try await database.store.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM event_chain") } == 0,
+                "appending hashes nothing")
+        try await database.seal()
         let rows = try database.store.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM events ORDER BY id")
+            try Row.fetchAll(db, sql: "SELECT * FROM event_chain c JOIN events e ON e.id = c.event_id ORDER BY c.position")
         }
         #expect(rows.count == 2)
         #expect(rows[0]["prev_hash"] == EventLedger.genesisHash)

@@ -106,30 +106,96 @@ struct MigrationTests {
         #expect(snapshot.erased == 1)
     }
 
-    @Test("0006 moves the ledger to its new table with every row and hash intact: the chain still verifies")
+    /// Appends an event as listgate did before 0010: the row carries its own chain link,
+    /// computed from the newest row's hash.
+    @discardableResult
+    static func legacyAppend(
+        _ type: String, listID: Int64? = nil, addressHash: String? = nil, consentVersion: String? = nil,
+        detail: String = "{}", source: String = "cli", in db: Database
+    ) throws -> String {
+        let previous = try String.fetchOne(db, sql: "SELECT hash FROM events ORDER BY id DESC LIMIT 1") ?? EventLedger.genesisHash
+        let occurredAt = Timestamp.string(Date())
+        let hash = EventLedger.chainHash(
+            prevHash: previous, occurredAt: occurredAt, type: type, listID: listID, addressHash: addressHash, source: source,
+            consentVersion: consentVersion, detail: detail)
+        try db.execute(sql: """
+            INSERT INTO events (occurred_at, type, list_id, address_hash, source, consent_version, detail, prev_hash, hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [occurredAt, type, listID, addressHash, source, consentVersion, detail, previous, hash])
+        return hash
+    }
+
+    @Test("0006 and 0010 carry a chain written inline, row by row, over intact: it verifies with the same head")
     func eventVocabularyKeepsTheChain() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("listgate.sqlite3")
         let bundled = try Migration.bundled()
         let store = try SQLiteStore(path: path, migrations: bundled.filter { $0.name < "0006" })
         _ = try await store.migrate()
-        try await store.pool.write { db in
+        let head = try await store.pool.write { db -> String in
             try db.execute(sql: """
                 INSERT INTO lists (slug, name, from_email, locale, created_at)
                 VALUES ('news', 'News', 'news@example.org', 'en', '2026-01-01T00:00:00.000Z')
                 """)
-            for _ in 0..<5 {
-                try EventLedger.append(NewEvent(.listUpdated, listID: 1, source: .cli, detail: ["name.after": "News"]), at: Date(), in: db)
-            }
+            var head = ""
+            for _ in 0..<5 { head = try Self.legacyAppend("list_updated", listID: 1, detail: #"{"name.after":"News"}"#, in: db) }
+            return head
         }
-        let before = try await store.verifyLedger { _ in }
-        #expect(before.eventCount == 5)
 
         let upgraded = try SQLiteStore(path: path, migrations: bundled)
-        #expect(try await upgraded.migrate().contains("0006_event_vocabulary.sql"))
-        let after = try await upgraded.verifyLedger { _ in }
-        #expect(after == before, "same events, same last hash, no break, triggers in place")
+        let applied = try await upgraded.migrate()
+        #expect(applied.contains("0006_event_vocabulary.sql") && applied.contains("0010_sealed_ledger.sql"))
+        let after = try await upgraded.verifyLedger(against: LedgerCheckpoint(count: 5, hash: head)) { _ in }
+        #expect(after.isIntact)
+        #expect(after.head == LedgerCheckpoint(count: 5, hash: head))
+        #expect(after.unsealed == 0)
         #expect(after.appendOnlyTriggersPresent)
+    }
+
+    @Test("0010 moves the chain beside the ledger: positions in id order, every hash kept, new events seal onto its head")
+    func sealedLedgerKeepsTheChain() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("listgate.sqlite3")
+        let bundled = try Migration.bundled()
+        let store = try SQLiteStore(path: path, migrations: bundled.filter { $0.name < "0010" })
+        _ = try await store.migrate()
+        let key = String(repeating: "b", count: 64)
+        let hashes = try await store.pool.write { db -> [String] in
+            try db.execute(sql: """
+                INSERT INTO lists (slug, name, from_email, locale, created_at)
+                VALUES ('news', 'お知らせ', 'news@example.org', 'ja', '2026-01-01T00:00:00.000Z')
+                """)
+            return [
+                try Self.legacyAppend("list_created", listID: 1, detail: #"{"slug":"news"}"#, in: db),
+                try Self.legacyAppend(
+                    "requested", listID: 1, addressHash: key, consentVersion: "00112233aabbccdd",
+                    detail: #"{"client_network":"192.0.2.0/24"}"#, source: "form:/lists/news/subscribe", in: db),
+                try Self.legacyAppend("imported", listID: 1, addressHash: key, detail: #"{"consent_note":"店頭の申込書","status":"active"}"#, in: db),
+                try Self.legacyAppend("outbox_paused", detail: #"{"reason":"メンテナンス"}"#, in: db),
+            ]
+        }
+
+        let upgraded = try SQLiteStore(path: path, migrations: bundled)
+        #expect(try await upgraded.migrate() == ["0010_sealed_ledger.sql"])
+        let chain = try await upgraded.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT position, event_id, hash FROM event_chain ORDER BY position")
+                .map { ($0["position"] as Int64, $0["event_id"] as Int64, $0["hash"] as String) }
+        }
+        #expect(chain.map(\.0) == [1, 2, 3, 4])
+        #expect(chain.map(\.1) == [1, 2, 3, 4])
+        #expect(chain.map(\.2) == hashes)
+        let columns = try await upgraded.pool.read { db in try db.columns(in: "events").map(\.name) }
+        #expect(!columns.contains("hash") && !columns.contains("prev_hash"))
+
+        _ = try await upgraded.archiveList(try ListSlug("news"), source: .cli)
+        #expect(try await upgraded.sealPending(as: "test", lease: .seconds(10)).sealedCount == 1)
+        let result = try await upgraded.verifyLedger(against: LedgerCheckpoint(count: 4, hash: hashes[3])) { _ in }
+        #expect(result.isIntact)
+        #expect(result.sealed == 5)
+        let newest = try await upgraded.pool.read { db in
+            try String.fetchOne(db, sql: "SELECT prev_hash FROM event_chain WHERE position = 5")
+        }
+        #expect(newest == hashes[3])
     }
 
     @Test("generates the secret keys on the first run and keeps them afterwards")

@@ -41,6 +41,46 @@ struct SchemaTests {
         #expect(try await db.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM events") } == 1)
     }
 
+    @Test("the chain refuses UPDATE and DELETE at the SQL level, like the events it seals")
+    func chainIsAppendOnly() async throws {
+        let database = try await makeListAndEvent()
+        try await database.seal()
+        let db = try database.rawConnection()
+        for sql in ["UPDATE event_chain SET hash = prev_hash", "DELETE FROM event_chain"] {
+            let error = await #expect(throws: DatabaseError.self, "\(sql)") { try await db.write { try $0.execute(sql: sql) } }
+            #expect(error?.message?.contains("append-only") == true)
+        }
+        #expect(try await db.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM event_chain") } == 1)
+    }
+
+    @Test("the chain grows only at its head: the next position, from the head's hash, for a newer event")
+    func chainGrowsAtItsHead() async throws {
+        let database = try await makeListAndEvent()
+        try await database.seal()
+        _ = try await database.store.createList(try .sample("other"), source: .cli)
+        let db = try database.rawConnection()
+        let head = try await db.read { try String.fetchOne($0, sql: "SELECT hash FROM event_chain WHERE position = 1") } ?? ""
+        let wrong: [(position: Int, eventID: Int, prev: String)] = [
+            (3, 2, head),  // a gap
+            (2, 2, hash),  // not from the head's hash
+            (2, 1, head),  // an event already sealed
+        ]
+        for link in wrong {
+            let error = await #expect(throws: DatabaseError.self, "\(link)") {
+                try await db.write { db in
+                    try db.execute(
+                        sql: "INSERT INTO event_chain (position, event_id, prev_hash, hash) VALUES (?, ?, ?, ?)",
+                        arguments: [link.position, link.eventID, link.prev, hash])
+                }
+            }
+            #expect(error?.message?.contains("grows only at its head") == true)
+        }
+        try await db.write { db in
+            try db.execute(
+                sql: "INSERT INTO event_chain (position, event_id, prev_hash, hash) VALUES (2, 2, ?, ?)", arguments: [head, hash])
+        }
+    }
+
     @Test("the ledger takes every event type the code knows and refuses any other")
     func ledgerVocabulary() async throws {
         let database = try await makeListAndEvent()
@@ -48,8 +88,8 @@ struct SchemaTests {
         func insert(_ type: String) async throws {
             try await db.write { db in
                 try db.execute(sql: """
-                    INSERT INTO events (occurred_at, type, source, prev_hash, hash) VALUES (?, ?, 'test', ?, lower(hex(randomblob(32))))
-                    """, arguments: [now, type, hash])
+                    INSERT INTO events (occurred_at, type, source) VALUES (?, ?, 'test')
+                    """, arguments: [now, type])
             }
         }
         for type in EventType.allCases { try await insert(type.rawValue) }

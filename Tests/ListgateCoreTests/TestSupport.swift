@@ -32,6 +32,12 @@ struct MigratedDatabase {
         return MigratedDatabase(directory: directory, store: store)
     }
 
+    /// Seals every waiting event, as a command does when it exits.
+    @discardableResult
+    func seal() async throws -> Int {
+        try await store.sealPending(as: "test", lease: .seconds(10)).sealedCount
+    }
+
     func rawConnection() throws -> DatabaseQueue {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)

@@ -382,7 +382,7 @@ struct LedgerCommandTests {
         let workspace = try workspaceWithEvents()
         let intact = try workspace.listgate("events", "verify")
         #expect(intact.status == 0, "\(intact.stderr)")
-        #expect(intact.stdout.hasPrefix("ledger intact: 5 events, last hash "))
+        #expect(intact.stdout.hasPrefix("ledger intact: 5 events sealed, head hash "))
 
         // Someone with the file drops the append-only trigger and rewrites a consent record.
         let sqlite = Process()
@@ -397,11 +397,16 @@ struct LedgerCommandTests {
 
         let broken = try workspace.listgate("events", "verify")
         #expect(broken.status != 0)
-        #expect(broken.stderr.contains("warning: the triggers that make events append-only are missing"))
+        #expect(broken.stderr.contains("warning: the triggers that make events and their chain append-only are missing"))
         #expect(broken.lastErrorLine
-            == "error: ledger broken: event 3 does not match its hash: it was changed after it was recorded (the 2 events before it are intact)")
+            == "error: ledger broken: event 3 (chain position 3) does not match its hash: it was changed after it was recorded (the 2 events before it are intact)")
         let json = try workspace.listgate("events", "verify", "--json")
         let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(document["ok"] as? Bool == false)
+        #expect(document["sealed"] as? Int == 2)
+        #expect(document["problem"] as? String
+            == "event 3 (chain position 3) does not match its hash: it was changed after it was recorded")
+        // The keys earlier versions printed, kept for scripts that read them.
         #expect(document["intact"] as? Bool == false)
         #expect(document["first_broken_event"] as? Int == 3)
         #expect(document["append_only_triggers"] as? Bool == false)

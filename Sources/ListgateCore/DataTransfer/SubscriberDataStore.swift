@@ -1,4 +1,4 @@
-// Bulk data in and out (`listgate import`, `listgate export`, `listgate events verify`).
+// Bulk data in and out (`listgate import`, `listgate export`).
 // An import commits in batches and merges idempotently, so it is resumable: after an
 // interruption, running the same file again finishes the job without duplicating
 // anything. Nothing here can queue mail.
@@ -28,7 +28,4 @@ public protocol SubscriberDataStore: Sendable {
         list: ListSlug?, since: Date?, format: DataFormat, to destination: ExportDestination,
         progress: @escaping @Sendable (TransferProgress) -> Void
     ) async throws -> Int
-
-    /// Recomputes the ledger's hash chain and reports the first broken link.
-    func verifyLedger(progress: @escaping @Sendable (TransferProgress) -> Void) async throws -> LedgerVerification
 }

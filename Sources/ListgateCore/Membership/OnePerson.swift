@@ -120,11 +120,12 @@ public struct LedgerEntry: Sendable, Equatable {
     public let consentVersion: String?
     /// The event's facts (string values; a nested value as its JSON text).
     public let detail: [String: String]
-    public let hash: String
+    /// Its hash in the chain; nil until the sealer has sealed it (a second or two).
+    public let hash: String?
 
     public init(
         id: Int64, occurredAt: Date, type: String, listSlug: String?, source: String, consentVersion: String?,
-        detail: [String: String], hash: String
+        detail: [String: String], hash: String?
     ) {
         self.id = id
         self.occurredAt = occurredAt

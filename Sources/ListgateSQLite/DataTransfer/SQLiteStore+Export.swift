@@ -1,7 +1,7 @@
-// `listgate export` and `listgate events verify` in SQLite. Each runs in one read
-// transaction, so it sees one consistent moment while the server keeps writing. Rows
-// are stepped with SQLite's C API and their bytes copied straight into the output
-// buffer: no row is ever held in memory beyond the one being written.
+// `listgate export` in SQLite. Each runs in one read transaction, so it sees one
+// consistent moment while the server keeps writing. Rows are stepped with SQLite's C API
+// and their bytes copied straight into the output buffer: no row is ever held in memory
+// beyond the one being written.
 import Foundation
 import GRDB
 import ListgateCore
@@ -93,8 +93,8 @@ extension SQLiteStore {
         let writer = try TabularWriter(format: format, columns: Self.eventExportColumns, destination: destination)
         let statement = try db.makeStatement(sql: """
             SELECT e.id, e.occurred_at, e.type, l.slug, e.address_hash, e.source, e.consent_version, e.detail,
-                   e.prev_hash, e.hash
-            FROM events e LEFT JOIN lists l ON l.id = e.list_id
+                   c.prev_hash, c.hash
+            FROM events e LEFT JOIN lists l ON l.id = e.list_id LEFT JOIN event_chain c ON c.event_id = e.id
             \(filter)
             ORDER BY e.id
             """)
@@ -111,19 +111,6 @@ extension SQLiteStore {
         try writer.finish()
         progress(TransferProgress(rows: rows, totalRows: total))
         return rows
-    }
-
-    public func verifyLedger(progress: @escaping @Sendable (TransferProgress) -> Void) async throws -> LedgerVerification {
-        try await pool.read { db in
-            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0
-            var result = try EventLedger.verify(in: db) { progress(TransferProgress(rows: $0, totalRows: total)) }
-            result.appendOnlyTriggersPresent = try Int.fetchOne(db, sql: """
-                SELECT count(*) FROM sqlite_master
-                WHERE type = 'trigger' AND tbl_name = 'events'
-                  AND name IN ('events_are_append_only_update', 'events_are_append_only_delete')
-                """) == 2
-            return result
-        }
     }
 
     /// Steps `statement` to the end, calling `body` with the current row and the number

@@ -137,7 +137,7 @@ private struct ImportWriter {
     let db: Database
     let context: ImportContext
     let stamp: String
-    var ledger: EventLedger.Appender
+    let ledger: EventLedger.Appender
     var counts = ImportCounts()
     /// The last consent note and its JSON form: usually one note serves the whole file.
     private var quotedNote: (note: String, json: String)?

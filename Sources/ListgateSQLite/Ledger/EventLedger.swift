@@ -1,32 +1,28 @@
-// Appends to the event ledger. Each row carries the hash of the row before it, so
-// `listgate events verify` can find an edit made behind the append-only triggers.
+// Appends to the event ledger, inside the transaction of the change it records. The
+// append is a plain insert: the hash chain that lets `listgate events verify` find an
+// edit made behind the append-only triggers is added afterwards, in batches, by the
+// sealer (EventLedger+Sealer.swift; README, "The ledger: durable now, sealed soon").
 import Crypto
 import Foundation
 import GRDB
 import ListgateCore
 
 enum EventLedger {
-    static let genesisHash = String(repeating: "0", count: 64)
+    static let genesisHash = LedgerCheckpoint.genesisHash
 
     static func append(_ event: NewEvent, at date: Date, in db: Database) throws {
-        let prevHash = try String.fetchOne(db.cachedStatement(sql: "SELECT hash FROM events ORDER BY id DESC LIMIT 1")) ?? genesisHash
-        let occurredAt = Timestamp.string(date)
-        let detail = canonicalJSON(event.detail)
-        let hash = chainHash(
-            prevHash: prevHash, occurredAt: occurredAt, type: event.type.rawValue, listID: event.listID,
-            addressHash: event.addressHash, source: event.source.rawValue, consentVersion: event.consentVersion,
-            detail: detail)
         try db.cachedStatement(sql: """
-                INSERT INTO events (occurred_at, type, list_id, address_hash, source, consent_version, detail, prev_hash, hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO events (occurred_at, type, list_id, address_hash, source, consent_version, detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [
-                occurredAt, event.type.rawValue, event.listID, event.addressHash, event.source.rawValue,
-                event.consentVersion, detail, prevHash, hash,
+                Timestamp.string(date), event.type.rawValue, event.listID, event.addressHash, event.source.rawValue,
+                event.consentVersion, canonicalJSON(event.detail),
             ])
     }
 
     /// SHA-256 over the previous hash and every stored field, separated by U+001F (a
-    /// character no field can contain unnoticed), in a fixed order.
+    /// character no field can contain unnoticed), in a fixed order. Chains sealed by
+    /// every version so far use exactly these bytes: changing them would need a migration.
     static func chainHash(
         prevHash: String, occurredAt: String, type: String, listID: Int64?, addressHash: String?,
         source: String, consentVersion: String?, detail: String

@@ -118,8 +118,8 @@ extension SQLiteStore: PersonStore {
         let (filter, arguments) = try personEventFilter(address, in: db)
         return try Row.fetchAll(
             db.makeStatement(sql: """
-                SELECT e.id, e.occurred_at, e.type, l.slug, e.source, e.consent_version, e.detail, e.hash
-                FROM events e LEFT JOIN lists l ON l.id = e.list_id
+                SELECT e.id, e.occurred_at, e.type, l.slug, e.source, e.consent_version, e.detail, c.hash
+                FROM events e LEFT JOIN lists l ON l.id = e.list_id LEFT JOIN event_chain c ON c.event_id = e.id
                 WHERE \(filter)
                 ORDER BY e.id
                 """),
