@@ -102,3 +102,4 @@ echo "for scale, sqlite3 INSERT ... SELECT into listgate's schema: $(calc '%.0f'
      "(import / that: $(calc '%.2f' "$floor_s / $import_s")x)"
 echo "the same with every index built after the load: $(calc '%.0f' "$ROWS / $deferred_s") rows/s" \
      "(the bound for any bulk loader of this schema)"
+echo "import / that bound:       $(calc '%.2f' "$deferred_s / $import_s")x (target >= 0.5x)"

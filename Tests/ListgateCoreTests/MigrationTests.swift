@@ -175,7 +175,7 @@ struct MigrationTests {
             ]
         }
 
-        let upgraded = try SQLiteStore(path: path, migrations: bundled)
+        let upgraded = try SQLiteStore(path: path, migrations: bundled.filter { $0.name < "0011" })
         #expect(try await upgraded.migrate() == ["0010_sealed_ledger.sql"])
         let chain = try await upgraded.pool.read { db in
             try Row.fetchAll(db, sql: "SELECT position, event_id, hash FROM event_chain ORDER BY position")
