@@ -31,7 +31,9 @@ for index in 0..<count {
 let queueSeconds = (ContinuousClock.now - queueStart).seconds
 
 var policy = OutboxPolicy()
-policy.ceilingPerMinute = count + 1  // the breaker is tested elsewhere; here it would trip by design
+// Above the count, and above it for confirmations too (a fifth of the ceiling is kept for
+// leavers): the ceiling is tested elsewhere; here it would hold mail by design.
+policy.ceilingPerMinute = count * 5 / 4 + 5
 policy.batchSize = 100
 var logger = Logger(label: "bench")
 logger.logLevel = .error
