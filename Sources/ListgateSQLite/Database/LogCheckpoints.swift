@@ -19,11 +19,15 @@ public struct LogCheckpointer: Sendable {
     private let connection: DatabaseQueue
     /// Between two passes.
     let interval: Duration
-    /// A passive checkpoint never blocks the writer, but under constant writes it may not
-    /// catch up, and the log only starts over once it has. Past this many pages (~16 MB)
-    /// a pass holds new commits back until it has caught up, so the log cannot grow
-    /// without end.
-    static let restartAtPages = 4_000
+    /// A passive checkpoint never blocks the writer, but under constant writes the log
+    /// only starts over once a checkpoint has caught up with it before the next commit,
+    /// which may never happen. Past this many pages (~64 MB) a pass holds commits back
+    /// until it has caught up, so the log cannot grow without end. Measured with
+    /// bench/forms.sh on one machine, p99 of paced posts at ~750/s and ~1,200/s: 31.7 and
+    /// 41.2 ms with 4,000 pages (the stalls come often), 14.5 and 25.1 ms with 16,000,
+    /// 15.6 and 26.9 ms with checkpoints in commits (and fewer posts a second), and 12.1
+    /// and 23.4 ms with no limit, where the log grew past 1 GB.
+    static let restartAtPages = 16_000
 
     public init(path: String, interval: Duration = .milliseconds(100)) throws {
         var configuration = Configuration()
