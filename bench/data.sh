@@ -59,8 +59,10 @@ dumped=$(wc -l < "$work/dump.csv")
 load_rows=(
     "INSERT INTO addresses (email, identity_key, address_hash, created_at)
        SELECT email, lower(email), lower(hex(randomblob(32))), '2026-01-01T00:00:00.000Z' FROM bare.t"
-    "INSERT INTO subscriptions (list_id, address_id, name, status, source, created_at, updated_at, subscribed_at, public_id)
-       SELECT 1, id, 'User', 'active', 'import', created_at, created_at, created_at, lower(hex(randomblob(16))) FROM addresses"
+    "INSERT INTO subscriptions (list_id, address_id, name, status, source, created_at, updated_at, subscribed_at, public_id,
+                                recipient_id)
+       SELECT 1, id, 'User', 'active', 'import', created_at, created_at, created_at, lower(hex(randomblob(16))),
+              lower(hex(randomblob(16))) FROM addresses"
     "INSERT INTO events (occurred_at, type, list_id, address_hash, source, detail)
        SELECT created_at, 'imported', 1, address_hash, 'cli', '{\"import\":\"0123456789abcdef\",\"status\":\"active\"}'
        FROM addresses"
@@ -80,13 +82,14 @@ run deferred sqlite3 "$work/deferred.sqlite3" "ATTACH '$work/bare.sqlite3' AS ba
        address_hash TEXT NOT NULL, needs_smtputf8 INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL) STRICT" \
     "CREATE TABLE subscriptions (id INTEGER PRIMARY KEY, list_id INTEGER NOT NULL, address_id INTEGER NOT NULL, name TEXT,
        status TEXT NOT NULL, source TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, subscribed_at TEXT,
-       unsubscribed_at TEXT, public_id TEXT) STRICT" \
+       unsubscribed_at TEXT, public_id TEXT, recipient_id TEXT) STRICT" \
     "CREATE TABLE events (id INTEGER PRIMARY KEY, occurred_at TEXT NOT NULL, type TEXT NOT NULL, list_id INTEGER,
        address_hash TEXT, source TEXT NOT NULL, consent_version TEXT, detail TEXT NOT NULL) STRICT" \
     "${load_rows[@]}" \
     'CREATE UNIQUE INDEX a1 ON addresses (identity_key)' 'CREATE UNIQUE INDEX a2 ON addresses (address_hash)' \
     'CREATE UNIQUE INDEX s1 ON subscriptions (list_id, address_id)' 'CREATE INDEX s2 ON subscriptions (list_id, status, address_id)' \
     'CREATE INDEX s3 ON subscriptions (address_id)' 'CREATE UNIQUE INDEX s4 ON subscriptions (public_id)' \
+    'CREATE UNIQUE INDEX s5 ON subscriptions (recipient_id)' \
     'CREATE INDEX e2 ON events (list_id, id)' \
     'CREATE INDEX e3 ON events (address_hash) WHERE address_hash IS NOT NULL' \
     'COMMIT'

@@ -47,10 +47,10 @@ peak_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
 read -r streamed stream_bytes < <(curl -sf -H "Authorization: Bearer $token" "$api/snapshots/$id/recipients" | wc -lc)
 
 start=$(now)
-sqlite3 -json "$db" "SELECT m.email, m.name, m.subscribed_at, s.public_id FROM snapshot_members m
+sqlite3 -json "$db" "SELECT s.recipient_id, m.email, m.name, m.subscribed_at, s.public_id FROM snapshot_members m
     JOIN subscriptions s ON s.id = m.subscription_id WHERE m.snapshot_id = 1 ORDER BY m.identity_key" > /dev/null
 sqlite_seconds=$(echo "$(now) - $start" | bc)
-sqlite_bytes=$(sqlite3 -json "$db" "SELECT m.email, m.name, m.subscribed_at, s.public_id FROM snapshot_members m
+sqlite_bytes=$(sqlite3 -json "$db" "SELECT s.recipient_id, m.email, m.name, m.subscribed_at, s.public_id FROM snapshot_members m
     JOIN subscriptions s ON s.id = m.subscription_id WHERE m.snapshot_id = 1 ORDER BY m.identity_key" | wc -c)
 
 ratio() { /usr/bin/python3 -c "print(f'{$1:.2f}')"; }
