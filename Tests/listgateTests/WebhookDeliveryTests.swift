@@ -206,4 +206,24 @@ struct WebhookDeliveryTests {
         #expect(try await eventually(within: .seconds(5)) { try deliveries(workspace).first?["status"] == "delivered" })
         _ = server
     }
+
+    @Test("a graceful stop with a dead receiver waits only for the POSTs under way; the rest stay queued, unattempted")
+    func stopsPromptly() async throws {
+        let workspace = try Workspace().migrated()
+        try workspace.createNews()
+        let dead = try WebhookReceiver.start(options: ["--silent"])
+        try connect(dead, to: workspace)
+        for index in 0..<12 {
+            #expect(try workspace.listgate("subscribers", "add", "reader\(index)@example.net", "--list", "news", "--confirmed").status == 0)
+        }
+        let server = try await ServeProcess(workspace, arguments: [], environment: ["LISTGATE_WEBHOOK_TIMEOUT": "3"])
+        try await Task.sleep(for: .milliseconds(800))  // the four lanes are waiting for answers
+        let stop = ContinuousClock.now
+        server.process.terminate()
+        #expect(await eventually(within: .seconds(8)) { !server.process.isRunning })
+        #expect(ContinuousClock.now - stop < .seconds(6), "not 12 timeouts one after another")
+        let rows = try deliveries(workspace)
+        #expect(rows.allSatisfy { $0["status"] == "pending" && $0["leased"] == 0 })
+        #expect(rows.filter { $0["attempts"] == 0 }.count >= 8, "the unattempted ones cost no attempt")
+    }
 }

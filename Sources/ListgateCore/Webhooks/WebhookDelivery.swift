@@ -61,6 +61,8 @@ public enum WebhookAttemptOutcome: Sendable, Equatable {
     case delivered(status: Int, at: Date)
     case retry(at: Date, status: Int?, error: String)
     case failed(status: Int?, error: String)
+    /// Not attempted (the worker was stopping): due again at once, no attempt counted.
+    case released
 }
 
 /// A delivery as `webhooks deliveries` shows it: no address, no body.

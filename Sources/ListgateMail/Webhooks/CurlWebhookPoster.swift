@@ -25,6 +25,8 @@ struct WebhookRequest: Sendable {
 enum WebhookAnswer: Sendable, Equatable {
     case status(Int)
     case noAnswer(String)
+    /// Not sent: the worker was stopping.
+    case notAttempted
 }
 
 /// The lanes of one receiver.
@@ -57,9 +59,20 @@ final class CurlWebhookPoster: Sendable {
 
     /// Sends every request, each lane taking the next unsent one, and returns the answers
     /// in the requests' order. `prepare` is called on the lane just before the POST (so
-    /// the signature's timestamp is the attempt's own).
+    /// the signature's timestamp is the attempt's own). When the task is cancelled (the
+    /// server stops), the POSTs under way finish and the rest are `notAttempted`.
     func post(count: Int, prepare: @escaping @Sendable (Int) -> WebhookRequest) async -> [WebhookAnswer] {
         let batch = PostBatch(count: count)
+        await withTaskCancellationHandler {
+            await run(batch, prepare: prepare)
+        } onCancel: {
+            batch.stop()
+        }
+        return batch.answers
+    }
+
+    private func run(_ batch: PostBatch, prepare: @escaping @Sendable (Int) -> WebhookRequest) async {
+        let count = batch.count
         await withTaskGroup(of: Void.self) { group in
             for lane in lanes.prefix(count) {
                 group.addTask {
@@ -74,7 +87,6 @@ final class CurlWebhookPoster: Sendable {
                 }
             }
         }
-        return batch.answers
     }
 
     private static func milliseconds(_ duration: Duration) -> Int {
@@ -85,20 +97,24 @@ final class CurlWebhookPoster: Sendable {
 
 /// The requests of one `post` call: which is next, and the answers so far.
 private final class PostBatch: Sendable {
-    private let state: Mutex<(next: Int, answers: [WebhookAnswer])>
+    private let state: Mutex<(next: Int, stopped: Bool, answers: [WebhookAnswer])>
+    let count: Int
 
     init(count: Int) {
-        state = Mutex((0, [WebhookAnswer](repeating: .noAnswer("not attempted"), count: count)))
+        self.count = count
+        state = Mutex((0, false, [WebhookAnswer](repeating: .notAttempted, count: count)))
     }
 
-    /// The next request's index, nil when every one is taken.
+    /// The next request's index; nil when every one is taken, or after `stop`.
     func take() -> Int? {
         state.withLock { state in
-            guard state.next < state.answers.count else { return nil }
+            guard !state.stopped, state.next < state.answers.count else { return nil }
             defer { state.next += 1 }
             return state.next
         }
     }
+
+    func stop() { state.withLock { $0.stopped = true } }
 
     func record(_ answer: WebhookAnswer, at index: Int) { state.withLock { $0.answers[index] = answer } }
 

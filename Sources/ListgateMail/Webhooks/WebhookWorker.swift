@@ -139,6 +139,7 @@ public struct WebhookWorker: Service {
             outcomes.append((delivery.id, outcome))
             switch outcome {
             case .delivered: Self.count("delivered")
+            case .released: break
             case .retry(_, _, let error):
                 Self.count("retried")
                 logger.debug("webhook delivery deferred", metadata: [
@@ -168,6 +169,8 @@ public struct WebhookWorker: Service {
             (status, error) = (code, "HTTP \(code)")
         case .noAnswer(let reason):
             (status, error) = (nil, reason)
+        case .notAttempted:
+            return .released
         }
         return policy.retry.afterFailure(
             attempt: delivery.attempts + 1, firstDueAt: delivery.firstDueAt, now: now, status: status, error: error)

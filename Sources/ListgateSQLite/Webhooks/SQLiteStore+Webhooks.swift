@@ -175,6 +175,10 @@ extension SQLiteStore {
                 UPDATE webhook_deliveries SET status = 'failed', attempts = attempts + 1, leased = 0, last_status = ?, last_error = ?
                 WHERE id = ? AND status = 'pending'
                 """)
+            let released = try db.cachedStatement(sql: """
+                UPDATE webhook_deliveries SET leased = 0, next_attempt_at = ? WHERE id = ? AND status = 'pending'
+                """)
+            let now = Timestamp.string(Date())
             for (id, outcome) in outcomes {
                 switch outcome {
                 case .delivered(let status, let at):
@@ -183,6 +187,8 @@ extension SQLiteStore {
                     try retry.execute(arguments: [Timestamp.string(at), status, String(error.prefix(500)), id])
                 case .failed(let status, let error):
                     try failed.execute(arguments: [status, String(error.prefix(500)), id])
+                case .released:
+                    try released.execute(arguments: [now, id])
                 }
             }
         }
