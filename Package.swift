@@ -109,12 +109,12 @@ let package = Package(
             name: "ListgateCoreTests",
             dependencies: ["ListgateCore", "ListgateSQLite", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        // Shared by the test targets: the real SMTP server (aiosmtpd) and a strict
-        // mail parser (Python's email package), both run as child processes.
+        // Shared by the test targets: the real SMTP server (aiosmtpd), a strict mail parser
+        // (Python's email package) and a webhook receiver, all run as child processes.
         .target(
             name: "ListgateTestSupport",
             path: "Tests/Support",
-            resources: [.copy("smtp_sink.py"), .copy("inspect_mail.py"), .copy("flood.py")]
+            resources: [.copy("smtp_sink.py"), .copy("inspect_mail.py"), .copy("flood.py"), .copy("webhook_receiver.py")]
         ),
         .testTarget(
             name: "ListgateMailTests",

@@ -347,4 +347,6 @@ enum GeneratedKey: String, CaseIterable {
     /// Keys the address hashes that events and suppressions use. Never rotated: a
     /// suppression must keep matching the same person.
     case addressHashKey = "address_hash_key"
+    /// Seals outbound webhooks' signing secrets at rest (SQLiteStore+Webhooks.swift).
+    case webhookSecretKey = "webhook_secret_key"
 }
