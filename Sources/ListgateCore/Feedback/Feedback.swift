@@ -46,10 +46,12 @@ public struct Feedback: Sendable {
 
     /// One event checked and turned into what the store applies.
     static func check(_ event: FeedbackEvent, index: Int) -> Checked {
-        guard !event.id.isEmpty, event.id.count <= FeedbackEvent.maximumIDLength else {
+        // Counted in code points, as the schema's length() counts them.
+        guard !event.id.isEmpty, event.id.unicodeScalars.count <= FeedbackEvent.maximumIDLength else {
             return .problem(FeedbackProblem(index: index, error: "id must be 1–\(FeedbackEvent.maximumIDLength) characters"))
         }
-        guard !event.id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        // The C0 and C1 controls (general category Cc), without a property lookup per scalar.
+        guard !event.id.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else {
             return .problem(FeedbackProblem(index: index, error: "id must not contain control characters"))
         }
         let target: FeedbackReport.Target
@@ -78,8 +80,7 @@ public struct Feedback: Sendable {
             "reported_at": Timestamp.string(event.occurredAt),
         ]
         for (key, value) in event.detail.sorted(by: { $0.key < $1.key }).prefix(maximumDetailFields) {
-            let name = String(key.unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }
-                .prefix(40).map(Character.init)).lowercased()
+            let name = String(decoding: key.utf8.lazy.filter(Self.isKeyByte).prefix(40), as: UTF8.self).lowercased()
             guard !name.isEmpty else { continue }
             detail["detail." + name] = String(withoutAddresses(value).prefix(200))
         }
@@ -87,6 +88,12 @@ public struct Feedback: Sendable {
     }
 
     static let maximumDetailFields = 10
+
+    /// ASCII letters, digits and `_`: what a ledger detail key is made of.
+    static func isKeyByte(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            || byte == UInt8(ascii: "_")
+    }
 
     /// The text with each word (between white space) that holds an `@` (or a full-width
     /// `＠`) replaced by `(address)`.

@@ -43,7 +43,17 @@ enum EventLedger {
     /// `JSONString.quoted`, the same writer the importer's hand-built details use, so every
     /// event's detail has one spelling whichever path wrote it.
     static func canonicalJSON(_ detail: [String: String]) -> String {
-        let members = detail.sorted { $0.key < $1.key }.map { JSONString.quoted($0.key) + ":" + JSONString.quoted($0.value) }
-        return "{" + members.joined(separator: ",") + "}"
+        // Written into one buffer: the feedback route records an event per report, and
+        // a string per member cost as much as the insert.
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        bytes.reserveCapacity(2 + detail.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 6 })
+        for (number, member) in detail.sorted(by: { $0.key < $1.key }).enumerated() {
+            if number > 0 { bytes.append(UInt8(ascii: ",")) }
+            JSONString.append(member.key, to: &bytes)
+            bytes.append(UInt8(ascii: ":"))
+            JSONString.append(member.value, to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
