@@ -23,7 +23,10 @@ public struct BodyLimits: Sendable, Equatable {
     /// (`/api/v1/lists/*/feedback`).
     public var larger: [String: Int] = [:]
 
-    public init() {}
+    public init() {
+        // The provider webhooks' own limits (ProviderWebhookLimits).
+        larger.merge(ProviderWebhookLimits.bodyBytes) { _, webhook in webhook }
+    }
 
     func bytes(forPath target: String) -> Int {
         let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""

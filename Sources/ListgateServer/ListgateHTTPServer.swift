@@ -4,6 +4,7 @@
 import Foundation
 import Hummingbird
 import ListgateCore
+import ListgateMail
 import Logging
 import NIOCore
 import Prometheus
@@ -48,6 +49,8 @@ public struct ServerConfiguration: Sendable {
     /// LISTGATE_FORMS_DIR: the operator's templates, laid out like `Forms/`, each
     /// replacing the built-in one of the same name (nil: the built-in ones alone).
     public var formsDirectory: String?
+    /// The provider webhooks: which origins besides SNS's may serve SNS certificates.
+    public var providerWebhooks = ProviderWebhookConfiguration()
 
     public init() {}
 
@@ -62,10 +65,14 @@ public struct ListgateHTTPServer: Sendable {
     let logger: Logger
     /// Background services that live and stop with the server (the outbox worker).
     let services: [any Service]
+    /// The provider webhooks' outside reads (SNS certificates and confirmations).
+    let urlFetch: any URLFetching
 
+    /// `urlFetch`: ListgateMail's libcurl GET unless a caller hands another.
     public init(
         store: any ListgateStore, configuration: ServerConfiguration, renderer: any AutoReplyRendering,
-        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger, services: [any Service] = []
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger, services: [any Service] = [],
+        urlFetch: any URLFetching = CurlURLFetch()
     ) {
         self.store = store
         self.configuration = configuration
@@ -73,6 +80,7 @@ public struct ListgateHTTPServer: Sendable {
         self.registry = registry
         self.logger = logger
         self.services = services
+        self.urlFetch = urlFetch
     }
 
     /// `onRunning` is called once the server listens (with its port), never before: what

@@ -19,6 +19,11 @@ public enum EventType: String, Sendable, Codable, CaseIterable {
     case outboxResumed = "outbox_resumed"
     case messageDiscarded = "message_discarded"
     case messageReleased = "message_released"
+    case softBounced = "soft_bounced"
+    case webhookAdded = "webhook_added"
+    case webhookRemoved = "webhook_removed"
+    case webhookSourceAdded = "webhook_source_added"
+    case webhookSourceRemoved = "webhook_source_removed"
 }
 
 /// Where a change came from: `cli`, `form:/lists/news/subscribe`, `api:token-id`, ...

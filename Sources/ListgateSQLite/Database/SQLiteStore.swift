@@ -345,4 +345,7 @@ enum GeneratedKey: String, CaseIterable {
     /// Keys the address hashes that events and suppressions use. Never rotated: a
     /// suppression must keep matching the same person.
     case addressHashKey = "address_hash_key"
+    /// Seals the provider webhooks' secrets that must stay usable (Mailgun's signing
+    /// key) with AES-GCM (Feedback/SQLiteStore+WebhookSources.swift).
+    case webhookSecretsKey = "webhook_secrets_key"
 }
