@@ -19,9 +19,9 @@ import Synchronization
 public struct BodyLimits: Sendable, Equatable {
     /// Every route not named in `larger`: form posts are small.
     public var standard = FormLimits.bodyBytes
-    /// Routes that take more, by path pattern, `*` standing for one segment
-    /// (`/api/v1/lists/*/feedback`).
-    public var larger: [String: Int] = [:]
+    /// Routes that take more, by path pattern, `*` standing for one segment: the sender
+    /// API's feedback route takes a batch of reports.
+    public var larger: [String: Int] = [FeedbackRoutes.pathPattern: FeedbackRoutes.maximumBodyBytes]
 
     public init() {
         // The provider webhooks' own limits (ProviderWebhookLimits).

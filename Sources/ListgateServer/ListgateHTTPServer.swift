@@ -139,7 +139,8 @@ public struct ListgateHTTPServer: Sendable {
             UnsubscribeRoutes(unsubscribes: unsubscribes, intake: intake, desk: desk, pages: pages)
                 .addRoutes(to: router, listForms: listForms)
             PreferencesRoutes(unsubscribes: unsubscribes, store: store, pages: pages).addRoutes(to: router)
-            SenderAPIRoutes(store: store, links: links).addRoutes(to: router)
+            SenderAPIRoutes(store: store, links: links)
+                .addRoutes(to: router, feedback: FeedbackRoutes(feedback: Feedback(store: store), lists: store))
         }
         // The middleware must be in place before the routes it wraps, and OPTIONS must know
         // every route: so the routes are first laid out on a router that only lists them.

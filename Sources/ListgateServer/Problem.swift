@@ -195,6 +195,17 @@ extension Problem {
 
     static let forbidden = Problem(.forbidden, code: "forbidden", message: "this token may not read that list", page: nil)
 
+    /// A valid token without the scope its route needs; the challenge names the scope
+    /// (RFC 6750 §3.1), and so does the message, for the developer reading it.
+    static func insufficientScope(_ scope: SenderScope) -> Problem {
+        var problem = Problem(
+            .forbidden, code: "insufficient_scope",
+            message: "this token lacks the scope \(scope.rawValue); create one with `listgate tokens create --scope \(scope.rawValue)`",
+            page: nil)
+        problem.headers[.wwwAuthenticate] = "Bearer error=\"insufficient_scope\", scope=\"\(scope.rawValue)\""
+        return problem
+    }
+
     /// `what`: `list` or `snapshot`.
     static func notFound(_ what: String) -> Problem {
         Problem(.notFound, code: "\(what)_not_found", message: "no such \(what)", page: nil)

@@ -1,8 +1,10 @@
-// The sender API (`/api/v1`): a separate newsletter sender pulls what it may read.
-// Every route is in one group whose context is the token's access (SenderAuthentication):
-// no or bad token → 401 before a handler runs; a token for another list → 403; only then
-// can an unknown list or snapshot be 404 (README, invariant 4: fail closed). Refusals are
-// thrown as `Problem`s, JSON whatever the client accepts.
+// The sender API (`/api/v1`): a separate newsletter sender pulls what it may read, and
+// reports back what happened to its mail (FeedbackRoutes). Every route is in one group
+// whose context is the token's access (SenderAuthentication): no or bad token → 401
+// before a handler runs; a token without the route's scope → 403 `insufficient_scope`;
+// a token for another list → 403; only then can an unknown list or snapshot be 404
+// (README, invariant 4: fail closed). Refusals are thrown as `Problem`s, JSON whatever
+// the client accepts.
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -19,15 +21,19 @@ struct SenderAPIRoutes: Sendable {
     static let pageSize = 1_000
     static let pagesAhead = 2
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    func addRoutes(to router: Router<AppRequestContext>, feedback: FeedbackRoutes) {
         let api = router.group("api/v1")
             .add(middleware: SenderAuthenticator(store: store))
             .group(context: SenderRequestContext.self)
-        api.get("lists") { request, context in try await lists(request, context) }
-        api.post("lists/:slug/snapshots") { request, context in try await takeSnapshot(request, context) }
-        api.get("snapshots/:id") { request, context in try await snapshot(request, context) }
-        api.get("snapshots/:id/recipients") { request, context in try await recipients(request, context) }
-        api.get("lists/:slug/unsubscribes") { request, context in try await unsubscribes(request, context) }
+        // Reading the audience: `audience:read`, what every token could do before scopes.
+        let audience = api.group().add(middleware: RequiredScope(scope: .audienceRead))
+        audience.get("lists") { request, context in try await lists(request, context) }
+        audience.post("lists/:slug/snapshots") { request, context in try await takeSnapshot(request, context) }
+        audience.get("snapshots/:id") { request, context in try await snapshot(request, context) }
+        audience.get("snapshots/:id/recipients") { request, context in try await recipients(request, context) }
+        audience.get("lists/:slug/unsubscribes") { request, context in try await unsubscribes(request, context) }
+        // Reporting back: `feedback:write`.
+        feedback.addRoutes(to: api.group().add(middleware: RequiredScope(scope: .feedbackWrite)))
     }
 
     /// `POST /api/v1/lists/{slug}/snapshots`: freezes the list's active audience.
@@ -37,8 +43,7 @@ struct SenderAPIRoutes: Sendable {
         try await requireOwnList(context.parameters.require("slug"), access)
         let snapshot: AudienceSnapshot
         do {
-            snapshot = try await store.takeSnapshot(
-                listID: access.listID, tokenID: access.tokenID, source: EventSource("api:\(access.tokenID)"))
+            snapshot = try await store.takeSnapshot(listID: access.listID, tokenID: access.tokenID, source: access.source)
         } catch DomainError.listArchived {
             // A closed list has no audience to send to; its earlier snapshots still stream.
             throw Problem.listArchived
@@ -133,9 +138,13 @@ struct SenderAPIRoutes: Sendable {
     /// For a route naming a list: throws 403 if it is another existing list than the
     /// token's, 404 if there is no such list.
     func requireOwnList(_ slugText: String, _ access: SenderAccess) async throws {
+        try await Self.requireOwnList(slugText, access, lists: store)
+    }
+
+    static func requireOwnList(_ slugText: String, _ access: SenderAccess, lists: any ListCatalog) async throws {
         guard slugText != access.listSlug else { return }
         var exists = false
-        if let slug = try? ListSlug(slugText) { exists = try await store.list(slug) != nil }
+        if let slug = try? ListSlug(slugText) { exists = try await lists.list(slug) != nil }
         throw exists ? Problem.forbidden : Problem.notFound("list")
     }
 

@@ -6,9 +6,9 @@
 // did not authenticate with 401. A handler holding that context holds a token's access,
 // so none of them can forget to check.
 //
-// Scopes (what a token may do, not only which list it reads) fit here later: the context
-// carries them with the access, and a route checks its own (or a middleware on a
-// sub-group of the API's routes does, for a whole set).
+// Scopes (what a token may do, not only which list it reads): the context carries them
+// with the access, and `RequiredScope`, a middleware on each sub-group of the API's
+// routes, refuses a token without the group's scope with 403 `insufficient_scope`.
 import Hummingbird
 import ListgateCore
 import Logging
@@ -57,4 +57,18 @@ struct SenderRequestContext: ChildRequestContext {
 
     /// As on every route: nothing the API reads has a body near this size.
     var maxUploadSize: Int { FormLimits.bodyBytes }
+}
+
+/// Refuses, before any handler of its group runs, a token that lacks `scope` (403
+/// `insufficient_scope`, RFC 6750 §3.1), whatever list the request names.
+struct RequiredScope: RouterMiddleware {
+    typealias Context = SenderRequestContext
+    let scope: SenderScope
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard context.access.scopes.contains(scope) else { throw Problem.insufficientScope(scope) }
+        return try await next(request, context)
+    }
 }

@@ -7,19 +7,9 @@ import ListgateCore
 import ListgateSQLite
 
 enum LedgerSealing {
-    static let defaultLease: Duration = .seconds(10)
-
-    /// LISTGATE_SEALER_LEASE_SECONDS (tests shorten it to watch a handover): how long a
-    /// sealer that stops renewing keeps every other one waiting.
-    static func leaseDuration() throws -> Duration {
-        guard let text = ProcessInfo.processInfo.environment["LISTGATE_SEALER_LEASE_SECONDS"], !text.isEmpty else {
-            return defaultLease
-        }
-        guard let seconds = Double(text), seconds >= 0.1, seconds <= 3600 else {
-            throw CLIError("invalid LISTGATE_SEALER_LEASE_SECONDS '\(text)': use a number of seconds from 0.1 to 3600")
-        }
-        return .milliseconds(Int64((seconds * 1000).rounded()))
-    }
+    /// How long a sealer that stops renewing keeps every other one waiting
+    /// (SettingsSource.sealerLease: LISTGATE_SEALER_LEASE_SECONDS, 10 s by default).
+    static func leaseDuration() throws -> Duration { try SettingsSource().sealerLease() }
 
     /// Names this process in the lease, so `events seal` can say who holds it; the random
     /// part keeps a reused process id from passing for the old holder.

@@ -79,11 +79,14 @@ struct ListsCommand: AsyncParsableCommand {
 
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Change a list: its name, sender, language, addresses, origins, pages or sender identity.",
+            abstract: "Change a list: its name, sender, language, addresses, origins, pages, sender identity or bounce policy.",
             discussion: """
                 Prints each field that changed, with its value before and after, and records them in one \
                 list_updated event; a running server uses the change within a second. Values are checked as \
                 by `lists create`. An empty --thanks-url (…) or --legal-name (…) clears that value.
+
+                The soft-bounce policy: the Nth soft bounce a sender reports within D days makes the \
+                subscription bounced (default: 3 in 15 days).
 
                 Example:
                   listgate lists update news --from "Example 広報部 <news@example.co.jp>" \\
@@ -122,6 +125,14 @@ struct ListsCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp(
             "Remove an allowed origin (repeatable); with none left, any origin may post.", valueName: "origin"))
         var disallowOrigin: [String] = []
+
+        @Option(help: ArgumentHelp(
+            "The soft bounce that makes a subscription bounced: the Nth within --soft-bounce-days (1–100; default 3).",
+            valueName: "n"))
+        var softBounceLimit: Int?
+
+        @Option(help: ArgumentHelp("The window soft bounces are counted in, in days (1–365; default 15).", valueName: "days"))
+        var softBounceDays: Int?
 
         @OptionGroup var pages: SitePageOptions
         @OptionGroup var identity: SenderIdentityOptions
@@ -186,6 +197,8 @@ struct ListsCommand: AsyncParsableCommand {
             }
             change.sitePages = try pages.changes()
             change.identity = try identity.change()
+            change.softBounceLimit = try softBounceLimit.map { try SoftBouncePolicy.validLimit($0) }
+            change.softBounceDays = try softBounceDays.map { try SoftBouncePolicy.validDays($0) }
             return change
         }
     }
@@ -290,6 +303,7 @@ struct ListsCommand: AsyncParsableCommand {
                     ["legal name", document.legalName ?? "-"],
                     ["postal address", document.postalAddress ?? "-"],
                     ["contact", document.contact ?? "-"],
+                    ["soft bounces", "\(document.softBounceLimit) within \(document.softBounceDays) days make a subscription bounced"],
                     ["created", document.createdAt],
                     ["archived", document.archivedAt ?? "no"],
                     ["members", "\(document.counts.active) active, \(document.counts.pending) pending, "
@@ -317,6 +331,8 @@ struct ListDocument: Encodable {
     let contact: String?
     let createdAt: String
     let archivedAt: String?
+    let softBounceLimit: Int
+    let softBounceDays: Int
     let counts: MemberCounts
 
     init(_ list: MailingList, counts: MemberCounts) {
@@ -334,6 +350,8 @@ struct ListDocument: Encodable {
         contact = list.senderIdentity.contact?.text
         createdAt = Timestamp.string(list.createdAt)
         archivedAt = list.archivedAt.map { Timestamp.string($0) }
+        softBounceLimit = list.softBounces.limit
+        softBounceDays = list.softBounces.days
         self.counts = counts
     }
 
@@ -346,6 +364,8 @@ struct ListDocument: Encodable {
         case createdAt = "created_at"
         case archivedAt = "archived_at"
         case senderIdentity = "sender_identity"
+        case softBounceLimit = "soft_bounce_limit"
+        case softBounceDays = "soft_bounce_days"
     }
 
     enum IdentityKeys: String, CodingKey {
@@ -375,6 +395,8 @@ struct ListDocument: Encodable {
         try identity.encode(contact, forKey: .contact)
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(archivedAt, forKey: .archivedAt)  // null while the list is open
+        try container.encode(softBounceLimit, forKey: .softBounceLimit)
+        try container.encode(softBounceDays, forKey: .softBounceDays)
         try container.encode(counts, forKey: .counts)
     }
 }

@@ -36,6 +36,16 @@ struct SettingsSource {
         flag ?? nonEmpty("LISTGATE_FORMS_DIR")
     }
 
+    /// LISTGATE_SEALER_LEASE_SECONDS (tests shorten it to watch a handover): how long the
+    /// ledger sealer's lease holds when its holder stops renewing it.
+    func sealerLease() throws -> Duration {
+        guard let text = nonEmpty("LISTGATE_SEALER_LEASE_SECONDS") else { return .seconds(10) }
+        guard let seconds = Double(text), seconds >= 0.1, seconds <= 3600 else {
+            throw CLIError("invalid LISTGATE_SEALER_LEASE_SECONDS '\(text)': use a number of seconds from 0.1 to 3600")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+
     /// LISTGATE_BASE_URL / --base-url, checked and without a trailing slash.
     func baseURL(flag: String?) throws -> String? {
         try value(flag, "LISTGATE_BASE_URL").map(Settings.validBaseURL)

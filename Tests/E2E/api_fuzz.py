@@ -120,7 +120,9 @@ def seed_database(db):
     listgate(db, "subscribers", "add", "e@example.com", "--list", "tech", "--confirmed")
     listgate(db, "subscribers", "remove", "d@example.com", "--list", "news")
     listgate(db, "suppressions", "add", "f@example.com")
-    return listgate(db, "tokens", "create", "--list", "news", "--name", "fuzz")
+    # Both scopes, so the sweep reaches the feedback route as well as the audience.
+    return listgate(db, "tokens", "create", "--list", "news", "--name", "fuzz",
+                    "--scope", "audience:read", "--scope", "feedback:write")
 
 
 def start_server(work, db, children):

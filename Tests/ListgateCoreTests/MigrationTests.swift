@@ -64,7 +64,8 @@ struct MigrationTests {
         }
         for table in [
             "addresses", "api_tokens", "events", "list_allowed_addresses", "lists", "outbox", "settings",
-            "snapshot_members", "snapshots", "submissions", "subscriptions", "suppressions",
+            "snapshot_members", "snapshots", "submissions", "subscriptions", "suppressions", "feedback_reports",
+            "soft_bounces",
         ] {
             #expect(tables.contains(table), "missing table \(table)")
         }
@@ -187,15 +188,66 @@ struct MigrationTests {
         let columns = try await upgraded.pool.read { db in try db.columns(in: "events").map(\.name) }
         #expect(!columns.contains("hash") && !columns.contains("prev_hash"))
 
-        _ = try await upgraded.archiveList(try ListSlug("news"), source: .cli)
-        #expect(try await upgraded.sealPending(as: "test", lease: .seconds(10)).sealedCount == 1)
-        let result = try await upgraded.verifyLedger(against: LedgerCheckpoint(count: 4, hash: hashes[3])) { _ in }
+        // A new event, written by today's code (which reads today's schema), seals onto that head.
+        let current = try SQLiteStore(path: path, migrations: bundled)
+        _ = try await current.migrate()
+        _ = try await current.archiveList(try ListSlug("news"), source: .cli)
+        #expect(try await current.sealPending(as: "test", lease: .seconds(10)).sealedCount == 1)
+        let result = try await current.verifyLedger(against: LedgerCheckpoint(count: 4, hash: hashes[3])) { _ in }
         #expect(result.isIntact)
         #expect(result.sealed == 5)
-        let newest = try await upgraded.pool.read { db in
+        let newest = try await current.pool.read { db in
             try String.fetchOne(db, sql: "SELECT prev_hash FROM event_chain WHERE position = 5")
         }
         #expect(newest == hashes[3])
+    }
+
+    @Test("0012 gives every token made before it the scope audience:read and every list the policy 3 in 15 days")
+    func feedbackDefaults() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("listgate.sqlite3")
+        let bundled = try Migration.bundled()
+        let store = try SQLiteStore(path: path, migrations: bundled.filter { $0.name < "0012" })
+        _ = try await store.migrate()
+        try await store.pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO lists (slug, name, from_email, locale, created_at)
+                VALUES ('news', 'お知らせ', 'news@example.org', 'ja', '2026-01-01T00:00:00.000Z')
+                """)
+            try db.execute(sql: """
+                INSERT INTO api_tokens (public_id, list_id, name, token_sha256, created_at)
+                VALUES ('0011token', 1, 'old', ?, '2026-01-01T00:00:00.000Z')
+                """, arguments: [String(repeating: "c", count: 64)])
+        }
+        let upgraded = try SQLiteStore(path: path, migrations: bundled)
+        #expect(try await upgraded.migrate().contains("0012_feedback.sql"))
+        #expect(try await upgraded.senderTokens().map(\.scopes) == [[.audienceRead]])
+        let list = try #require(try await upgraded.list(ListSlug("news")))
+        #expect(list.softBounces == .standard)
+        #expect(list.softBounces.limit == 3 && list.softBounces.days == 15)
+    }
+
+    @Test("the schema takes only known scopes, each once, separated by single spaces", arguments: [
+        ("audience:read", true), ("feedback:write audience:read", true), ("audience:read feedback:write audience:approve", true),
+        ("", false), ("audience:write", false), ("audience:read audience:read", false), ("audience:read  feedback:write", false),
+        (" audience:read", false),
+    ])
+    func scopesColumn(_ scopes: String, _ accepted: Bool) async throws {
+        let database = try await MigratedDatabase.make()
+        _ = try await database.store.createList(try .sample("news"), source: .cli)
+        let insert = {
+            try await database.store.pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO api_tokens (public_id, list_id, scopes, token_sha256, created_at)
+                    VALUES ('token0001', 1, ?, ?, '2026-01-01T00:00:00.000Z')
+                    """, arguments: [scopes, String(repeating: "d", count: 64)])
+            }
+        }
+        if accepted {
+            try await insert()
+        } else {
+            await #expect(throws: DatabaseError.self) { try await insert() }
+        }
     }
 
     @Test("generates the secret keys on the first run and keeps them afterwards")

@@ -61,7 +61,8 @@ public struct Departure: Sendable, Equatable {
     /// nil for an erasure.
     public let email: String?
     public let recipientID: String
-    /// `erased` for an erasure; nil otherwise.
+    /// Why the person left: `unsubscribed`, `bounced` or `complained` (the subscription's
+    /// state), `blocked` or `admin` (a suppression that stops mail), or `erased`.
     public let reason: String?
     public let unsubscribedAt: String
     /// The feed's order within one time: the identity key, or the recipient id of an erasure.

@@ -12,6 +12,8 @@ public enum UnsubscribeRoute: String, Sendable, CaseIterable {
     case byAddress = "by-address"
     case admin
     case block
+    /// The newsletter sender reported it (its own unsubscribe link, a provider's list-unsubscribe).
+    case sender
 }
 
 public enum UnsubscribeOutcome: Sendable, Equatable {

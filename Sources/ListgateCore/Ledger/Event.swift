@@ -19,6 +19,7 @@ public enum EventType: String, Sendable, Codable, CaseIterable {
     case outboxResumed = "outbox_resumed"
     case messageDiscarded = "message_discarded"
     case messageReleased = "message_released"
+    /// A soft bounce a sender reported, counted towards the list's policy.
     case softBounced = "soft_bounced"
     case webhookAdded = "webhook_added"
     case webhookRemoved = "webhook_removed"

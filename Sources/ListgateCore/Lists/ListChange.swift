@@ -18,6 +18,9 @@ public struct ListChange: Sendable {
     public var disallowOrigins: [String] = []
     public var sitePages: [SitePage: SitePageURL?] = [:]
     public var identity = SenderIdentityChange()
+    /// The soft-bounce policy's parts, each checked by `SoftBouncePolicy`.
+    public var softBounceLimit: Int?
+    public var softBounceDays: Int?
 
     public init() {}
 
@@ -26,7 +29,7 @@ public struct ListChange: Sendable {
     public var isEmpty: Bool {
         name == nil && from == nil && locale == nil && replyTo == nil && allowAddresses.isEmpty
             && disallowAddresses.isEmpty && allowOrigins.isEmpty && disallowOrigins.isEmpty && sitePages.isEmpty
-            && identity.isEmpty
+            && identity.isEmpty && softBounceLimit == nil && softBounceDays == nil
     }
 
     /// The list as this change leaves it.
@@ -44,7 +47,9 @@ public struct ListChange: Sendable {
             replyTo: replyTo ?? list.replyTo, locale: locale ?? list.locale,
             // In the order the store reads them back, so an unchanged set compares equal.
             allowedAddresses: addresses.sorted { $0.entered < $1.entered }, allowedOrigins: origins.sorted(),
-            sitePages: pages, senderIdentity: senderIdentity, createdAt: list.createdAt, archivedAt: list.archivedAt)
+            sitePages: pages, senderIdentity: senderIdentity, createdAt: list.createdAt, archivedAt: list.archivedAt,
+            softBounces: SoftBouncePolicy(
+                checkedLimit: softBounceLimit ?? list.softBounces.limit, days: softBounceDays ?? list.softBounces.days))
     }
 }
 
@@ -79,6 +84,8 @@ extension MailingList {
                 ("legal_name", senderIdentity.legalName),
                 ("postal_address", senderIdentity.postalAddress),
                 ("contact", senderIdentity.contact?.text),
+                ("soft_bounce_limit", String(softBounces.limit)),
+                ("soft_bounce_days", String(softBounces.days)),
             ]
     }
 

@@ -25,12 +25,16 @@ public struct MailingList: Sendable, Equatable {
     public let createdAt: Date
     /// When `lists archive` closed the list; nil while it takes subscriptions.
     public let archivedAt: Date?
+    /// When senders' soft bounces make a subscription `bounced` (Feedback).
+    public let softBounces: SoftBouncePolicy
 
     public init(
         id: Int64, slug: ListSlug, name: String, from: Mailbox, replyTo: EmailAddress?, locale: ListLocale,
         allowedAddresses: [EmailAddress], allowedOrigins: [String] = [], sitePages: SitePages = SitePages(),
-        senderIdentity: SenderIdentity = SenderIdentity(), createdAt: Date, archivedAt: Date? = nil
+        senderIdentity: SenderIdentity = SenderIdentity(), createdAt: Date, archivedAt: Date? = nil,
+        softBounces: SoftBouncePolicy = .standard
     ) {
+        self.softBounces = softBounces
         self.allowedOrigins = allowedOrigins
         self.sitePages = sitePages
         self.senderIdentity = senderIdentity

@@ -19,14 +19,20 @@ public enum SuppressionReason: String, Sendable, Codable, CaseIterable {
     case unsubscribed
     /// "This was not me" on a confirmation mail: never mail again.
     case blocked
-    case bounced, complained
+    /// A sender reported that mail to the address bounces. Keeps imports and admins out;
+    /// the person's own double opt-in brings them back, its confirmation mail being the
+    /// proof that mail reaches them again.
+    case bounced
+    /// A sender reported a spam complaint: like a "not me", never mail again (confirmations
+    /// included) until an admin lifts it.
+    case complained
     /// `listgate suppressions add`: never mail again.
     case admin
     /// `listgate subscribers forget`: the person's data was erased; only this hash is left.
     case forgotten
 
     /// Whether this suppression also stops confirmation mail (not only admin adds and imports).
-    public var stopsMail: Bool { self == .blocked || self == .admin || self == .bounced || self == .complained }
+    public var stopsMail: Bool { self == .blocked || self == .admin || self == .complained }
 }
 
 /// What `listgate subscribers add` asks for; validated on construction.

@@ -18,6 +18,8 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
     case listArchived(String)
     case undeliverableAddress
     case messageNotInState(Int64, OutboxStatus, allowed: [OutboxStatus])
+    /// `--soft-bounce-limit` or `--soft-bounce-days` out of range.
+    case invalidSoftBouncePolicy(String)
 
     public var description: String {
         switch self {
@@ -47,6 +49,8 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
             "listgate cannot send mail to this address"
         case .messageNotFound(let id):
             "no outbox message with id \(id)"
+        case .invalidSoftBouncePolicy(let reason):
+            reason
         case .messageNotInState(let id, let status, let allowed):
             "message \(id) is \(status.rawValue); only \(allowed.map(\.rawValue).joined(separator: " or ")) messages can be changed this way"
         }
@@ -56,7 +60,7 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
 extension String {
     /// The text with control characters made visible, so an error message quoting user
     /// input cannot break a terminal line or a log record.
-    var printable: String {
+    package var printable: String {
         unicodeScalars.map { scalar in
             scalar.properties.generalCategory == .control ? scalar.escaped(asASCII: true) : String(scalar)
         }.joined()

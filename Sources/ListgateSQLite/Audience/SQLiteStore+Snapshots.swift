@@ -179,19 +179,21 @@ extension SQLiteStore {
 
     public func departures(listID: Int64, since: String, after: (time: String, key: String)?, limit: Int) async throws -> [Departure] {
         try await pool.read { db in
-            // Two ways of leaving: the subscription ended (unsubscribed, bounced, complained),
-            // or the address was suppressed for this list or for every list while its
-            // subscription still looks active (by a reason that stops mail, as in the
-            // snapshot). A person who left both ways appears once, at the earlier time.
+            // Two ways of leaving: the subscription ended (unsubscribed, bounced, complained:
+            // the status is the reason), or the address was suppressed for this list or for
+            // every list while its subscription still looks active (by a reason that stops
+            // mail, as in the snapshot; the suppression's reason). A person who left both ways
+            // appears once, at the earlier time, with that way's reason (SQLite takes a bare
+            // column of an aggregate query from the row min() chose).
             let rows = try Row.fetchCursor(
                 db.cachedStatement(sql: """
-                    WITH left_list(email, identity_key, recipient_id, at) AS (
-                        SELECT a.email, a.identity_key, s.recipient_id, s.unsubscribed_at
+                    WITH left_list(email, identity_key, recipient_id, reason, at) AS (
+                        SELECT a.email, a.identity_key, s.recipient_id, s.status, s.unsubscribed_at
                         FROM subscriptions s JOIN addresses a ON a.id = s.address_id
                         WHERE s.list_id = ?1 AND s.unsubscribed_at IS NOT NULL AND s.status <> 'active'
                           AND s.unsubscribed_at >= ?2
                         UNION ALL
-                        SELECT a.email, a.identity_key, s.recipient_id, x.created_at
+                        SELECT a.email, a.identity_key, s.recipient_id, x.reason, x.created_at
                         FROM suppressions x
                         JOIN addresses a ON a.address_hash = x.address_hash
                         JOIN subscriptions s ON s.address_id = a.id AND s.list_id = ?1
@@ -199,7 +201,7 @@ extension SQLiteStore {
                           AND (s.status <> 'active' OR x.reason IN \(Self.mailStoppingReasons))
                     ),
                     first_leaving AS (
-                        SELECT email, identity_key AS sort_key, recipient_id, NULL AS reason, min(at) AS at
+                        SELECT email, identity_key AS sort_key, recipient_id, reason, min(at) AS at
                         FROM left_list GROUP BY identity_key
                         UNION ALL
                         SELECT NULL, recipient_id, recipient_id, 'erased', erased_at

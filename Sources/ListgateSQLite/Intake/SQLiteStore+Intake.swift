@@ -77,7 +77,7 @@ extension SQLiteStore {
             }
             let listID: Int64 = row["list_id"]
             let hash: String = row["address_hash"]
-            // A suppression added after the mail was sent (admin, bounce, complaint) wins
+            // A suppression added after the mail was sent (admin, complaint) wins
             // over an old link: the link can no longer be used.
             if try Self.isSuppressed(try AddressHasher.hashes(identityKey: row["identity_key"], in: db), listID: listID, in: db) { return .used(listSlug: slug, listName: name, locale: locale) }
             let addressID = try Self.upsertAddress(
@@ -184,9 +184,10 @@ extension SQLiteStore {
     }
 
     /// Whether a confirmation mail may NOT be sent to this address for this list.
-    /// Suppressions that say "do not mail" (the "not me" block, an admin's, a bounce, a
-    /// complaint) stop it. Those left by the person's own unsubscribe or erasure only keep
-    /// imports and admins from bringing them back; their own new double opt-in may.
+    /// Suppressions that say "do not mail" (the "not me" block, an admin's, a complaint)
+    /// stop it. Those left by the person's own unsubscribe, a bounce or an erasure only keep
+    /// imports and admins from bringing them back; their own new double opt-in may (after
+    /// a bounce, the confirmation mail that arrives is the proof the address works again).
     /// The suppression reasons that stop mail (`SuppressionReason.stopsMail`) as an SQL
     /// list, for every query that applies that rule. Built from the enum, never from input.
     static let mailStoppingReasons =

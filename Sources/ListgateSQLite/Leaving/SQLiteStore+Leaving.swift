@@ -9,9 +9,11 @@ extension SQLiteStore {
     /// Ends the subscription of `addressID` on `listID` (if it is pending or active) and
     /// suppresses the address for that list, so no import or admin add brings it back.
     /// Returns false when there was nothing to end (idempotent: unsubscribing twice is fine).
+    /// `detail`: more for the `unsubscribed` event than its route (a sender's report).
     @discardableResult
     static func markUnsubscribed(
-        listID: Int64, addressID: Int64, route: UnsubscribeRoute, source: EventSource, at date: Date, in db: Database
+        listID: Int64, addressID: Int64, route: UnsubscribeRoute, source: EventSource, at date: Date,
+        detail: [String: String] = [:], in db: Database
     ) throws -> Bool {
         let stamp = Timestamp.string(date)
         guard let hash = try String.fetchOne(
@@ -25,7 +27,8 @@ extension SQLiteStore {
         let changed = db.changesCount > 0
         if changed {
             try EventLedger.append(
-                NewEvent(.unsubscribed, listID: listID, addressHash: hash, source: source, detail: ["route": route.rawValue]),
+                NewEvent(.unsubscribed, listID: listID, addressHash: hash, source: source,
+                         detail: detail.merging(["route": route.rawValue]) { $1 }),
                 at: date, in: db)
         }
         try suppress(hash: hash, listID: listID, reason: "unsubscribed", source: source, at: date, in: db)
