@@ -126,6 +126,11 @@ public struct ListgateHTTPServer: Sendable {
         let unsubscribes = Unsubscribes(store: store, renderer: renderer, links: links, policy: policy)
         let desk = IntakeDeskService(desk: IntakeDesk(intake: intake, unsubscribes: unsubscribes), logger: logger)
         let ipLimiter = configuration.rateLimits.perIP.map(RateLimiter.init)
+        // One policy for what senders report, whether through the API or a provider.
+        let feedback = Feedback(store: store)
+        let providerWebhooks = ProviderWebhookRoutes(
+            store: store, apply: { events, slug, source in try await feedback.apply(events, toList: slug, source: source) },
+            fetch: urlFetch, configuration: configuration.providerWebhooks)
 
         let addRoutes = { (router: Router<AppRequestContext>) in
             HealthRoutes(store: store, diskSpace: configuration.diskSpace).addRoutes(to: router)
@@ -140,7 +145,8 @@ public struct ListgateHTTPServer: Sendable {
                 .addRoutes(to: router, listForms: listForms)
             PreferencesRoutes(unsubscribes: unsubscribes, store: store, pages: pages).addRoutes(to: router)
             SenderAPIRoutes(store: store, links: links)
-                .addRoutes(to: router, feedback: FeedbackRoutes(feedback: Feedback(store: store), lists: store))
+                .addRoutes(to: router, feedback: FeedbackRoutes(feedback: feedback, lists: store))
+            providerWebhooks.addRoutes(to: router)
         }
         // The middleware must be in place before the routes it wraps, and OPTIONS must know
         // every route: so the routes are first laid out on a router that only lists them.

@@ -261,7 +261,7 @@ struct MigrationTests {
             }
         }
         let before = try await read()
-        #expect(before.count == 2)
+        #expect(before.count == GeneratedKey.allCases.count)  // link secret, address hash key, webhook secrets key
         #expect(before.allSatisfy { $0.split(separator: "=")[1].count == 64 })
         _ = try await database.store.migrate()
         #expect(try await read() == before)
