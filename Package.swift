@@ -115,9 +115,9 @@ let package = Package(
             name: "ListgateCoreTests",
             dependencies: ["ListgateCore", "ListgateSQLite", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        // Shared by the test targets: the real SMTP server (aiosmtpd), a strict mail
-        // parser (Python's email package) and a small web server, run as child processes;
-        // and requests signed the way each provider signs them (ProviderSigning.swift).
+        // Shared by the test targets: the real SMTP server (aiosmtpd), a strict mail parser
+        // (Python's email package), a webhook receiver and a small web server, all run as child
+        // processes; and requests signed the way each provider signs them (ProviderSigning.swift).
         .target(
             name: "ListgateTestSupport",
             dependencies: [
@@ -126,7 +126,8 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             path: "Tests/Support",
-            resources: [.copy("smtp_sink.py"), .copy("inspect_mail.py"), .copy("flood.py"), .copy("web_server.py")]
+            resources: [.copy("smtp_sink.py"), .copy("inspect_mail.py"), .copy("flood.py"), .copy("webhook_receiver.py"),
+                        .copy("web_server.py")]
         ),
         .testTarget(
             name: "ListgateMailTests",

@@ -2,7 +2,7 @@
 -- and complaints for which list, and what verifies its requests. One source per
 -- provider and list. Only what verification needs is kept, and secrets never in the
 -- clear: SendGrid's key is public; Mailgun's signing key must be usable for HMAC, so it
--- is sealed with AES-GCM under the `webhook_secrets_key` setting; Postmark's password is
+-- is sealed with AES-GCM under the `webhook_secret_key` setting; Postmark's password is
 -- kept as a salted SHA-256 (docs/security.md says what each protects against).
 CREATE TABLE webhook_sources (
     id                  INTEGER PRIMARY KEY,

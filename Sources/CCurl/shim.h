@@ -6,7 +6,7 @@
 
 #include <curl/curl.h>
 #include "shim_transport.h"
-#include "shim_fetch.h"
+#include "shim_http.h"
 
 static inline CURLcode listgate_easy_setopt_long(CURL *handle, CURLoption option, long value) {
     return curl_easy_setopt(handle, option, value);

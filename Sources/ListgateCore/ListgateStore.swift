@@ -10,6 +10,7 @@ import Foundation
 /// composition roots (the CLI's commands, the server's builder) hold.
 public typealias ListgateStore = StoreHealth & ListStore & IntakeStore & UnsubscribeStore & PreferencesStore
     & MembershipStore & SenderTokenStore & SnapshotStore & OutboxStore & SubscriberDataStore & LedgerStore & FeedbackStore
+    & WebhookStore & WebhookDeliveryStore
     & WebhookSourceStore
 
 public protocol StoreHealth: Sendable {

@@ -1,6 +1,6 @@
 // The composition root, as the Hummingbird template's `buildApplication(reader:)` is: from
 // one resolved `Settings`, everything `listgate serve` runs (the templates, checked; the
-// store; the mail transport and the outbox worker; the snapshot pruner, the ledger's
+// store; the mail transport and the outbox worker; the webhook worker; the snapshot pruner, the ledger's
 // sealer and the log checkpointer; the metrics
 // registry; the HTTP server with its routes), built in one place and in this order.
 import Foundation
@@ -46,11 +46,13 @@ func buildApplication(settings: Settings) async throws -> some ApplicationProtoc
         throw CLIError("another listgate serve is already running on \(settings.databasePath)")
     }
     let worker = OutboxWorker(store: store, transport: transport, policy: settings.outbox, logger: logger, journal: journal)
+    // Beside the outbox worker, not inside it: no receiver can hold mail back.
+    let webhooks = WebhookWorker(store: store, policy: settings.webhooks, logger: logger)
     let pruner = SnapshotPruner(store: store, retentionDays: settings.snapshotRetentionDays, logger: logger)
     let server = ListgateHTTPServer(
         store: store, configuration: settings.server, renderer: composer, registry: registry, logger: logger,
         services: [
-            worker, pruner, checkpoints,
+            worker, webhooks, pruner, checkpoints,
             LedgerSealer(store: store, holder: LedgerSealing.holder("serve"), lease: try LedgerSealing.leaseDuration(), logger: logger),
         ],
         // The provider webhooks' GETs (SNS certificates, confirmations) go through libcurl.

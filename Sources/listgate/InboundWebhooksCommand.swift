@@ -52,7 +52,7 @@ struct InboundWebhooksCommand: AsyncParsableCommand {
                 guard let signingKey else { throw CLIError("mailgun needs --signing-key (the HTTP webhook signing key)") }
                 setting = .mailgun(signingKey: signingKey)
             case .postmark:
-                if password == nil { generated = WebhookSecret.generatePassword() }
+                if password == nil { generated = WebhookSourcePassword.generate() }
                 setting = .postmark(username: username ?? "listgate", password: password ?? generated ?? "")
             }
             if let problem = ProviderWebhookSettings.problem(setting) { throw CLIError(problem) }

@@ -59,6 +59,8 @@ struct Settings {
     var server = ServerConfiguration()
     /// The outbox worker: the mail ceiling and the retry delays.
     var outbox = OutboxPolicy()
+    /// The webhook worker: timeouts, lanes per receiver, the retry schedule.
+    var webhooks = WebhookDeliveryPolicy()
     var mail: Mail
     var snapshotRetentionDays = 30
     var logLevel = Logger.Level.info
@@ -97,6 +99,7 @@ extension Settings {
             throw CLIError("the retry cap (\(outbox.retryCap)) is shorter than the retry base (\(outbox.retryBase))")
         }
         mail = try Self.mail(flags: flags, source: source)
+        try readWebhookSettings(environment)
 
         server.baseURL = try source.baseURL(flag: flags.baseURL)
         server.secretKey = source.nonEmpty("LISTGATE_SECRET_KEY")
@@ -191,5 +194,34 @@ extension Settings {
             throw CLIError("invalid \(name) '\(text)': use a number from \(range.lowerBound) to \(range.upperBound)")
         }
         return value
+    }
+}
+
+extension Settings {
+    /// LISTGATE_WEBHOOK_*: the defaults suit real receivers; short retries are for tests
+    /// (README, "Receiving webhooks").
+    mutating func readWebhookSettings(_ environment: [String: String]) throws {
+        if let text = environment["LISTGATE_WEBHOOK_TIMEOUT"] {
+            webhooks.timeout = .seconds(try Self.number("webhook timeout", text, in: 1...300))
+        }
+        if let text = environment["LISTGATE_WEBHOOK_CONCURRENCY"] {
+            webhooks.lanesPerReceiver = try Self.number("webhook concurrency", text, in: 1...64)
+        }
+        if let text = environment["LISTGATE_WEBHOOK_RETRY_BASE"] {
+            webhooks.retry.base = Self.interval(try Self.seconds("webhook retry base", text))
+        }
+        if let text = environment["LISTGATE_WEBHOOK_RETRY_CAP"] {
+            webhooks.retry.cap = Self.interval(try Self.seconds("webhook retry cap", text, upTo: 86_400))
+        }
+        if let text = environment["LISTGATE_WEBHOOK_RETRY_FOR"] {
+            webhooks.retry.giveUpAfter = Self.interval(try Self.seconds("webhook retry period", text, upTo: 30 * 86_400))
+        }
+        guard webhooks.retry.cap >= webhooks.retry.base else {
+            throw CLIError("the webhook retry cap (\(webhooks.retry.cap)) is shorter than its base (\(webhooks.retry.base))")
+        }
+    }
+
+    static func interval(_ duration: Duration) -> TimeInterval {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

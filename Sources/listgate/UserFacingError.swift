@@ -31,6 +31,7 @@ extension DataFileError: UserFacingError {}
 extension ExportError: UserFacingError {}
 extension ImportOptionError: UserFacingError {}
 extension FormsError: UserFacingError {}
+extension WebhookError: UserFacingError {}
 
 extension DatabaseError: UserFacingError {
     /// SQLite's own words, said to come from the database.

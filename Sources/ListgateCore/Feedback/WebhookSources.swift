@@ -110,8 +110,8 @@ public struct WebhookPasswordHash: Sendable, Equatable {
 
 /// A password for Postmark's webhook URL when the operator gives none: 256 bits,
 /// URL-safe, so it can sit in `https://user:password@host/…` as it is.
-public enum WebhookSecret {
-    public static func generatePassword() -> String { Base64URL.encode(RandomToken.bytes(32)) }
+public enum WebhookSourcePassword {
+    public static func generate() -> String { Base64URL.encode(RandomToken.bytes(32)) }
 }
 
 public protocol WebhookSourceStore: Sendable {

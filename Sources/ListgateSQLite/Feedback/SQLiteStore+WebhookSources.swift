@@ -1,6 +1,6 @@
 // Provider webhook sources (Migrations/0013_inbound_webhooks.sql): one per provider and
 // list, each change a ledger event that names the provider and the id and never a
-// secret. Mailgun's signing key is sealed with AES-GCM under the `webhook_secrets_key`
+// secret. Mailgun's signing key is sealed with AES-GCM under the `webhook_secret_key`
 // setting; Postmark's password is kept as a salted hash (docs/security.md).
 import Crypto
 import Foundation
@@ -28,7 +28,7 @@ extension SQLiteStore {
             switch setting {
             case .ses(let topic): topicARN = topic
             case .sendgrid(let key): publicKey = key
-            case .mailgun(let key): sealedKey = try WebhookSecretSeal.seal(key, rowID: id, key: WebhookSecretSeal.key(in: db, creating: true))
+            case .mailgun(let key): sealedKey = try ProviderSecretSeal.seal(key, rowID: id, key: ProviderSecretSeal.key(in: db, creating: true))
             case .postmark(let user, let password): (username, hash) = (user, WebhookPasswordHash.make(password))
             }
             try db.execute(
@@ -95,7 +95,7 @@ extension SQLiteStore {
                 material = .sendgrid(publicKey: try Self.required(row, "sendgrid_public_key"))
             case .mailgun:
                 let sealed = try Self.required(row, "mailgun_key_sealed")
-                material = .mailgun(signingKey: try WebhookSecretSeal.open(sealed, rowID: id, key: WebhookSecretSeal.key(in: db)))
+                material = .mailgun(signingKey: try ProviderSecretSeal.open(sealed, rowID: id, key: ProviderSecretSeal.key(in: db)))
             case .postmark:
                 material = .postmark(
                     username: try Self.required(row, "postmark_username"),
@@ -148,13 +148,14 @@ extension SQLiteStore {
 /// AES-GCM for the webhook secrets that must stay usable. It keeps the key out of a
 /// copy of the table alone (an export, a leaked row); whoever holds the whole database
 /// holds the `settings` row too (docs/security.md).
-enum WebhookSecretSeal {
-    /// The AES-256 key: SHA-256 over a label and the setting's 256 random bits, so the
-    /// setting stays the same kind of hex value as the other generated keys.
+enum ProviderSecretSeal {
+    /// The AES-256 key: SHA-256 over a label and the setting's 256 random bits. The
+    /// outbound webhooks seal with the same setting hashed without the label, so the two
+    /// keys differ and neither kind of sealed secret opens as the other.
     /// `creating`: in a write, make the key when it is missing (`migrate` makes it too;
     /// this covers a database whose keys were made before this one existed).
     static func key(in db: Database, creating: Bool = false) throws -> SymmetricKey {
-        let name = GeneratedKey.webhookSecretsKey.rawValue
+        let name = GeneratedKey.webhookSecretKey.rawValue
         if creating {
             try db.execute(
                 sql: "INSERT OR IGNORE INTO settings (key, value, updated_at) VALUES (?, ?, ?)",

@@ -10,7 +10,10 @@ import ListgateCore
 enum EventLedger {
     static let genesisHash = LedgerCheckpoint.genesisHash
 
-    static func append(_ event: NewEvent, at date: Date, in db: Database) throws {
+    /// Returns the event's id. The insert also queues the outbound webhook deliveries the
+    /// event causes (the trigger of Migrations/0014_outbound_webhooks.sql).
+    @discardableResult
+    static func append(_ event: NewEvent, at date: Date, in db: Database) throws -> Int64 {
         try db.cachedStatement(sql: """
                 INSERT INTO events (occurred_at, type, list_id, address_hash, source, consent_version, detail)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -18,6 +21,8 @@ enum EventLedger {
                 Timestamp.string(date), event.type.rawValue, event.listID, event.addressHash, event.source.rawValue,
                 event.consentVersion, canonicalJSON(event.detail),
             ])
+        // The trigger's inserts do not change it: SQLite restores it when a trigger ends.
+        return db.lastInsertedRowID
     }
 
     /// SHA-256 over the previous hash and every stored field, separated by U+001F (a

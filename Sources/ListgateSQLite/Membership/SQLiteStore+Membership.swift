@@ -94,6 +94,8 @@ extension SQLiteStore {
             let hash = try AddressHasher.hash(address, in: db)
             var subscriptions = 0, addresses = 0, submissions = 0, outbox = 0, snapshotEntries = 0
             let erasedAt = Timestamp.string(date)
+            // The lists the person was on: their webhooks are told of the erasure.
+            var listsLeft = Set<Int64>()
             for key in try Self.spellings(ofMailbox: address.mailboxKey, besides: address.identityKey, in: db) {
                 let keyHash = try AddressHasher.hash(identityKey: key, key: AddressHasher.key(in: db))
                 let addressIDs = try Int64.fetchAll(
@@ -107,6 +109,8 @@ extension SQLiteStore {
                         at: date, in: db)
                 }
                 for id in addressIDs {
+                    listsLeft.formUnion(try Int64.fetchAll(
+                        db.cachedStatement(sql: "SELECT list_id FROM subscriptions WHERE address_id = ?"), arguments: [id]))
                     // The sender may hold an older snapshot: the unsubscribes feed tells it
                     // which recipient ids to drop, without the address (`erasures`).
                     try db.cachedStatement(sql: """
@@ -128,6 +132,9 @@ extension SQLiteStore {
                 // Every message to the person, whatever its state: its bytes hold the address.
                 try db.cachedStatement(sql: "DELETE FROM outbox WHERE address_hash = ?").execute(arguments: [keyHash])
                 outbox += db.changesCount
+                // Webhook deliveries are kept (a receiver still learns of the change), but
+                // without the address: later attempts send `"email": null`.
+                try WebhookQueue.eraseAddress(hash: keyHash, in: db)
                 // A snapshot keeps the count and sha256 it was frozen with, and counts its
                 // erased members instead, so the sender can tell why fewer lines arrive.
                 let snapshots = try Int64.fetchAll(
@@ -156,13 +163,14 @@ extension SQLiteStore {
                 try Self.suppress(
                     hash: hash, listID: nil, reason: SuppressionReason.forgotten.rawValue, source: source, at: date, in: db)
             }
-            try EventLedger.append(
+            let event = try EventLedger.append(
                 NewEvent(.forgotten, addressHash: hash, source: source, detail: [
                     "addresses": String(addresses), "subscriptions": String(subscriptions),
                     "submissions": String(submissions), "outbox": String(outbox),
                     "snapshot_members": String(snapshotEntries),
                 ]),
                 at: date, in: db)
+            try WebhookQueue.queueForgotten(event: event, addressHash: hash, lists: listsLeft, at: date, in: db)
             return ForgetReport(
                 addresses: addresses, subscriptions: subscriptions, submissions: submissions, outboxMessages: outbox,
                 snapshotEntries: snapshotEntries,
