@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        // X.509 parsing for the Amazon SNS signing certificate (provider webhooks).
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
     ],
     targets: [
         .target(
@@ -76,6 +78,10 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                // Provider webhooks: SNS certificates, RSA and ECDSA signatures.
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("../../Forms/pages")]
@@ -110,11 +116,18 @@ let package = Package(
             dependencies: ["ListgateCore", "ListgateSQLite", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // Shared by the test targets: the real SMTP server (aiosmtpd), a strict mail parser
-        // (Python's email package) and a webhook receiver, all run as child processes.
+        // (Python's email package), a webhook receiver and a small web server, all run as child
+        // processes; and requests signed the way each provider signs them (ProviderSigning.swift).
         .target(
             name: "ListgateTestSupport",
+            dependencies: [
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
             path: "Tests/Support",
-            resources: [.copy("smtp_sink.py"), .copy("inspect_mail.py"), .copy("flood.py"), .copy("webhook_receiver.py")]
+            resources: [.copy("smtp_sink.py"), .copy("inspect_mail.py"), .copy("flood.py"), .copy("webhook_receiver.py"),
+                        .copy("web_server.py")]
         ),
         .testTarget(
             name: "ListgateMailTests",
@@ -132,6 +145,10 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                // Signing test requests the way each provider signs them.
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
         // End-to-end tests of the built `listgate` binary; depending on it makes
@@ -141,6 +158,9 @@ let package = Package(
             dependencies: [
                 "listgate", "ListgateCore", "ListgateSQLite", "ListgateMail", "ListgateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             // A database written by the previous version, for the upgrade test.
             resources: [.copy("Fixtures")]

@@ -11,6 +11,7 @@ import Foundation
 public typealias ListgateStore = StoreHealth & ListStore & IntakeStore & UnsubscribeStore & PreferencesStore
     & MembershipStore & SenderTokenStore & SnapshotStore & OutboxStore & SubscriberDataStore & LedgerStore & FeedbackStore
     & WebhookStore & WebhookDeliveryStore
+    & WebhookSourceStore
 
 public protocol StoreHealth: Sendable {
     /// Fails with `StoreError.needsMigration` (or a stronger error) unless the database

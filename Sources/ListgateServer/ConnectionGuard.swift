@@ -23,7 +23,10 @@ public struct BodyLimits: Sendable, Equatable {
     /// API's feedback route takes a batch of reports.
     public var larger: [String: Int] = [FeedbackRoutes.pathPattern: FeedbackRoutes.maximumBodyBytes]
 
-    public init() {}
+    public init() {
+        // The provider webhooks' own limits (ProviderWebhookLimits).
+        larger.merge(ProviderWebhookLimits.bodyBytes) { _, webhook in webhook }
+    }
 
     func bytes(forPath target: String) -> Int {
         let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""

@@ -4,6 +4,7 @@
 import Foundation
 import Hummingbird
 import ListgateCore
+import ListgateMail
 import Logging
 import NIOCore
 import Prometheus
@@ -48,6 +49,8 @@ public struct ServerConfiguration: Sendable {
     /// LISTGATE_FORMS_DIR: the operator's templates, laid out like `Forms/`, each
     /// replacing the built-in one of the same name (nil: the built-in ones alone).
     public var formsDirectory: String?
+    /// The provider webhooks: which origins besides SNS's may serve SNS certificates.
+    public var providerWebhooks = ProviderWebhookConfiguration()
 
     public init() {}
 
@@ -62,10 +65,14 @@ public struct ListgateHTTPServer: Sendable {
     let logger: Logger
     /// Background services that live and stop with the server (the outbox worker).
     let services: [any Service]
+    /// The provider webhooks' outside reads (SNS certificates and confirmations).
+    let urlFetch: any URLFetching
 
+    /// `urlFetch`: ListgateMail's libcurl GET unless a caller hands another.
     public init(
         store: any ListgateStore, configuration: ServerConfiguration, renderer: any AutoReplyRendering,
-        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger, services: [any Service] = []
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger, services: [any Service] = [],
+        urlFetch: any URLFetching = CurlURLFetch()
     ) {
         self.store = store
         self.configuration = configuration
@@ -73,6 +80,7 @@ public struct ListgateHTTPServer: Sendable {
         self.registry = registry
         self.logger = logger
         self.services = services
+        self.urlFetch = urlFetch
     }
 
     /// `onRunning` is called once the server listens (with its port), never before: what
@@ -118,6 +126,11 @@ public struct ListgateHTTPServer: Sendable {
         let unsubscribes = Unsubscribes(store: store, renderer: renderer, links: links, policy: policy)
         let desk = IntakeDeskService(desk: IntakeDesk(intake: intake, unsubscribes: unsubscribes), logger: logger)
         let ipLimiter = configuration.rateLimits.perIP.map(RateLimiter.init)
+        // One policy for what senders report, whether through the API or a provider.
+        let feedback = Feedback(store: store)
+        let providerWebhooks = ProviderWebhookRoutes(
+            store: store, apply: { events, slug, source in try await feedback.apply(events, toList: slug, source: source) },
+            fetch: urlFetch, configuration: configuration.providerWebhooks)
 
         let addRoutes = { (router: Router<AppRequestContext>) in
             HealthRoutes(store: store, diskSpace: configuration.diskSpace).addRoutes(to: router)
@@ -132,7 +145,8 @@ public struct ListgateHTTPServer: Sendable {
                 .addRoutes(to: router, listForms: listForms)
             PreferencesRoutes(unsubscribes: unsubscribes, store: store, pages: pages).addRoutes(to: router)
             SenderAPIRoutes(store: store, links: links)
-                .addRoutes(to: router, feedback: FeedbackRoutes(feedback: Feedback(store: store), lists: store))
+                .addRoutes(to: router, feedback: FeedbackRoutes(feedback: feedback, lists: store))
+            providerWebhooks.addRoutes(to: router)
         }
         // The middleware must be in place before the routes it wraps, and OPTIONS must know
         // every route: so the routes are first laid out on a router that only lists them.

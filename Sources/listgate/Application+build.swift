@@ -54,7 +54,9 @@ func buildApplication(settings: Settings) async throws -> some ApplicationProtoc
         services: [
             worker, webhooks, pruner, checkpoints,
             LedgerSealer(store: store, holder: LedgerSealing.holder("serve"), lease: try LedgerSealing.leaseDuration(), logger: logger),
-        ])
+        ],
+        // The provider webhooks' GETs (SNS certificates, confirmations) go through libcurl.
+        urlFetch: CurlURLFetch())
 
     let announcement = try await Announcement(settings: settings, lists: store.allLists())
     // Said once the port is really ours, so a busy port is one error line, not a claim.

@@ -128,6 +128,7 @@ extension Settings {
             source.value(flags.snapshotRetention.map(String.init), "LISTGATE_SNAPSHOT_RETENTION") ?? "30", in: 1...36_500)
         server.diskSpace = DiskSpace(databasePath: databasePath)
         server.formsDirectory = source.formsDirectory(flag: flags.formsDir)
+        server.providerWebhooks.extraSNSOrigins = try Self.snsOrigins(environment["LISTGATE_SES_CERT_HOSTS"] ?? "")
         let level = environment["LISTGATE_LOG_LEVEL"].map { $0.lowercased() } ?? "info"
         guard let logLevel = Logger.Level(rawValue: level) else {
             throw CLIError("invalid LISTGATE_LOG_LEVEL '\(level)': use trace, debug, info, notice, warning, error or critical")
@@ -159,6 +160,18 @@ extension Settings {
             throw CLIError("invalid SMTP TLS mode '\(text)' (--smtp-tls or LISTGATE_SMTP_TLS): use \(SMTPTLSMode.accepted)")
         }
         return mode
+    }
+
+    /// LISTGATE_SES_CERT_HOSTS: origins (`scheme://host[:port]`, comma-separated) trusted
+    /// besides `https://sns.<region>.amazonaws.com` to serve SNS signing certificates and
+    /// subscription confirmations. For tests with a local server; empty in production.
+    static func snsOrigins(_ text: String) throws -> [String] {
+        try text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map { origin in
+            guard let url = URLComponents(string: origin), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
+                  url.host?.isEmpty == false, url.path.isEmpty, url.query == nil, url.fragment == nil, url.user == nil
+            else { throw CLIError("invalid LISTGATE_SES_CERT_HOSTS entry '\(origin)': use scheme://host[:port], e.g. http://127.0.0.1:8081") }
+            return origin.lowercased()
+        }
     }
 
     static func validBaseURL(_ text: String) throws -> String {

@@ -16,7 +16,7 @@ struct WebhooksCommand: AsyncParsableCommand {
             way. Failed POSTs are retried with backoff for 3 days, then shown by \
             `webhooks deliveries --failed`.
             """,
-        subcommands: [Add.self, List.self, Remove.self, Deliveries.self, Retry.self]
+        subcommands: [Add.self, List.self, Remove.self, Deliveries.self, Retry.self, InboundWebhooksCommand.self]
     )
 
     struct Add: AsyncParsableCommand {

@@ -7,7 +7,8 @@ Two checks that schemathesis does not make by itself:
   one line, so every line is parsed and validated against the documented schema.
 * every_operation_succeeds: a fuzz run that only ever meets 400s proves little. After the
   run, every operation must have answered 2xx at least once (the fuzz script hands
-  schemathesis real tokens, snapshot ids, slugs and addresses through dictionaries).
+  schemathesis real tokens, snapshot ids, slugs and addresses through dictionaries), but
+  the provider webhooks signed with keys it cannot hold (SIGNED_BY_PROVIDERS).
 """
 
 import json
@@ -15,6 +16,18 @@ import json
 import schemathesis
 
 NDJSON = "application/x-ndjson"
+
+# Provider webhooks whose requests carry a signature by a key the fuzzer cannot hold (an
+# SNS certificate's, SendGrid's ECDSA key, Mailgun's HMAC key): generated requests can only
+# be refused (401), which the other checks still judge. Their accepted paths are covered by
+# Tests/ListgateServerTests/ProviderWebhookRoutesTests.swift and the binary's
+# Tests/listgateTests/ProviderWebhookServeTests.swift. Postmark's webhook is not here: the
+# sweep has its Basic credentials.
+SIGNED_BY_PROVIDERS = {
+    "POST /webhooks/ses/{slug}",
+    "POST /webhooks/sendgrid/{slug}",
+    "POST /webhooks/mailgun/{slug}",
+}
 
 
 def media_type(response):
@@ -63,6 +76,6 @@ class every_operation_succeeds:
             self.succeeded.add(case.operation.label)
 
     def after_run(self, ctx):
-        never = sorted(self.tested - self.succeeded)
+        never = sorted(label for label in self.tested - self.succeeded if label not in SIGNED_BY_PROVIDERS)
         if never:
             raise AssertionError("never answered 2xx: " + ", ".join(never))

@@ -126,8 +126,9 @@ public final class CurlSMTPTransport: MailTransport {
 
 // MARK: - libcurl
 
-private enum CurlGlobal {
-    /// `curl_global_init`, exactly once per process (Swift runs a static initialiser once).
+enum CurlGlobal {
+    /// `curl_global_init`, exactly once per process (Swift runs a static initialiser once),
+    /// for the SMTP transport and the URL fetch (CurlURLFetch.swift) alike.
     static let initialization: CURLcode = listgate_curl_global_init_default()
 }
 

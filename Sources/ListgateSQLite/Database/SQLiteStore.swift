@@ -347,6 +347,8 @@ enum GeneratedKey: String, CaseIterable {
     /// Keys the address hashes that events and suppressions use. Never rotated: a
     /// suppression must keep matching the same person.
     case addressHashKey = "address_hash_key"
-    /// Seals outbound webhooks' signing secrets at rest (SQLiteStore+Webhooks.swift).
+    /// Seals webhook secrets at rest: outbound webhooks' signing secrets
+    /// (SQLiteStore+Webhooks.swift) and the provider webhooks' Mailgun signing keys
+    /// (Feedback/SQLiteStore+WebhookSources.swift), each under a key derived apart.
     case webhookSecretKey = "webhook_secret_key"
 }
