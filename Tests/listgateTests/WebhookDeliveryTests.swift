@@ -88,6 +88,24 @@ struct WebhookDeliveryTests {
         _ = server
     }
 
+    @Test("a sender's hard bounce and complaint fire `bounced` and `complained`, each with the person's email")
+    func feedbackFires() async throws {
+        let world = try await FeedbackWorld()
+        let receiver = try WebhookReceiver.start()
+        try connect(receiver, to: world.server.workspace, events: ["bounced", "complained"])
+        let lines = [
+            FeedbackWorld.line(id: "b-1", type: "hard_bounce", email: "a@example.net"),
+            FeedbackWorld.line(id: "c-1", type: "complaint", email: "b@example.net"),
+        ]
+        #expect(try world.counts(try await world.report(lines.joined(separator: "\n"))).accepted == 2)
+
+        let received = try await receiver.waitFor(count: 2, timeout: .seconds(10))
+        let byType = Dictionary(uniqueKeysWithValues: received.map { ($0.payload["type"] as? String ?? "", $0) })
+        #expect(byType["bounced"]?.payload["email"] as? String == "a@example.net")
+        #expect(byType["complained"]?.payload["email"] as? String == "b@example.net")
+        #expect(received.allSatisfy { $0.signatureValid && $0.payload["list"] as? String == "news" })
+    }
+
     @Test("a 500 is retried with backoff under the same webhook-id, then delivered")
     func retriedAfterFailure() async throws {
         let workspace = try Workspace().migrated()
