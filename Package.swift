@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
 // listgate: a self-hosted subscription and unsubscribe manager.
 // The target graph is the design: ListgateCore (the domain, in feature rooms, with the
-// store protocols) knows nothing of SQL, HTTP or SMTP; ListgateSQLite is the only target
-// that links GRDB and owns the migrations; ListgateMail is the only target that links
-// libcurl; the server and the CLI are thin shells over the core's services.
+// store protocols) knows nothing of SQL, HTTP or SMTP; ListgateSQLite (GRDB) and
+// ListgatePostgres (postgres-nio) are the two stores, each owning its migrations;
+// ListgateMail is the only target that links libcurl; the server and the CLI are thin
+// shells over the core's services.
 import PackageDescription
 
 let package = Package(
@@ -14,6 +15,7 @@ let package = Package(
         // Libraries only so that the fuzzing package (Fuzz/) can depend on them.
         .library(name: "ListgateCore", targets: ["ListgateCore"]),
         .library(name: "ListgateSQLite", targets: ["ListgateSQLite"]),
+        .library(name: "ListgatePostgres", targets: ["ListgatePostgres"]),
         .library(name: "ListgateMail", targets: ["ListgateMail"]),
         .library(name: "ListgateServer", targets: ["ListgateServer"]),
     ],
@@ -30,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         // X.509 parsing for the Amazon SNS signing certificate (provider webhooks).
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        // The PostgreSQL store, for more than one instance on one database.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -48,6 +52,16 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [.copy("../../Migrations")]
+        ),
+        .target(
+            name: "ListgatePostgres",
+            dependencies: [
+                "ListgateCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("../../PostgresMigrations")]
         ),
         .systemLibrary(
             name: "CCurl",
@@ -91,6 +105,7 @@ let package = Package(
             dependencies: [
                 "ListgateCore",
                 "ListgateSQLite",
+                "ListgatePostgres",
                 "ListgateMail",
                 "ListgateServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -114,6 +129,12 @@ let package = Package(
         .testTarget(
             name: "ListgateCoreTests",
             dependencies: ["ListgateCore", "ListgateSQLite", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // The store conformance suite: every store behaviour, tested once, run against SQLite
+        // (a file in a temp directory) and a real PostgreSQL (the server `make test` starts).
+        .testTarget(
+            name: "ListgateStoreTests",
+            dependencies: ["ListgateCore", "ListgateSQLite", "ListgatePostgres", "ListgateTestSupport"]
         ),
         // Shared by the test targets: the real SMTP server (aiosmtpd), a strict mail parser
         // (Python's email package), a webhook receiver and a small web server, all run as child

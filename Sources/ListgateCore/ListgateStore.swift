@@ -11,7 +11,7 @@ import Foundation
 public typealias ListgateStore = StoreHealth & ListStore & IntakeStore & UnsubscribeStore & PreferencesStore
     & MembershipStore & SenderTokenStore & SnapshotStore & OutboxStore & SubscriberDataStore & LedgerStore & FeedbackStore
     & WebhookStore & WebhookDeliveryStore
-    & WebhookSourceStore
+    & WebhookSourceStore & PersonStore
 
 public protocol StoreHealth: Sendable {
     /// Fails with `StoreError.needsMigration` (or a stronger error) unless the database
@@ -38,6 +38,15 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case mailNotToSubmitter
     /// A stored value no build of listgate writes (the file was edited by hand).
     case unreadableValue(column: String, String)
+    /// A `postgres://` database URL that cannot be used as written (the reason says why;
+    /// it never repeats the password).
+    case invalidDatabaseURL(String)
+    /// The database server could not be reached or refused us (address, credentials,
+    /// database name): said at once, never waited on without end.
+    case unreachable(String)
+    /// The database did not answer in time, or went away: the server answers 503 and
+    /// the request can be retried; nothing was acknowledged.
+    case unavailable(String)
 
     public var description: String {
         switch self {
@@ -57,6 +66,13 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             "migration file name '\(name)' does not match NNNN_name.sql"
         case .unreadableValue(let column, let text):
             "the database holds '\(text.printable)' in \(column), which listgate never writes"
+        case .invalidDatabaseURL(let reason):
+            "invalid database URL: \(reason) (expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+                + "[?sslmode=disable|prefer|require|verify-full], or a SQLite file path)"
+        case .unreachable(let reason):
+            "cannot connect to the database: \(reason)"
+        case .unavailable(let reason):
+            "the database is unavailable: \(reason)"
         case .mailNotToSubmitter:
             "refused: a subscribe request's mail must go to the address submitted, and to no one else"
         }

@@ -67,6 +67,15 @@ struct ServerErrorMiddleware: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             response = try error.response(from: request, context: context)
             failure = error
+        } catch let error as StoreError {
+            // A database that went away or did not answer in time (PostgreSQL): nothing was
+            // acknowledged, and the same request can succeed once it is back.
+            if case .unavailable = error {
+                response = Response(status: .serviceUnavailable, headers: [.retryAfter: "5"])
+            } else {
+                response = Response(status: .internalServerError)
+            }
+            failure = error
         } catch {
             response = Response(status: .internalServerError)
             failure = error

@@ -9,6 +9,7 @@ import ListgateCore
 import ListgateMail
 import ListgateServer
 import ListgateSQLite
+import ServiceLifecycle
 import Logging
 import Metrics
 import Prometheus
@@ -20,9 +21,13 @@ func buildApplication(settings: Settings) async throws -> some ApplicationProtoc
     try composer.check()
     try ListgateHTTPServer.checkPages(formsDirectory: settings.server.formsDirectory)
 
-    // Checkpoints off the writer, by the service below (LogCheckpoints.swift says why).
-    let store = try await SQLiteStore.openMigrated(path: settings.databasePath, checkpoints: .inBackground)
-    let checkpoints = LogCheckpointService(checkpointer: try LogCheckpointer(path: settings.databasePath))
+    let location = DatabaseLocation(settings.databasePath)
+    // On SQLite, checkpoints run off the writer, by the service below (LogCheckpoints.swift says why).
+    let store = try await location.openMigrated(checkpoints: .inBackground)
+    var sqliteServices: [any Service] = []
+    if case .sqlite(let path) = location {
+        sqliteServices.append(LogCheckpointService(checkpointer: try LogCheckpointer(path: path)))
+    }
     var logger = Logger(label: "listgate")
     logger.logLevel = settings.logLevel
     raiseOpenFileLimit(for: settings.server.maxConnections, logger: logger)
@@ -40,10 +45,14 @@ func buildApplication(settings: Settings) async throws -> some ApplicationProtoc
     } catch {
         throw CLIError("invalid SMTP URL: \(error)")
     }
-    // The journal is also the lock that keeps a second `serve` off this database.
-    let journal: DeliveryJournal
-    do { journal = try DeliveryJournal(forDatabaseAt: settings.databasePath) } catch {
-        throw CLIError("another listgate serve is already running on \(settings.databasePath)")
+    // On SQLite the journal is also the lock that keeps a second `serve` off the database.
+    // On PostgreSQL several may share it: each claims its messages under a lease
+    // (README, "Running on PostgreSQL"), and there is no file beside the database to keep.
+    var journal: DeliveryJournal?
+    if case .sqlite(let path) = location {
+        do { journal = try DeliveryJournal(forDatabaseAt: path) } catch {
+            throw CLIError("another listgate serve is already running on \(path)")
+        }
     }
     let worker = OutboxWorker(store: store, transport: transport, policy: settings.outbox, logger: logger, journal: journal)
     // Beside the outbox worker, not inside it: no receiver can hold mail back.
@@ -52,9 +61,9 @@ func buildApplication(settings: Settings) async throws -> some ApplicationProtoc
     let server = ListgateHTTPServer(
         store: store, configuration: settings.server, renderer: composer, registry: registry, logger: logger,
         services: [
-            worker, webhooks, pruner, checkpoints,
+            worker, webhooks, pruner,
             LedgerSealer(store: store, holder: LedgerSealing.holder("serve"), lease: try LedgerSealing.leaseDuration(), logger: logger),
-        ],
+        ] + sqliteServices,
         // The provider webhooks' GETs (SNS certificates, confirmations) go through libcurl.
         urlFetch: CurlURLFetch())
 

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import GRDB
+import ListgateSQLite
 import ListgateCore
 
 struct BackupCommand: AsyncParsableCommand {
@@ -37,14 +38,12 @@ struct BackupCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        let source = database.resolvedPath
-        let scheme = source.prefix { $0 != ":" }.lowercased()
-        if scheme == "postgres" || scheme == "postgresql" {
+        guard case .sqlite(let source) = database.location else {
             throw CLIError(
                 "listgate backup copies an SQLite database; back up PostgreSQL with pg_dump (e.g. pg_dump --format=custom --file FILE DATABASE_URL)")
         }
         guard !output.isEmpty else { throw CLIError("--output needs a file name") }
-        let store = try await database.openMigrated(sealingOnExit: false)
+        let store = try await SQLiteStore.openMigrated(path: source)
         if Self.sameFile(output, source) {
             throw CLIError("\(output) is the database itself; choose another file")
         }

@@ -4,7 +4,6 @@
 // server holds the lease, so a database used from the CLI alone is left sealed.
 import Foundation
 import ListgateCore
-import ListgateSQLite
 
 enum LedgerSealing {
     /// How long a sealer that stops renewing keeps every other one waiting
@@ -21,7 +20,7 @@ enum LedgerSealing {
     /// The store the command opened (DatabaseOptions.openMigrated), sealed after it ran.
     private static let opened = OpenedStore()
 
-    static func remember(_ store: SQLiteStore) { opened.set(store) }
+    static func remember(_ store: any LedgerStore) { opened.set(store) }
 
     /// Seals what the command left waiting. A failure here does not fail the command:
     /// its changes are committed, and the next command or the server seals them.
@@ -39,8 +38,8 @@ enum LedgerSealing {
 /// Set once by the command, read once by Entry after it returns.
 private final class OpenedStore: @unchecked Sendable {
     private let lock = NSLock()
-    private var store: SQLiteStore?
+    private var store: (any LedgerStore)?
 
-    func set(_ store: SQLiteStore) { lock.withLock { self.store = store } }
-    func get() -> SQLiteStore? { lock.withLock { store } }
+    func set(_ store: any LedgerStore) { lock.withLock { self.store = store } }
+    func get() -> (any LedgerStore)? { lock.withLock { store } }
 }

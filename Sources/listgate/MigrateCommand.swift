@@ -1,6 +1,7 @@
 // `listgate migrate`: bring the database schema up to this build's migrations.
 import ArgumentParser
 import ListgateCore
+import ListgatePostgres
 import ListgateSQLite
 
 struct MigrateCommand: AsyncParsableCommand {
@@ -8,8 +9,10 @@ struct MigrateCommand: AsyncParsableCommand {
         commandName: "migrate",
         abstract: "Apply pending schema migrations and print what was applied.",
         discussion: """
-            Creates the database if it does not exist. Each migration runs in its own \
-            transaction and is recorded with its checksum; a second run applies nothing. \
+            Creates an SQLite database if it does not exist (a PostgreSQL database must \
+            exist: CREATE DATABASE). Each migration is applied in a transaction and \
+            recorded with its checksum; a second run applies nothing, and two hosts \
+            migrating one PostgreSQL database at once apply each migration once. \
             Refuses a database whose applied migrations were changed or are unknown to \
             this version. Generates the secret keys on the first run. Then reports, on \
             stderr, every stored address that this version no longer accepts (such as a \
@@ -20,21 +23,33 @@ struct MigrateCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        let store = try SQLiteStore(path: database.resolvedPath)
-        let applied = try await store.migrate()
+        let location = database.location
+        let applied: [String]
+        let audit: any AddressAuditStore
+        switch location {
+        case .sqlite(let path):
+            let store = try SQLiteStore(path: path)
+            applied = try await store.migrate()
+            audit = store
+        case .postgres(let url):
+            // Safe with another host migrating at once: the second waits for the first.
+            let store = try await PostgresStore.open(url: url)
+            applied = try await store.migrate()
+            audit = store
+        }
         if applied.isEmpty {
-            print("database is up to date; no migrations applied (\(database.resolvedPath))")
+            print("database is up to date; no migrations applied (\(location.shown))")
         } else {
             for name in applied { print("applied \(name)") }
-            print("database is up to date (\(database.resolvedPath))")
+            print("database is up to date (\(location.shown))")
         }
-        try await reportRefusedAddresses(store)
+        try await reportRefusedAddresses(audit)
     }
 
     /// Warns about rows whose address the current grammar refuses. A warning, not an
     /// error: the schema is up to date and every command works; rewriting the address
     /// could merge two people, so that choice is left to the operator.
-    private func reportRefusedAddresses(_ store: SQLiteStore) async throws {
+    private func reportRefusedAddresses(_ store: any AddressAuditStore) async throws {
         let refused = try await store.refusedStoredAddresses()
         guard !refused.isEmpty else { return }
         for row in refused.prefix(Self.maximumWarnings) {

@@ -2,22 +2,24 @@
 import ArgumentParser
 import Foundation
 import ListgateCore
-import ListgateSQLite
 
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("db"), help: ArgumentHelp(
-        "SQLite database file (env LISTGATE_DB; default ./listgate.sqlite3).", valueName: "path"))
+        "SQLite database file, or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (env LISTGATE_DB; default ./listgate.sqlite3).",
+        valueName: "path-or-url"))
     var path: String?
 
     var resolvedPath: String {
         SettingsSource().databasePath(flag: path)
     }
 
+    var location: DatabaseLocation { DatabaseLocation(resolvedPath) }
+
     /// The database, refusing one that is missing, unmigrated or from a newer version.
     /// Events the command appends are sealed when it exits (LedgerSealing), unless it
     /// only inspects the ledger (`events verify`) or seals by itself.
-    func openMigrated(sealingOnExit: Bool = true) async throws -> SQLiteStore {
-        let store = try await SQLiteStore.openMigrated(path: resolvedPath)
+    func openMigrated(sealingOnExit: Bool = true) async throws -> any ListgateStore {
+        let store = try await location.openMigrated()
         if sealingOnExit { LedgerSealing.remember(store) }
         return store
     }

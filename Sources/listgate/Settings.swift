@@ -126,7 +126,8 @@ extension Settings {
         snapshotRetentionDays = try Self.number(
             "snapshot retention",
             source.value(flags.snapshotRetention.map(String.init), "LISTGATE_SNAPSHOT_RETENTION") ?? "30", in: 1...36_500)
-        server.diskSpace = DiskSpace(databasePath: databasePath)
+        // The disk that fills is SQLite's; PostgreSQL's server watches its own.
+        if case .sqlite(let path) = DatabaseLocation(databasePath) { server.diskSpace = DiskSpace(databasePath: path) }
         server.formsDirectory = source.formsDirectory(flag: flags.formsDir)
         server.providerWebhooks.extraSNSOrigins = try Self.snsOrigins(environment["LISTGATE_SES_CERT_HOSTS"] ?? "")
         let level = environment["LISTGATE_LOG_LEVEL"].map { $0.lowercased() } ?? "info"

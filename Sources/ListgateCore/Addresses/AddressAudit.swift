@@ -16,3 +16,9 @@ public struct RefusedStoredAddress: Sendable, Equatable {
         (self.table, self.rowID, self.reason) = (table, rowID, reason)
     }
 }
+
+/// What `listgate migrate` asks of a store after migrating: the refused rows, read only.
+public protocol AddressAuditStore: Sendable {
+    /// Every stored address that no longer parses, in table then row order.
+    func refusedStoredAddresses() async throws -> [RefusedStoredAddress]
+}

@@ -4,6 +4,7 @@
 // reads it and hashes here, so every store writes the same hashes.
 import Crypto
 import Foundation
+import Synchronization
 
 package enum AddressHasher {
     package static func hash(identityKey: String, key: String) -> String {
@@ -31,6 +32,22 @@ package enum AddressHasher {
             let own = hash(identityKey: identityKey)
             let mailbox = EmailAddress.mailboxKey(ofIdentityKey: identityKey)
             return mailbox == identityKey ? [own] : [own, hash(identityKey: mailbox)]
+        }
+    }
+
+    /// The key read once per store and kept: it never changes once `migrate` made it, and
+    /// reading it on the writer for every request cost the subscribe path's one writer
+    /// time it needs for writing (measured with perf on Benchmarks/IntakeBenchmark).
+    package final class Cache: Sendable {
+        private let key = Mutex<String?>(nil)
+
+        package init() {}
+
+        package func keyed(reading read: () async throws -> String) async throws -> Keyed {
+            if let key = key.withLock({ $0 }) { return Keyed(key: key) }
+            let fresh = try await read()
+            key.withLock { $0 = fresh }
+            return Keyed(key: fresh)
         }
     }
 }

@@ -6,7 +6,6 @@ import Crypto
 import Foundation
 import GRDB
 import ListgateCore
-import Synchronization
 
 extension AddressHasher {
     static func hash(_ address: EmailAddress, in db: Database) throws -> String {
@@ -25,20 +24,6 @@ extension AddressHasher {
     /// The keyed hash of the address's mailbox (`EmailAddress.mailboxKey`).
     static func mailboxHash(identityKey: String, in db: Database) throws -> String {
         hash(identityKey: EmailAddress.mailboxKey(ofIdentityKey: identityKey), key: try key(in: db))
-    }
-
-    /// The key read once per store and kept: it never changes once `migrate` made it, and
-    /// reading it on the writer for every request cost the subscribe path's one writer
-    /// time it needs for writing (measured with perf on Benchmarks/IntakeBenchmark).
-    final class Cache: Sendable {
-        private let key = Mutex<String?>(nil)
-
-        func keyed(reading read: () async throws -> String) async throws -> Keyed {
-            if let key = key.withLock({ $0 }) { return Keyed(key: key) }
-            let fresh = try await read()
-            key.withLock { $0 = fresh }
-            return Keyed(key: fresh)
-        }
     }
 
     /// The key itself (also to build a `Keyed` outside a database closure).

@@ -3,7 +3,7 @@
 import GRDB
 import ListgateCore
 
-extension SQLiteStore {
+extension SQLiteStore: AddressAuditStore {
     /// Every stored address that no longer parses, in table then row order: each
     /// person's address, each form request, each message still waiting to be sent (the
     /// outbox worker quarantines those rather than send them), and each list's own

@@ -2,7 +2,6 @@
 // append is a plain insert: the hash chain that lets `listgate events verify` find an
 // edit made behind the append-only triggers is added afterwards, in batches, by the
 // sealer (EventLedger+Sealer.swift; README, "The ledger: durable now, sealed soon").
-import Crypto
 import Foundation
 import GRDB
 import ListgateCore
@@ -25,35 +24,15 @@ enum EventLedger {
         return db.lastInsertedRowID
     }
 
-    /// SHA-256 over the previous hash and every stored field, separated by U+001F (a
-    /// character no field can contain unnoticed), in a fixed order. Chains sealed by
-    /// every version so far use exactly these bytes: changing them would need a migration.
+    /// The chain's hash (LedgerHash.chain, shared by every store).
     static func chainHash(
         prevHash: String, occurredAt: String, type: String, listID: Int64?, addressHash: String?,
         source: String, consentVersion: String?, detail: String
     ) -> String {
-        let fields = [
-            prevHash, occurredAt, type, listID.map(String.init) ?? "", addressHash ?? "", source,
-            consentVersion ?? "", detail,
-        ]
-        return SHA256.hex(Data(fields.joined(separator: "\u{1F}").utf8))
+        LedgerHash.chain(
+            prevHash: prevHash, occurredAt: occurredAt, type: type, listID: listID, addressHash: addressHash,
+            source: source, consentVersion: consentVersion, detail: detail)
     }
 
-    /// The detail as one JSON object with its keys in sorted order, each string written by
-    /// `JSONString.quoted`, the same writer the importer's hand-built details use, so every
-    /// event's detail has one spelling whichever path wrote it.
-    static func canonicalJSON(_ detail: [String: String]) -> String {
-        // Written into one buffer: the feedback route records an event per report, and
-        // a string per member cost as much as the insert.
-        var bytes: [UInt8] = [UInt8(ascii: "{")]
-        bytes.reserveCapacity(2 + detail.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 6 })
-        for (number, member) in detail.sorted(by: { $0.key < $1.key }).enumerated() {
-            if number > 0 { bytes.append(UInt8(ascii: ",")) }
-            JSONString.append(member.key, to: &bytes)
-            bytes.append(UInt8(ascii: ":"))
-            JSONString.append(member.value, to: &bytes)
-        }
-        bytes.append(UInt8(ascii: "}"))
-        return String(decoding: bytes, as: UTF8.self)
-    }
+    static func canonicalJSON(_ detail: [String: String]) -> String { LedgerHash.canonicalJSON(detail) }
 }

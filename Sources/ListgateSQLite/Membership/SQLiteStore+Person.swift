@@ -5,7 +5,7 @@ import Foundation
 import GRDB
 import ListgateCore
 
-extension SQLiteStore: PersonStore {
+extension SQLiteStore {
     public func standing(of address: EmailAddress) async throws -> PersonStanding {
         try await pool.read { db in try Self.standing(of: address, in: db) }
     }

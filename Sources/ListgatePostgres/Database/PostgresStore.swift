@@ -1,0 +1,336 @@
+// The PostgreSQL implementation of ListgateStore, for several `listgate serve` processes
+// on one database (README, "Running on PostgreSQL"). Each room's operations live beside
+// their SQLite twins' names (Intake/, Outbox/, …); this file holds what they share:
+// opening the database, migrations, and the transaction every operation runs in.
+//
+// Every write runs SERIALIZABLE and is retried when PostgreSQL reports a serialization
+// failure, so each operation behaves as if it ran alone, as it does on SQLite with its
+// one writer. The few paths where concurrency is the point (claiming the outbox,
+// the sealer) say so and choose their own locking.
+import Foundation
+import ListgateCore
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import PostgresNIO
+
+public struct PostgresStore: Sendable {
+    let client: PostgresClient
+    let runner: ClientRunner
+    let logger: Logger
+    let migrations: [Migration]
+    let addressKey = AddressHasher.Cache()
+    /// How long one operation may wait for the database before it fails `unavailable`.
+    let deadline: Duration
+    public let url: PostgresURL
+
+    /// Connects once to prove the URL, the credentials and the database name (a wrong
+    /// password would otherwise leave the pool retrying in the background while every
+    /// query waits), then opens the pool. Does not check the schema: see `openMigrated`.
+    public static func open(
+        url text: String, migrations: [Migration]? = nil, deadline: Duration = .seconds(10), logger: Logger? = nil
+    ) async throws -> PostgresStore {
+        let url = try PostgresURL(text)
+        var logger = logger ?? Logger(label: "listgate.postgres")
+        if logger.logLevel < .warning { logger.logLevel = .warning }  // postgres-nio is chatty at info
+        let tls = try Self.tls(url.tls)
+        try await probe(url, tls: tls, logger: logger)
+        var configuration = PostgresClient.Configuration(
+            host: url.host, port: url.port, username: url.username, password: url.password, database: url.database,
+            tls: tls.client)
+        configuration.options.connectTimeout = url.connectTimeout
+        configuration.options.additionalStartupParameters = [("application_name", "listgate")]
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        return PostgresStore(
+            client: client, runner: ClientRunner(client), logger: logger,
+            migrations: try migrations ?? Self.bundledMigrations(), deadline: deadline, url: url)
+    }
+
+    /// Opens a database that is fully migrated for this build, or fails with `needsMigration`.
+    public static func openMigrated(
+        url: String, migrations: [Migration]? = nil, deadline: Duration = .seconds(10), logger: Logger? = nil
+    ) async throws -> PostgresStore {
+        let store = try await open(url: url, migrations: migrations, deadline: deadline, logger: logger)
+        do {
+            try await store.checkSchema()
+        } catch {
+            store.close()
+            throw error
+        }
+        return store
+    }
+
+    /// Stops the pool. Queries after this fail.
+    public func close() { runner.stop() }
+
+    /// The PostgreSQL migrations bundled with this build (`PostgresMigrations/`).
+    public static func bundledMigrations() throws -> [Migration] {
+        guard let directory = Bundle.module.url(forResource: "PostgresMigrations", withExtension: nil) else {
+            throw StoreError.migrationFailed(name: "PostgresMigrations", reason: "the bundled migrations directory is missing")
+        }
+        return try Migration.load(from: directory)
+    }
+
+    // MARK: Connecting
+
+    struct TLSChoice {
+        let client: PostgresClient.Configuration.TLS
+        let connection: PostgresConnection.Configuration.TLS
+    }
+
+    static func tls(_ mode: PostgresURL.TLSMode) throws -> TLSChoice {
+        switch mode {
+        case .disable:
+            return TLSChoice(client: .disable, connection: .disable)
+        case .prefer, .require:
+            // libpq's prefer and require encrypt without checking who answers.
+            var insecure = TLSConfiguration.makeClientConfiguration()
+            insecure.certificateVerification = .none
+            let context = try NIOSSLContext(configuration: insecure)
+            return mode == .prefer
+                ? TLSChoice(client: .prefer(insecure), connection: .prefer(context))
+                : TLSChoice(client: .require(insecure), connection: .require(context))
+        case .verifyFull:
+            let checked = TLSConfiguration.makeClientConfiguration()
+            return TLSChoice(client: .require(checked), connection: .require(try NIOSSLContext(configuration: checked)))
+        }
+    }
+
+    /// One connection made and closed, bounded by the URL's connect timeout, turning
+    /// PostgreSQL's refusals into sentences.
+    static func probe(_ url: PostgresURL, tls: TLSChoice, logger: Logger) async throws {
+        var configuration = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.username, password: url.password, database: url.database,
+            tls: tls.connection)
+        configuration.options.connectTimeout = .seconds(Int64(url.connectTimeout.components.seconds))
+        let prepared = configuration
+        let where_ = url.redacted
+        do {
+            let connection = try await withDeadline(url.connectTimeout + .seconds(1), reason: "no answer from \(where_)") {
+                try await PostgresConnection.connect(configuration: prepared, id: 0, logger: logger)
+            }
+            try? await connection.close()
+        } catch let error as PSQLError {
+            throw StoreError.unreachable(Self.sentence(for: error, at: where_))
+        } catch let error as StoreError {
+            if case .unavailable(let reason) = error { throw StoreError.unreachable(reason) }
+            throw error
+        } catch {
+            throw StoreError.unreachable("\(where_): \(error)")
+        }
+    }
+
+    static func sentence(for error: PSQLError, at place: String) -> String {
+        if let state = error.serverInfo?[.sqlState] {
+            let message = error.serverInfo?[.message] ?? "refused"
+            switch state {
+            case "28P01", "28000": return "\(place): authentication failed (\(message))"
+            case "3D000": return "\(place): \(message)"
+            default: return "\(place): \(message) (SQLSTATE \(state))"
+            }
+        }
+        if let underlying = error.underlying { return "\(place): \(underlying)" }
+        return "\(place): \(error.code)"
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` in a SERIALIZABLE transaction, retried (a few times, with a short random
+    /// pause) when PostgreSQL aborts it for a conflict with a concurrent one, bounded by the
+    /// store's deadline.
+    func write<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await transaction(isolation: "SERIALIZABLE", body)
+    }
+
+    /// Runs `body` in a READ COMMITTED transaction: for operations that lock the rows they
+    /// change themselves (`FOR UPDATE SKIP LOCKED`) and for reads.
+    func readCommitted<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await transaction(isolation: "READ COMMITTED", body)
+    }
+
+    /// A consistent read: every query in `body` sees the same snapshot.
+    func read<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await transaction(isolation: "REPEATABLE READ, READ ONLY", body)
+    }
+
+    private func transaction<Result: Sendable>(
+        isolation: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        let client = client
+        let logger = logger
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await Self.withDeadline(deadline, reason: "no answer within \(deadline)") {
+                    try await client.withTransaction(logger: logger) { connection in
+                        try await connection.query(PostgresQuery(unsafeSQL: "SET TRANSACTION ISOLATION LEVEL \(isolation)"), logger: logger)
+                        return try await body(connection)
+                    }
+                }
+            } catch {
+                let underlying = Self.unwrap(error)
+                guard let refusal = underlying as? PSQLError else { throw underlying }
+                // 40001 serialization failure, 40P01 deadlock: the transaction did nothing.
+                let state = refusal.serverInfo?[.sqlState]
+                if (state == "40001" || state == "40P01") && attempt < 8 {
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
+                    continue
+                }
+                throw Self.storeError(refusal)
+            }
+        }
+    }
+
+    /// The error inside postgres-nio's transaction wrapper: the closure's own, or
+    /// BEGIN's or COMMIT's.
+    static func unwrap(_ error: any Error) -> any Error {
+        guard let wrapped = error as? PostgresTransactionError else { return error }
+        return wrapped.closureError ?? wrapped.commitError ?? wrapped.beginError ?? error
+    }
+
+    /// A server's refusal stays a PSQLError for the room to read (a unique violation is
+    /// the room's to turn into a domain error); a lost connection becomes `unavailable`.
+    static func storeError(_ error: PSQLError) -> any Error {
+        if error.serverInfo == nil { return StoreError.unavailable("\(error.code)") }
+        if let state = error.serverInfo?[.sqlState], state.hasPrefix("08") || state.hasPrefix("57P") {
+            return StoreError.unavailable(error.serverInfo?[.message] ?? state)
+        }
+        return error
+    }
+
+    static func withDeadline<Result: Sendable>(
+        _ limit: Duration, reason: String, _ body: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
+        try await withThrowingTaskGroup(of: Result?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let result = first else {
+                throw StoreError.unavailable(reason)
+            }
+            return result
+        }
+    }
+
+    // MARK: Health and migrations
+
+    public func isHealthy() async -> Bool {
+        let answer = try? await read { connection in
+            try await connection.value("SELECT 1::bigint", as: Int64.self)
+        }
+        return answer == 1
+    }
+
+    /// The advisory lock every `migrate` takes first, so two hosts migrating at once
+    /// apply each migration once: the second waits, then finds nothing to do.
+    static let migrationLock: Int64 = 0x6C69_7374_6761_7465  // "listgate"
+
+    /// Applies the pending migrations, all in one transaction under the advisory lock (a
+    /// failed migration leaves the database as it was), and makes sure the generated keys
+    /// exist. Returns the names it applied (empty when up to date).
+    public func migrate() async throws -> [String] {
+        let migrations = migrations
+        return try await Self.withDeadline(.seconds(600), reason: "migrations did not finish within 10 minutes") {
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
+                try await connection.query("""
+                    CREATE TABLE IF NOT EXISTS schema_migrations (
+                        name       text PRIMARY KEY,
+                        checksum   text NOT NULL,
+                        applied_at timestamptz NOT NULL
+                    )
+                    """, logger: logger)
+                let pending = try await Self.pending(migrations, on: connection)
+                var applied: [String] = []
+                for migration in pending {
+                    do {
+                        // The simple protocol runs a file of many statements (and functions'
+                        // bodies) as written, inside this transaction.
+                        _ = try await connection.simpleQuery(migration.sql).get()
+                    } catch let error as PSQLError {
+                        throw StoreError.migrationFailed(
+                            name: migration.name, reason: error.serverInfo?[.message] ?? "\(error.code)")
+                    }
+                    try await connection.query(
+                        "INSERT INTO schema_migrations (name, checksum, applied_at) VALUES (\(migration.name), \(migration.checksum), now())",
+                        logger: logger)
+                    applied.append(migration.name)
+                }
+                for key in GeneratedKey.allCases {
+                    try await connection.query("""
+                        INSERT INTO settings (key, value, updated_at) VALUES (\(key.rawValue), \(RandomToken.hex(bytes: 32)), now())
+                        ON CONFLICT (key) DO NOTHING
+                        """, logger: logger)
+                }
+                return applied
+            }
+        }
+    }
+
+    public func checkSchema() async throws {
+        let migrations = migrations
+        let pending = try await read { connection in
+            let exists = try await connection.value(
+                "SELECT to_regclass('schema_migrations') IS NOT NULL", as: Bool.self) ?? false
+            guard exists else { return migrations.count }
+            return try await Self.pending(migrations, on: connection).count
+        }
+        guard pending == 0 else { throw StoreError.needsMigration }
+    }
+
+    /// Migrations of this build not yet applied; throws if the database knows migrations
+    /// this build does not (a newer listgate migrated it), or if an applied one changed.
+    static func pending(_ migrations: [Migration], on connection: PostgresConnection) async throws -> [Migration] {
+        var applied: [String: String] = [:]
+        for try await (name, checksum) in try await connection.query("SELECT name, checksum FROM schema_migrations", logger: PostgresConnection.quiet)
+            .decode((String, String).self)
+        {
+            applied[name] = checksum
+        }
+        let known = Set(migrations.map(\.name))
+        let unknown = applied.keys.filter { !known.contains($0) }.sorted()
+        guard unknown.isEmpty else { throw StoreError.unknownMigrations(unknown) }
+        for migration in migrations {
+            if let checksum = applied[migration.name], checksum != migration.checksum {
+                throw StoreError.migrationChanged(migration.name)
+            }
+        }
+        return migrations.filter { applied[$0.name] == nil }
+    }
+
+    /// The address-hash key, read once and kept (it never changes once `migrate` made it).
+    func addressHasher() async throws -> AddressHasher.Keyed {
+        try await addressKey.keyed {
+            guard let key = try await read({ connection in
+                try await connection.value(
+                    "SELECT value FROM settings WHERE key = \(GeneratedKey.addressHashKey.rawValue)", as: String.self)
+            }) else { throw StoreError.needsMigration }
+            return key
+        }
+    }
+}
+
+/// Runs the pool for as long as the store is open: postgres-nio's client does its work
+/// (connecting, keeping alive) in `run()`, which every query waits for.
+final class ClientRunner: Sendable {
+    private let task: Task<Void, Never>
+
+    init(_ client: PostgresClient) {
+        task = Task { await client.run() }
+    }
+
+    func stop() { task.cancel() }
+
+    deinit { task.cancel() }
+}
