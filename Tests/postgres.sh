@@ -95,6 +95,17 @@ fi
 export LISTGATE_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
 echo "$0: PostgreSQL $("$bindir/postgres" -V | sed "s/^postgres (PostgreSQL) //") at $LISTGATE_TEST_POSTGRES_URL" >&2
 
-"$@"
-status=$?
-exit $status
+# COMMAND runs in the background so that a signal reaches this script at once (bash runs
+# a trap only after the foreground command ends); the signal is passed on to COMMAND,
+# and the cluster stops once COMMAND has. `<&0` keeps this script's standard input.
+"$@" <&0 &
+child=$!
+for signal in HUP INT TERM; do
+    trap "kill -s $signal $child 2>/dev/null" "$signal"
+done
+while :; do
+    wait "$child"
+    status=$?
+    kill -0 "$child" 2>/dev/null || break  # a signal interrupted `wait`: wait again
+done
+exit "$status"
