@@ -10,8 +10,11 @@ RUN_PACKAGES := libsqlite3-dev libcurl4-openssl-dev pkg-config
 # The mail tests talk to a real SMTP server (aiosmtpd); some tests inspect files with sqlite3;
 # the OpenAPI test reads openapi.yaml with python3-yaml; the reverse-proxy test runs the
 # nginx site of deploy/ in front of listgate, with a certificate made by openssl, and talks
-# to it with curl.
-TEST_PACKAGES := $(RUN_PACKAGES) python3-aiosmtpd python3-yaml sqlite3 nginx openssl curl
+# to it with curl. The PostgreSQL store is tested against Debian's PostgreSQL 15, in a
+# private cluster that Tests/postgres.sh starts on a free loopback port for the run and
+# deletes afterwards (the 15/main cluster the package makes is never used: it may not
+# even start without systemd); the schema checks also use its dblink.
+TEST_PACKAGES := $(RUN_PACKAGES) python3-aiosmtpd python3-yaml sqlite3 nginx openssl curl postgresql
 # The browser end to end drives Debian's Chromium through chromedriver with Debian's
 # python3-selenium (run by /usr/bin/python3, which also has aiosmtpd); the CJK fonts make the
 # Japanese pages render (and the screenshots show text, not boxes).
@@ -58,9 +61,12 @@ run: build
 ## make test: build everything and run every test (Swift Testing), then the browser end to end.
 ## One test at a time: many tests run the binary and measure answer times, connection
 ## floods and deadlines, which a neighbouring test's load would otherwise distort (~3 min).
+## The PostgreSQL schema is checked with psql first; the Swift tests run beside a private
+## PostgreSQL (LISTGATE_TEST_POSTGRES_URL), so its tests never skip here.
 test: test-deps browser-deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --disable-xctest --no-parallel
+	Tests/postgres.sh run -- Tests/postgres/check_schema.sh
+	Tests/postgres.sh run -- $(SWIFT) test --skip-build --disable-xctest --no-parallel
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
 	  /usr/bin/python3 Tests/E2E/browser_e2e.py; \
 	else echo "browser e2e skipped: chromium or chromedriver is missing (make browser-deps)"; fi
