@@ -242,7 +242,8 @@ public struct PostgresStore: Sendable {
     public func migrate() async throws -> [String] {
         let migrations = migrations
         return try await Self.withDeadline(.seconds(600), reason: "migrations did not finish within 10 minutes") {
-            try await client.withTransaction(logger: logger) { connection in
+          do {
+            return try await client.withTransaction(logger: logger) { connection in
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
                 try await connection.query("""
                     CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -253,11 +254,20 @@ public struct PostgresStore: Sendable {
                     """, logger: logger)
                 let pending = try await Self.pending(migrations, on: connection)
                 var applied: [String] = []
+                if !pending.isEmpty {
+                    // A migration file is many statements (and functions' bodies); a query
+                    // of the extended protocol may hold one. PL/pgSQL's EXECUTE runs a string
+                    // of many, bound as a parameter, inside this transaction; the function
+                    // lives in this session's temporary schema and goes with it.
+                    try await connection.query("""
+                        CREATE OR REPLACE FUNCTION pg_temp.listgate_apply_migration(migration text) RETURNS void
+                        LANGUAGE plpgsql AS $$ BEGIN EXECUTE migration; END $$
+                        """, logger: logger)
+                }
                 for migration in pending {
                     do {
-                        // The simple protocol runs a file of many statements (and functions'
-                        // bodies) as written, inside this transaction.
-                        _ = try await connection.simpleQuery(migration.sql).get()
+                        try await connection.query(
+                            "SELECT pg_temp.listgate_apply_migration(\(migration.sql))", logger: PostgresConnection.quiet)
                     } catch let error as PSQLError {
                         throw StoreError.migrationFailed(
                             name: migration.name, reason: error.serverInfo?[.message] ?? "\(error.code)")
@@ -275,6 +285,11 @@ public struct PostgresStore: Sendable {
                 }
                 return applied
             }
+          } catch {
+            let underlying = Self.unwrap(error)
+            if let refusal = underlying as? PSQLError { throw Self.storeError(refusal) }
+            throw underlying
+          }
         }
     }
 
