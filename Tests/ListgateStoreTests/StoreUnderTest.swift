@@ -69,6 +69,12 @@ struct StoreUnderTest: Sendable {
         try await rows(sql).first?.first ?? nil
     }
 
+    /// Runs `sql` (one statement, in both dialects) to set up a state no operation makes.
+    func execute(_ sql: String) async throws {
+        if let sqlite { return try await sqlite.inspectExecute(sql) }
+        try await postgres!.inspectExecute(sql)
+    }
+
     func count(_ table: String, where condition: String = "1 = 1") async throws -> Int {
         Int(try await value("SELECT count(*) FROM \(table) WHERE \(condition)") ?? "") ?? -1
     }

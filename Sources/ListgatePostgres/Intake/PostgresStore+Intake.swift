@@ -68,8 +68,9 @@ extension PostgresStore: IntakeStore {
     }
 
     public func confirmSubmission(publicID: String, at date: Date, origin: RequestOrigin) async throws -> ConfirmOutcome {
-        let keyed = try await addressHasher()
-        return try await write { connection -> ConfirmOutcome in
+        try await write { connection -> ConfirmOutcome in
+            // The key is read once per store and kept (AddressHasher.Cache).
+            let keyed = try await addressHasher()
             guard let row = try await Self.submissionRow(publicID, on: connection) else { return .invalid }
             let slug = try row.get("slug", as: String.self), name = try row.get("list_name", as: String.self)
             let locale = ListLocale(rawValue: try row.get("locale", as: String.self)) ?? .ja
@@ -123,8 +124,8 @@ extension PostgresStore: IntakeStore {
     }
 
     public func blockSubmission(publicID: String, at date: Date, origin: RequestOrigin) async throws -> BlockOutcome {
-        let keyed = try await addressHasher()
-        return try await write { connection -> BlockOutcome in
+        try await write { connection -> BlockOutcome in
+            let keyed = try await addressHasher()
             guard let row = try await Self.submissionRow(publicID, on: connection) else { return .invalid }
             let listID = try row.get("list_id", as: Int64.self)
             let hash = try row.get("address_hash", as: String.self)

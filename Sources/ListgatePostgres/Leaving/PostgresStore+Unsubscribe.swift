@@ -111,7 +111,7 @@ extension PostgresStore: PreferencesStore {
                         listID: list.id, addressID: try row.get("address_id"), route: .preferences,
                         source: EventSource(origin.route), at: date, on: connection) {
                         left.append(list.slug.rawValue)
-                        firstLeft = firstLeft ?? (list, try row.get("email", as: String.self))
+                        if firstLeft == nil { firstLeft = (list, try row.get("email", as: String.self)) }
                     }
                 }
                 // One receipt however many lists were left: one person, one message.

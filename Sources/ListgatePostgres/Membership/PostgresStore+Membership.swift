@@ -91,8 +91,9 @@ extension PostgresStore: MembershipStore {
     /// operator (README, "Running on PostgreSQL"); `walTruncated` is true, so nothing warns
     /// about a SQLite log that does not exist.
     public func forget(_ address: EmailAddress, source: EventSource, at date: Date) async throws -> ForgetReport {
-        let keyed = try await addressHasher()
-        return try await write { connection -> ForgetReport in
+        try await write { connection -> ForgetReport in
+            // The key is read once per store and kept (AddressHasher.Cache).
+            let keyed = try await addressHasher()
             let hash = keyed.hash(identityKey: address.identityKey)
             var subscriptions = 0, addresses = 0, submissions = 0, outbox = 0, snapshotEntries = 0
             let erasedAt = date.stored
