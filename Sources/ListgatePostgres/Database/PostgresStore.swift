@@ -130,8 +130,19 @@ public struct PostgresStore: Sendable {
             default: return "\(place): \(message) (SQLSTATE \(state))"
             }
         }
-        if let underlying = error.underlying { return "\(place): \(underlying)" }
-        return "\(place): \(error.code)"
+        let detail = error.underlying.map { "\($0)" } ?? "\(error.code)"
+        // NIO's own descriptions are for NIO's developers; say what an operator can act on.
+        for (clue, sentence) in [
+            ("Connection refused", "connection refused (is PostgreSQL running and listening there?)"),
+            ("connectTimeout", "no answer in time (check the host, the port and any firewall)"),
+            ("timed out", "no answer in time (check the host, the port and any firewall)"),
+            ("No route to host", "no route to the host"),
+            ("Name or service not known", "unknown host name"),
+            ("sslUnsupported", "the server does not offer TLS (sslmode=require or verify-full)"),
+        ] where detail.contains(clue) {
+            return "\(place): \(sentence)"
+        }
+        return "\(place): \(detail)"
     }
 
     // MARK: Transactions
