@@ -22,6 +22,7 @@ public struct PostgresStore: Sendable {
     let logger: Logger
     let migrations: [Migration]
     let addressKey = AddressHasher.Cache()
+    let instance = RandomToken.hex(bytes: 8)
     /// How long one operation may wait for the database before it fails `unavailable`.
     let deadline: Duration
     public let url: PostgresURL
