@@ -398,6 +398,10 @@ CREATE TABLE snapshots (
 );
 CREATE INDEX snapshots_by_age ON snapshots (created_at) WHERE members_deleted_at IS NULL;
 
+-- identity_key sorts as SQLite does, byte by byte (COLLATE "C"), whatever the database's
+-- locale: the snapshot's SHA-256 is over the keys in that order, and the recipients
+-- stream pages through the primary key in it (WHERE identity_key > $after ORDER BY
+-- identity_key), which only this index's own collation lets it walk without a sort.
 CREATE TABLE snapshot_members (
     snapshot_id     bigint NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
     subscription_id bigint NOT NULL,

@@ -26,6 +26,12 @@ public struct PostgresStore: Sendable {
     /// How long one operation may wait for the database before it fails `unavailable`.
     let deadline: Duration
     public let url: PostgresURL
+    /// This process's name in the outbox rows it claims (`outbox.claimed_by`), new on
+    /// every open: several servers share one queue.
+    let instance = RandomToken.hex(bytes: 8)
+    /// How long an outbox claim holds without progress before another server may take
+    /// the message over (its holder is presumed dead).
+    public var claimLease: Duration = .seconds(60)
 
     /// Connects once to prove the URL, the credentials and the database name (a wrong
     /// password would otherwise leave the pool retrying in the background while every
