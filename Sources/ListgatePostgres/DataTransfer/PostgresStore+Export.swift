@@ -11,9 +11,6 @@ import PostgresNIO
 
 extension PostgresStore {
     private static let subscriberExportColumns = ["list", "email", "name", "status", "subscribed_at", "unsubscribed_at", "source"]
-    private static let eventExportColumns = [
-        "id", "occurred_at", "type", "list", "address_hash", "source", "consent_version", "detail", "prev_hash", "hash",
-    ]
     private static let exportProgressEvery = 16_384
 
     public func exportSubscribers(
@@ -103,22 +100,5 @@ extension PostgresStore {
         guard let id = try await connection.value("SELECT id FROM lists WHERE slug = \(slug.rawValue)", as: Int64.self)
         else { throw DomainError.listNotFound(slug.rawValue) }
         return id
-    }
-
-    /// A consistent read (REPEATABLE READ, READ ONLY) without the store's per-operation
-    /// deadline: an export of a million rows takes as long as writing them does.
-    func longRead<Result: Sendable>(
-        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
-    ) async throws -> Result {
-        do {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: PostgresConnection.quiet)
-                return try await body(connection)
-            }
-        } catch {
-            let underlying = Self.unwrap(error)
-            if let refusal = underlying as? PSQLError { throw Self.storeError(refusal) }
-            throw underlying
-        }
     }
 }

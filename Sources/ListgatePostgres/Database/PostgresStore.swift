@@ -22,7 +22,6 @@ public struct PostgresStore: Sendable {
     let logger: Logger
     let migrations: [Migration]
     let addressKey = AddressHasher.Cache()
-    let instance = RandomToken.hex(bytes: 8)
     /// How long one operation may wait for the database before it fails `unavailable`.
     let deadline: Duration
     public let url: PostgresURL
@@ -170,6 +169,14 @@ public struct PostgresStore: Sendable {
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         try await transaction(isolation: "READ COMMITTED", body)
+    }
+
+    /// A read that may take long (an export, a verify of millions of events): `read`, whose
+    /// deadline bounds only the wait for a connection, not the work once it began.
+    func longRead<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await read(body)
     }
 
     /// A consistent read: every query in `body` sees the same snapshot.
