@@ -239,6 +239,26 @@ extension SQLiteStore {
         }
     }
 
+    public func pruneWebhookDeliveries(deliveredBefore: Date) async throws -> Int {
+        // In slices of a few thousand rows, each its own short transaction, so a first
+        // pruning of months of deliveries never holds the writer from the worker or a
+        // subscriber for long. No index on `delivered_at`: an hourly scan of the table is
+        // cheaper than one more index updated by every delivery.
+        let cutoff = Timestamp.string(deliveredBefore)
+        var total = 0
+        while true {
+            let deleted = try await pool.write { db in
+                try db.cachedStatement(sql: """
+                    DELETE FROM webhook_deliveries WHERE id IN (
+                        SELECT id FROM webhook_deliveries WHERE status = 'delivered' AND delivered_at < ? LIMIT 5000)
+                    """).execute(arguments: [cutoff])
+                return db.changesCount
+            }
+            total += deleted
+            if deleted < 5000 { return total }
+        }
+    }
+
     // MARK: Rows
 
     static func webhook(_ row: Row) throws -> Webhook {
