@@ -166,11 +166,17 @@ extension PostgresStore: OutboxStore {
         }
     }
 
-    /// Extends the lease of every message `holder` still holds: it is making progress.
+    /// Extends the lease of the messages `holder` still holds: it is making progress. Only
+    /// leases more than half spent are written, so a busy worker renews rarely; and rows
+    /// another lane of the same worker has locked this moment are skipped, not waited on
+    /// (each lane renewing the others' rows while holding its own would deadlock them).
     static func renewClaims(of holder: String, lease: Double, on connection: PostgresConnection) async throws {
         try await connection.execute("""
             UPDATE outbox SET claimed_until = now() + make_interval(secs => \(lease))
-            WHERE status = 'sending' AND claimed_by = \(holder)
+            WHERE id IN (SELECT id FROM outbox
+                         WHERE status = 'sending' AND claimed_by = \(holder)
+                           AND claimed_until < now() + make_interval(secs => \(lease / 2))
+                         FOR UPDATE SKIP LOCKED)
             """)
     }
 
