@@ -36,14 +36,9 @@ enum DatabaseLocation: Equatable {
             return try await SQLiteStore.openMigrated(path: path, checkpoints: checkpoints)
         case .postgres(let url):
             let settings = SettingsSource()
-            let store = try await PostgresStore.openMigrated(url: url, deadline: try settings.databaseTimeout())
-            // TEMPORARY while the rooms are ported (issue 18): a dynamic cast, so this
-            // builds before PostgresStore has every capability.
-            guard let complete = (store as Any) as? any ListgateStore else {
-                store.close()
-                throw CLIError("this build's PostgreSQL store is not complete yet")
-            }
-            return complete
+            var store = try await PostgresStore.openMigrated(url: url, deadline: try settings.databaseTimeout())
+            store.claimLease = try settings.outboxLease()
+            return store
         }
     }
 }

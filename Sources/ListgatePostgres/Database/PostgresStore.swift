@@ -408,3 +408,6 @@ final class ClientRunner: Sendable {
 
     deinit { task.cancel() }
 }
+
+/// `checkSchema` and `isHealthy` are above; every other capability is in its room's folder.
+extension PostgresStore: StoreHealth {}
