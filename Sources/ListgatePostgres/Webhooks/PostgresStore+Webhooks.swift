@@ -316,31 +316,3 @@ extension PostgresStore: WebhookDeliveryStore {
         }
     }
 }
-
-/// The two queue writes the trigger cannot make, both for `subscribers forget`, as
-/// ListgateSQLite's WebhookQueue: its `forgotten` event names no list (the person leaves
-/// every list at once), and erasing a person must reach the deliveries that hold them.
-enum PostgresWebhookQueue {
-    /// Queues `forgotten` to the webhooks (that want it) of each list the person was on,
-    /// with the address hash and never the address.
-    static func queueForgotten(
-        event: Int64, addressHash: String, lists: Set<Int64>, at date: Date, on connection: PostgresConnection
-    ) async throws {
-        let date = date.stored
-        for list in lists.sorted() {
-            try await connection.execute("""
-                INSERT INTO webhook_deliveries
-                    (public_id, webhook_id, event_id, type, email, address_hash, created_at, first_due_at, next_attempt_at)
-                SELECT 'msg_' || listgate_random_hex(12), w.id, \(event), 'forgotten', NULL, \(addressHash), \(date), \(date), \(date)
-                FROM webhooks w JOIN webhook_event_types t ON t.webhook_id = w.id AND t.type = 'forgotten'
-                WHERE w.list_id = \(list) AND w.removed_at IS NULL
-                """)
-        }
-    }
-
-    /// Every delivery that holds the address, whatever its state, keeps only its hash.
-    static func eraseAddress(hash: String, on connection: PostgresConnection) async throws {
-        try await connection.execute(
-            "UPDATE webhook_deliveries SET email = NULL WHERE address_hash = \(hash) AND email IS NOT NULL")
-    }
-}
