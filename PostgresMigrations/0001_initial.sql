@@ -540,8 +540,6 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (webhook_id, next_attempt_at, id) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_failed ON webhook_deliveries (id) WHERE status = 'failed';
 CREATE INDEX webhook_deliveries_by_address ON webhook_deliveries (address_hash) WHERE email IS NOT NULL;
--- Pruning the delivered ones older than a date (pruneWebhookDeliveries).
-CREATE INDEX webhook_deliveries_delivered ON webhook_deliveries (delivered_at) WHERE status = 'delivered';
 
 -- SQLite's events_queue_webhook_deliveries (0014), statement for statement: the WHEN is
 -- all most events pay; `forgotten` names no list and is queued by `subscribers forget`

@@ -1,6 +1,6 @@
 // Specification of lists beyond the store (the store's behaviour, on every store, is in
-// Tests/ListgateStoreTests/ListStoreConformanceTests.swift): names, slugs, the SQLite
-// schema's own checks, and the sealed chain over list events.
+// Tests/ListgateStoreTests/ListStoreConformanceTests.swift; the sealed chain over list
+// events in LedgerConformanceTests.swift): names, slugs, the SQLite schema's own checks.
 import Foundation
 import GRDB
 import Testing
@@ -9,29 +9,6 @@ import Testing
 
 @Suite("Lists")
 struct ListStoreTests {
-    @Test("sealed events are chained: each chain row holds the hash of the one before and of its event's contents")
-    func eventsAreChained() async throws {
-        let database = try await MigratedDatabase.make()
-        _ = try await database.store.createList(try .sample("a"), source: .cli)
-        _ = try await database.store.createList(try .sample("b"), source: .cli)
-        #expect(try await database.store.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM event_chain") } == 0,
-                "appending hashes nothing")
-        try await database.seal()
-        let rows = try database.store.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM event_chain c JOIN events e ON e.id = c.event_id ORDER BY c.position")
-        }
-        #expect(rows.count == 2)
-        #expect(rows[0]["prev_hash"] == EventLedger.genesisHash)
-        #expect(rows[1]["prev_hash"] == (rows[0]["hash"] as String))
-        for row in rows {
-            let recomputed = EventLedger.chainHash(
-                prevHash: row["prev_hash"], occurredAt: row["occurred_at"], type: row["type"], listID: row["list_id"],
-                addressHash: row["address_hash"], source: row["source"], consentVersion: row["consent_version"],
-                detail: row["detail"])
-            #expect(recomputed == (row["hash"] as String))
-        }
-    }
-
     @Test("list names are trimmed and must be non-empty, single-line and at most 200 characters",
           arguments: ["", "   ", "a\nb", "a\rBcc: x", "a\u{2028}b", String(repeating: "あ", count: 201),
                       String(repeating: "e\u{301}", count: 101)])

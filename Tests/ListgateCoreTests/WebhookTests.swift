@@ -210,41 +210,4 @@ struct WebhookQueueTests {
         let dump = try database.store.pool.read { try Row.fetchAll($0, sql: "SELECT * FROM webhook_deliveries") }.description
         #expect(!dump.contains("taro"))
     }
-
-    @Test("the secret is sealed at rest, bound to its webhook, and opens for the worker")
-    func secretSealed() async throws {
-        let (database, webhook, secret) = try await prepared()
-        let sealed = try #require(try await database.store.pool.read {
-            try Data.fetchOne($0, sql: "SELECT secret_sealed FROM webhooks WHERE public_id = ?", arguments: [webhook.id])
-        })
-        #expect(sealed.range(of: Data(secret.bytes)) == nil)
-        #expect(!String(decoding: sealed, as: UTF8.self).contains(secret.text))
-        let targets = try await database.store.activeWebhookTargets()
-        #expect(targets.map(\.secret) == [secret])
-        // Moved onto another webhook's row, it does not open.
-        _ = try await WebhookRegistry(store: database.store)
-            .add(url: "http://127.0.0.1:9/other", list: ListSlug("other"), types: [], source: .cli, at: now)
-        try await database.store.pool.write {
-            try $0.execute(sql: "UPDATE webhooks SET secret_sealed = ? WHERE public_id <> ?", arguments: [sealed, webhook.id])
-        }
-        await #expect(throws: (any Error).self) { try await database.store.activeWebhookTargets() }
-    }
-
-    @Test("a claim leases: not claimed twice, due again after the lease or when the next start releases it")
-    func leases() async throws {
-        let (database, _, _) = try await prepared()
-        try await add("taro@example.jp", in: database)
-        let target = try #require(try await database.store.activeWebhookTargets().first)
-        let claimed = try await database.store.claimWebhookDeliveries(
-            webhookID: target.id, now: now, leaseUntil: now.addingTimeInterval(60), limit: 10)
-        #expect(claimed.count == 1 && claimed[0].email == "taro@example.jp")
-        #expect(try await database.store.claimWebhookDeliveries(
-            webhookID: target.id, now: now.addingTimeInterval(59), leaseUntil: now.addingTimeInterval(120), limit: 10).isEmpty)
-        #expect(try await database.store.claimWebhookDeliveries(
-            webhookID: target.id, now: now.addingTimeInterval(61), leaseUntil: now.addingTimeInterval(120), limit: 10)
-            .map(\.publicID) == claimed.map(\.publicID))
-        #expect(try await database.store.releaseWebhookLeases() == 1)
-        #expect(try await database.store.claimWebhookDeliveries(
-            webhookID: target.id, now: Date(), leaseUntil: Date().addingTimeInterval(60), limit: 10).count == 1)
-    }
 }

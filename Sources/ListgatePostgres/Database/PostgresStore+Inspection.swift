@@ -35,3 +35,21 @@ extension PostgresStore {
         }
     }
 }
+
+extension PostgresStore {
+    /// Runs `statements` verbatim, in order, in one transaction on one connection, for
+    /// tests that change the tables behind the store's back (a forger's edit with the
+    /// triggers disabled, `SET LOCAL session_replication_role = replica` first to pass the
+    /// foreign keys). Never used by listgate itself.
+    package func executeForTests(_ statements: String...) async throws {
+        try await executeForTests(statements)
+    }
+
+    package func executeForTests(_ statements: [String]) async throws {
+        try await readCommitted { connection in
+            for statement in statements {
+                try await connection.execute(PostgresQuery(unsafeSQL: statement))
+            }
+        }
+    }
+}

@@ -296,42 +296,23 @@ extension PostgresStore: WebhookDeliveryStore {
         }
     }
 
-    /// Deletes the delivered deliveries delivered before `date`; failed and pending ones
-    /// stay. Returns how many went.
+    /// Deletes the deliveries delivered before `date`; failed and pending ones stay.
+    /// Returns how many went. As on SQLite, in slices of a few thousand rows, each its own
+    /// short transaction, with no index on `delivered_at` (an hourly scan costs less than
+    /// one more index entry written by every delivery).
     public func pruneWebhookDeliveries(deliveredBefore date: Date) async throws -> Int {
-        try await write { connection in
-            try await connection.rows("""
-                DELETE FROM webhook_deliveries WHERE status = 'delivered' AND delivered_at < \(date.stored)
-                RETURNING id
-                """).count
+        let cutoff = date.stored
+        var total = 0
+        while true {
+            let deleted = try await write { connection in
+                try await connection.rows("""
+                    DELETE FROM webhook_deliveries WHERE id IN (
+                        SELECT id FROM webhook_deliveries WHERE status = 'delivered' AND delivered_at < \(cutoff) LIMIT 5000)
+                    RETURNING id
+                    """).count
+            }
+            total += deleted
+            if deleted < 5000 { return total }
         }
-    }
-}
-
-/// The two queue writes the trigger cannot make, both for `subscribers forget`, as
-/// ListgateSQLite's WebhookQueue: its `forgotten` event names no list (the person leaves
-/// every list at once), and erasing a person must reach the deliveries that hold them.
-enum PostgresWebhookQueue {
-    /// Queues `forgotten` to the webhooks (that want it) of each list the person was on,
-    /// with the address hash and never the address.
-    static func queueForgotten(
-        event: Int64, addressHash: String, lists: Set<Int64>, at date: Date, on connection: PostgresConnection
-    ) async throws {
-        let date = date.stored
-        for list in lists.sorted() {
-            try await connection.execute("""
-                INSERT INTO webhook_deliveries
-                    (public_id, webhook_id, event_id, type, email, address_hash, created_at, first_due_at, next_attempt_at)
-                SELECT 'msg_' || listgate_random_hex(12), w.id, \(event), 'forgotten', NULL, \(addressHash), \(date), \(date), \(date)
-                FROM webhooks w JOIN webhook_event_types t ON t.webhook_id = w.id AND t.type = 'forgotten'
-                WHERE w.list_id = \(list) AND w.removed_at IS NULL
-                """)
-        }
-    }
-
-    /// Every delivery that holds the address, whatever its state, keeps only its hash.
-    static func eraseAddress(hash: String, on connection: PostgresConnection) async throws {
-        try await connection.execute(
-            "UPDATE webhook_deliveries SET email = NULL WHERE address_hash = \(hash) AND email IS NOT NULL")
     }
 }

@@ -28,3 +28,12 @@ extension SQLiteStore {
         try await pool.write { db in try db.execute(sql: sql) }
     }
 }
+
+extension SQLiteStore {
+    /// Runs `sql` (one or more statements) outside a transaction, for tests that change the
+    /// tables behind the store's back (a forger's edit with the triggers dropped). Never
+    /// used by listgate itself.
+    package func executeForTests(_ sql: String) async throws {
+        try await pool.writeWithoutTransaction { db in try db.execute(sql: sql) }
+    }
+}

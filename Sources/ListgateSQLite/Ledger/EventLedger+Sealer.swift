@@ -71,7 +71,7 @@ extension EventLedger {
     /// The columns are hashed straight from SQLite's buffers, in `chainHash`'s order and
     /// with its separators, without a String per field: a command that imported a million
     /// rows seals them all as it exits. (SQLite writes an integer column as text exactly as
-    /// `String(Int64)` does; `LedgerSealerTests.canonicalHashes` holds the two together.)
+    /// `String(Int64)` does; LedgerConformanceTests.canonicalHashes holds the two together.)
     static func seal(upTo limit: Int, in db: Database) throws -> (count: Int, oldest: String?) {
         let head = try Row.fetchOne(db, sql: "SELECT position, event_id, hash FROM event_chain ORDER BY position DESC LIMIT 1")
         var position: Int64 = head?["position"] ?? 0
