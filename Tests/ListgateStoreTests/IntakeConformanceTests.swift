@@ -137,6 +137,25 @@ struct IntakeConformanceTests {
         #expect(try await people.subscribe("ada@example.org", at: later.addingTimeInterval(3600)).outcome == .alreadyActive)
     }
 
+    @Test("one link confirmed several times at once makes one subscription and one confirmed event",
+          arguments: StoreKind.underTest)
+    func concurrentConfirmations(_ kind: StoreKind) async throws {
+        let people = try await People.open(kind)
+        let (_, publicID) = try await people.subscribe("ada@example.org")
+        let outcomes = try await withThrowingTaskGroup(of: ConfirmOutcome.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    try await people.store.confirmSubmission(publicID: publicID, at: people.now, origin: RequestOrigin(route: "confirm"))
+                }
+            }
+            return try await group.reduce(into: [ConfirmOutcome]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 == .confirmed(listSlug: "news", listName: people.news.name, locale: .ja) }.count == 1)
+        #expect(outcomes.filter { $0 == .alreadyConfirmed(listSlug: "news", listName: people.news.name, locale: .ja) }.count == 3)
+        #expect(try await people.opened.count("subscriptions") == 1)
+        #expect(try await people.opened.count("events", where: "type = 'confirmed'") == 1)
+    }
+
     @Test("a link past its expiry is expired and confirms nothing; an unknown one is invalid", arguments: StoreKind.underTest)
     func expiredAndUnknown(_ kind: StoreKind) async throws {
         let people = try await People.open(kind)

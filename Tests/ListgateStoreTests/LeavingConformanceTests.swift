@@ -36,6 +36,28 @@ struct LeavingConformanceTests {
         #expect(try await people.opened.count("outbox") == 1, "no second receipt")
     }
 
+    @Test("one link used several times at once ends the subscription once: one event, one receipt",
+          arguments: StoreKind.underTest)
+    func concurrentUnsubscribes(_ kind: StoreKind) async throws {
+        let people = try await People.open(kind)
+        try await people.add("ada@example.org", confirmed: true)
+        let publicID = try await people.subscriptionPublicID("ada@example.org")
+        let outcomes = try await withThrowingTaskGroup(of: UnsubscribeOutcome.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    try await people.store.unsubscribe(
+                        publicID: publicID, route: .page, origin: RequestOrigin(route: "page"), at: people.now,
+                        receipt: receiptMail)
+                }
+            }
+            return try await group.reduce(into: [UnsubscribeOutcome]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 == .unsubscribed(listSlug: "news", listName: people.news.name, locale: .ja) }.count == 1)
+        #expect(try await people.opened.count("events", where: "type = 'unsubscribed'") == 1)
+        #expect(try await people.opened.count("events", where: "type = 'suppressed'") == 1)
+        #expect(try await people.opened.count("outbox", where: "kind = 'receipt'") == 1)
+    }
+
     @Test("one-click sends no receipt; an unknown link is invalid", arguments: StoreKind.underTest)
     func oneClickAndUnknown(_ kind: StoreKind) async throws {
         let people = try await People.open(kind)
