@@ -7,7 +7,8 @@
 # Never the cluster Debian's package makes (15/main on 5432): it may not start without
 # systemd, and a developer's own databases are not the tests' to touch. Trust
 # authentication is safe here because the server listens on 127.0.0.1 only and lives as
-# long as COMMAND. fsync is off: a crash loses nothing the tests keep.
+# long as COMMAND. fsync is off: a crash loses nothing the tests keep. PG_SERVER_OPTIONS
+# replaces that (bench/postgres.sh runs the server with its durable defaults).
 set -uo pipefail
 
 usage() {
@@ -75,7 +76,7 @@ for attempt in 1 2 3 4 5 6 7 8 9 10; do
     : >"$dir/log"
     [ ${#as_owner[@]} -gt 0 ] && chown postgres: "$dir/log"
     if "${as_owner[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $candidate -k $dir -c fsync=off -c max_connections=300" \
+        -o "-c listen_addresses=127.0.0.1 -p $candidate -k $dir -c max_connections=300 ${PG_SERVER_OPTIONS--c fsync=off}" \
         start >/dev/null 2>&1; then
         port=$candidate
         started=yes

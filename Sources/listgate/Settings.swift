@@ -46,6 +46,26 @@ struct SettingsSource {
         return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 
+    /// LISTGATE_DB_TIMEOUT: how long an operation waits for a PostgreSQL connection before
+    /// it fails (503 under `serve`), 10 s by default.
+    func databaseTimeout() throws -> Duration {
+        try seconds("LISTGATE_DB_TIMEOUT", default: 10, in: 0.1...600)
+    }
+
+    /// LISTGATE_OUTBOX_LEASE_SECONDS: on PostgreSQL, how long a message claimed by an
+    /// instance stays its own; a dead instance's claims are taken over after it (60 s).
+    func outboxLease() throws -> Duration {
+        try seconds("LISTGATE_OUTBOX_LEASE_SECONDS", default: 60, in: 1...3600)
+    }
+
+    private func seconds(_ variable: String, default fallback: Double, in range: ClosedRange<Double>) throws -> Duration {
+        guard let text = nonEmpty(variable) else { return .milliseconds(Int64(fallback * 1000)) }
+        guard let seconds = Double(text), range.contains(seconds) else {
+            throw CLIError("invalid \(variable) '\(text)': use a number of seconds from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+
     /// LISTGATE_BASE_URL / --base-url, checked and without a trailing slash.
     func baseURL(flag: String?) throws -> String? {
         try value(flag, "LISTGATE_BASE_URL").map(Settings.validBaseURL)

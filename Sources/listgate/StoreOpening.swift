@@ -35,7 +35,8 @@ enum DatabaseLocation: Equatable {
         case .sqlite(let path):
             return try await SQLiteStore.openMigrated(path: path, checkpoints: checkpoints)
         case .postgres(let url):
-            let store = try await PostgresStore.openMigrated(url: url)
+            let settings = SettingsSource()
+            let store = try await PostgresStore.openMigrated(url: url, deadline: try settings.databaseTimeout())
             // TEMPORARY while the rooms are ported (issue 18): a dynamic cast, so this
             // builds before PostgresStore has every capability.
             guard let complete = (store as Any) as? any ListgateStore else {

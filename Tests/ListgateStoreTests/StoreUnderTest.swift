@@ -1,7 +1,8 @@
-// The store conformance suite's fixture. Each test takes a `StoreKind` argument and runs
-// once per store: SQLite, a new file in a temp directory; PostgreSQL, a new database on the
-// server `make test` starts (Tests/postgres.sh sets LISTGATE_TEST_POSTGRES_URL). Run alone
-// without that server, the suite runs on SQLite only; under CI it refuses to.
+// The store conformance suite's fixture. Each test takes a `StoreKind` argument
+// (Tests/Support/StoreKind.swift) and runs once per store: SQLite, a new file in a temp
+// directory; PostgreSQL, a new database on the server `make test` starts (Tests/postgres.sh
+// sets LISTGATE_TEST_POSTGRES_URL). Run alone without that server, the suite runs on
+// SQLite only; under CI it refuses to.
 import Foundation
 import ListgateCore
 import ListgatePostgres
@@ -9,19 +10,8 @@ import ListgateSQLite
 import ListgateTestSupport
 import Testing
 
-enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite, postgres
-
-    var testDescription: String { rawValue }
-
-    /// The stores this run tests: PostgreSQL whenever its server is there, and always
-    /// under CI (where a missing server fails the tests instead of skipping them).
-    static let underTest: [StoreKind] = {
-        let environment = ProcessInfo.processInfo.environment
-        let postgres = environment["LISTGATE_TEST_POSTGRES_URL"] != nil || environment["CI"] == "true"
-        return postgres ? [.sqlite, .postgres] : [.sqlite]
-    }()
-}
+/// The stores under test (Tests/Support/StoreKind.swift), named here for every file of the suite.
+typealias StoreKind = ListgateTestSupport.StoreKind
 
 /// A migrated, empty store of one kind, seen through the capabilities a test asks for.
 struct StoreUnderTest: Sendable {
@@ -70,6 +60,12 @@ struct StoreUnderTest: Sendable {
     /// The single value of `sql` (a count, say).
     func value(_ sql: String) async throws -> String? {
         try await rows(sql).first?.first ?? nil
+    }
+
+    /// Runs `sql` (one statement, in both dialects) to set up a state no operation makes.
+    func execute(_ sql: String) async throws {
+        if let sqlite { return try await sqlite.inspectExecute(sql) }
+        try await postgres!.inspectExecute(sql)
     }
 
     func count(_ table: String, where condition: String = "1 = 1") async throws -> Int {

@@ -96,6 +96,37 @@ public enum PostgresTestServer {
         }
     }
 
+    /// Every row `sql` returns on `url`, read by `psql` (the test's own reader, not
+    /// listgate's), each column as psql prints it, nil for NULL.
+    public static func rows(url: String, _ sql: String) throws -> [[String?]] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        // Unit and record separators, and a NULL marker no stored text holds.
+        process.arguments = [
+            "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-F", "\u{1F}", "-R", "\u{1E}",
+            "-P", "null=\u{1A}NULL", "-d", url, "-c", sql,
+        ]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PGCONNECT_TIMEOUT"] = "10"
+        process.environment = environment
+        let output = Pipe(), errors = Pipe()
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Failure(description: "psql \(sql) failed: \(errorText.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        let body = text.hasSuffix("\n") ? String(text.dropLast()) : text
+        guard !body.isEmpty else { return [] }
+        return body.split(separator: "\u{1E}", omittingEmptySubsequences: false).map { record in
+            record.split(separator: "\u{1F}", omittingEmptySubsequences: false).map { $0 == "\u{1A}NULL" ? nil : String($0) }
+        }
+    }
+
     private static func hex(_ value: UInt64) -> String {
         let digits = String(value, radix: 16)
         return String(repeating: "0", count: 16 - digits.count) + digits

@@ -2,6 +2,7 @@
 // stdout and stderr. Each test works on its own database file in a temp directory.
 import Foundation
 import GRDB
+import ListgateTestSupport
 import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -101,11 +102,23 @@ extension Binary {
 
 final class Workspace: @unchecked Sendable {
     let url: URL
-    var db: String { url.appendingPathComponent("listgate.sqlite3").path }
+    /// What `--db` names: the SQLite file in this directory, or a new PostgreSQL database's URL.
+    let db: String
+    let kind: StoreKind
 
-    init() throws {
+    init(_ kind: StoreKind = .sqlite) throws {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("listgate-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        self.kind = kind
+        switch kind {
+        case .sqlite:
+            db = url.appendingPathComponent("listgate.sqlite3").path
+        case .postgres:
+            guard let database = try PostgresTestServer.freshDatabaseURL() else {
+                throw WorkspaceError(message: PostgresTestServer.skipReason)
+            }
+            db = database
+        }
     }
 
     deinit { try? FileManager.default.removeItem(at: url) }
@@ -135,7 +148,35 @@ extension Workspace {
 }
 
 extension Workspace {
-    /// Rows of a query on this workspace's database, read by the test, not by listgate.
+    /// Rows of a query on either store, each column as text (nil for NULL), read by the
+    /// test (GRDB or psql), not by listgate. Keep to SQL both dialects spell alike.
+    func texts(_ sql: String) throws -> [[String?]] {
+        switch kind {
+        case .sqlite:
+            return try DatabaseQueue(path: db).read { db in
+                try Row.fetchAll(db, sql: sql).map { row in
+                    row.databaseValues.map { value -> String? in
+                        switch value.storage {
+                        case .null: nil
+                        case .int64(let number): String(number)
+                        case .double(let number): String(number)
+                        case .string(let text): text
+                        case .blob(let data): data.map { String(format: "%02x", $0) }.joined()
+                        }
+                    }
+                }
+            }
+        case .postgres:
+            return try PostgresTestServer.rows(url: db, sql)
+        }
+    }
+
+    /// The count `SELECT count(*) FROM table WHERE condition` gives, on either store.
+    func count(_ table: String, where condition: String = "1 = 1") throws -> Int {
+        Int(try texts("SELECT count(*) FROM \(table) WHERE \(condition)").first?.first.flatMap { $0 } ?? "") ?? -1
+    }
+
+    /// Rows of a query on this workspace's SQLite database, read by the test, not by listgate.
     func rows(_ sql: String, _ arguments: StatementArguments = []) throws -> [Row] {
         try DatabaseQueue(path: db).read { try Row.fetchAll($0, sql: sql, arguments: arguments) }
     }

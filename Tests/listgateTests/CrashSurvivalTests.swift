@@ -13,21 +13,23 @@
 // database) and holds the code to them: a second copy of anything else fails the test; a
 // second copy of a candidate is reported as a known issue, visible in every run it occurs.
 import Foundation
-import GRDB
 import ListgateTestSupport
 import Testing
 
 @Suite("Crash survival through the binary", .serialized)
 struct CrashSurvivalTests {
-    @Test("SIGKILL mid-load: every acknowledged subscribe is stored and gets one confirmation mail")
-    func killMidLoad() async throws {
-        let workspace = try Workspace().migrated()
+    @Test("SIGKILL mid-load: every acknowledged subscribe is stored and gets one confirmation mail",
+          arguments: StoreKind.underTest)
+    func killMidLoad(_ kind: StoreKind) async throws {
+        let workspace = try Workspace(kind).migrated()
         try workspace.listgate("lists", "create", "news", "--name", "News", "--from", "news@example.org")
         // Each delivery stays in flight for 50 ms at the sink, so "the worker is delivering
         // right now" lasts long enough to be seen, however fast or slow this machine is.
         let sink = try SMTPSink.start(options: ["--data-delay", "0.05"])
         let arguments = ["--smtp-url", sink.url, "--mail-ceiling", "100000"]
-        let environment = ["LISTGATE_RATE_LIMITS": "off"]
+        // On PostgreSQL the restarted server is another instance: it takes over the killed
+        // one's claims when their lease runs out (60 s by default; 2 s here).
+        let environment = ["LISTGATE_RATE_LIMITS": "off", "LISTGATE_OUTBOX_LEASE_SECONDS": "2"]
         var server: ServeProcess? = try await ServeProcess(workspace, arguments: arguments, environment: environment)
         let base = try #require(server?.base)
 
@@ -60,15 +62,12 @@ struct CrashSurvivalTests {
 
         // Kill once the intake has acknowledged 200, the worker has delivered some and is
         // delivering more (messages claimed, `sending`, in the database) right now.
-        let watcher = try DatabaseQueue(path: workspace.db)  // opened once: the kill follows the look closely
         var seen = (acknowledged: 0, delivered: 0, sending: 0)
         let busy = try await eventually(within: .seconds(60)) {
             seen.acknowledged = acknowledged.current.count
             seen.delivered = try sink.messageCount()
             guard seen.acknowledged >= 200, seen.delivered >= 20 else { return false }
-            seen.sending = try await watcher.read { db in
-                try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE status = 'sending'") ?? 0
-            }
+            seen.sending = try workspace.count("outbox", where: "status = 'sending'")
             return seen.sending > 0
         }
         try #require(busy, "the load never got going (last seen: \(seen)):\n\(server?.log ?? "")")
@@ -83,28 +82,22 @@ struct CrashSurvivalTests {
         // there: give it a moment, or its copy would look like one from after the restart.
         try await Task.sleep(for: .milliseconds(300))
         let deliveredBeforeKill = Set(try sink.messages().compactMap { messageID(of: $0.data) })
-        let inFlight = Set(try await DatabaseQueue(path: workspace.db).read { db in
-            try String.fetchAll(db, sql: "SELECT message_id FROM outbox WHERE status = 'sending'")
-        })
+        let inFlight = Set(try workspace.texts("SELECT message_id FROM outbox WHERE status = 'sending'").compactMap { $0[0] })
         let window = deliveredBeforeKill.intersection(inFlight)
 
         let restarted = try await ServeProcess(workspace, arguments: arguments, environment: environment)
         let drained = try await eventually(within: .seconds(60)) {
-            try await DatabaseQueue(path: workspace.db).read { db in
-                try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending')") ?? -1
-            } == 0
+            try workspace.count("outbox", where: "status IN ('queued', 'sending')") == 0
         }
         try #require(drained, "the outbox did not drain after the restart:\n\(restarted.log)")
 
-        let stored = try await DatabaseQueue(path: workspace.db).read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT s.email, s.status, o.message_id, o.status AS mail_status
-                FROM submissions s LEFT JOIN outbox o ON o.recipient = s.email
-                WHERE s.kind = 'subscribe'
-                """).map { row -> (email: String, status: String, messageID: String?, mailStatus: String?) in
-                    (row["email"], row["status"], row["message_id"], row["mail_status"])
-                }
-        }
+        let stored = try workspace.texts("""
+            SELECT s.email, s.status, o.message_id, o.status AS mail_status
+            FROM submissions s LEFT JOIN outbox o ON o.recipient = s.email
+            WHERE s.kind = 'subscribe'
+            """).map { row -> (email: String, status: String, messageID: String?, mailStatus: String?) in
+                (row[0] ?? "", row[1] ?? "", row[2], row[3])
+            }
         let byAddress = Dictionary(grouping: stored, by: \.email)
         let received = try sink.messages()
         let copiesByMessageID = Dictionary(grouping: received.compactMap { messageID(of: $0.data) }, by: { $0 }).mapValues(\.count)

@@ -18,8 +18,8 @@ struct SenderAPIWorld {
 
     static let active = ["b@example.net", "A.Reader@Example.NET", "山田@example.jp"]
 
-    init() async throws {
-        server = try await RunningServer(baseURLFromPort: true)
+    init(_ kind: StoreKind = .sqlite) async throws {
+        server = try await RunningServer(kind, baseURLFromPort: true)
         let workspace = server.workspace
         try workspace.listgate("lists", "create", "tech", "--name", "Tech", "--from", "tech@example.org", "--locale", "en")
         for email in Self.active + ["gone@example.net", "blocked@example.net"] {
@@ -84,9 +84,9 @@ struct APIAnswer {
 
 @Suite("Sender API through the binary", .serialized)
 struct SenderAPILoopTests {
-    @Test("401 without a valid token, 403 for another list's token, 404 for unknown lists and snapshots, 400 for a bad since")
-    func failClosed() async throws {
-        let world = try await SenderAPIWorld()
+    @Test("401 without a valid token, 403 for another list's token, 404 for unknown lists and snapshots, 400 for a bad since", arguments: StoreKind.underTest)
+    func failClosed(_ kind: StoreKind) async throws {
+        let world = try await SenderAPIWorld(kind)
         let snapshotID = try #require(try await world.snapshot()["id"] as? String)
         let cases: [(String, String, String?, Int)] = [
             ("GET", "/api/v1/lists", nil, 401),
@@ -120,9 +120,9 @@ struct SenderAPILoopTests {
         #expect(ok.status == 200, "an offset is RFC 3339 too")
     }
 
-    @Test("the stream's count and sha256, recomputed independently, match the snapshot; only active, unsuppressed members appear")
-    func streamMatchesSnapshot() async throws {
-        let world = try await SenderAPIWorld()
+    @Test("the stream's count and sha256, recomputed independently, match the snapshot; only active, unsuppressed members appear", arguments: StoreKind.underTest)
+    func streamMatchesSnapshot(_ kind: StoreKind) async throws {
+        let world = try await SenderAPIWorld(kind)
         let snapshot = try await world.snapshot()
         let id = try #require(snapshot["id"] as? String)
         let (lines, answer) = try await world.recipients(id)
@@ -155,9 +155,9 @@ struct SenderAPILoopTests {
         #expect(recipientIDs.allSatisfy { $0.count == 32 && !$0.contains("@") })
     }
 
-    @Test("recipient ids are stable: the same person has the same id in every snapshot")
-    func recipientIDsAreStable() async throws {
-        let world = try await SenderAPIWorld()
+    @Test("recipient ids are stable: the same person has the same id in every snapshot", arguments: StoreKind.underTest)
+    func recipientIDsAreStable(_ kind: StoreKind) async throws {
+        let world = try await SenderAPIWorld(kind)
         func ids() async throws -> [String: String] {
             let id = try #require(try await world.snapshot()["id"] as? String)
             return Dictionary(uniqueKeysWithValues: try await world.recipients(id).lines.map {
@@ -168,9 +168,9 @@ struct SenderAPILoopTests {
         #expect(try await ids() == first)
     }
 
-    @Test("after forget, the unsubscribes feed names the erased person's recipient_id, with reason erased and no address")
-    func erasureReachesTheSender() async throws {
-        let world = try await SenderAPIWorld()
+    @Test("after forget, the unsubscribes feed names the erased person's recipient_id, with reason erased and no address", arguments: StoreKind.underTest)
+    func erasureReachesTheSender(_ kind: StoreKind) async throws {
+        let world = try await SenderAPIWorld(kind)
         let stamp = ISO8601DateFormatter()
         stamp.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let before = stamp.string(from: Date())
@@ -191,9 +191,9 @@ struct SenderAPILoopTests {
         #expect(!String(decoding: feed.data, as: UTF8.self).contains("example.net"), "no address, of anyone, in an erasure")
     }
 
-    @Test("after forget, a snapshot keeps its count and sha256, says erased 1 in its metadata and headers, and streams count - erased lines")
-    func erasureCountedOnSnapshot() async throws {
-        let world = try await SenderAPIWorld()
+    @Test("after forget, a snapshot keeps its count and sha256, says erased 1 in its metadata and headers, and streams count - erased lines", arguments: StoreKind.underTest)
+    func erasureCountedOnSnapshot(_ kind: StoreKind) async throws {
+        let world = try await SenderAPIWorld(kind)
         for email in ["c@example.net", "d@example.net", "e@example.net"] {
             try world.server.workspace.listgate("subscribers", "add", email, "--list", "news", "--confirmed")
         }
@@ -217,9 +217,9 @@ struct SenderAPILoopTests {
         #expect(!lines.contains { $0["email"] as? String == "b@example.net" })
     }
 
-    @Test("someone who confirms after the snapshot is not in it")
-    func frozen() async throws {
-        let world = try await SenderAPIWorld()
+    @Test("someone who confirms after the snapshot is not in it", arguments: StoreKind.underTest)
+    func frozen(_ kind: StoreKind) async throws {
+        let world = try await SenderAPIWorld(kind)
         let id = try #require(try await world.snapshot()["id"] as? String)
         try world.server.workspace.listgate("subscribers", "add", "late@example.net", "--list", "news", "--confirmed")
         let emails = try await world.recipients(id).lines.compactMap { $0["email"] as? String }
@@ -229,9 +229,9 @@ struct SenderAPILoopTests {
         #expect(try await world.recipients(next).lines.contains { $0["email"] as? String == "late@example.net" })
     }
 
-    @Test("a one-click POST to a streamed unsubscribe_url shows up in the unsubscribes feed")
-    func oneClickReachesFeed() async throws {
-        let world = try await SenderAPIWorld()
+    @Test("a one-click POST to a streamed unsubscribe_url shows up in the unsubscribes feed", arguments: StoreKind.underTest)
+    func oneClickReachesFeed(_ kind: StoreKind) async throws {
+        let world = try await SenderAPIWorld(kind)
         let stamp = ISO8601DateFormatter()
         stamp.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let before = stamp.string(from: Date())

@@ -17,8 +17,10 @@ final class RunningServer: @unchecked Sendable {
     var base: String { "http://127.0.0.1:\(port)" }
 
     /// `port`: where to listen (a free one by default).
-    init(port: Int? = nil, environment: [String: String] = [:], baseURLFromPort: Bool = false) async throws {
-        workspace = try Workspace().migrated()
+    init(
+        _ kind: StoreKind = .sqlite, port: Int? = nil, environment: [String: String] = [:], baseURLFromPort: Bool = false
+    ) async throws {
+        workspace = try Workspace(kind).migrated()
         try workspace.listgate("lists", "create", "news", "--name", "週刊お知らせ", "--from", "編集部 <news@example.org>")
         sink = try SMTPSink.start()
         let port = try port ?? freePort()
@@ -66,17 +68,16 @@ final class RunningServer: @unchecked Sendable {
     }
 
     func activeCount() async throws -> Int {
-        try await DatabaseQueue(path: workspace.db).read {
-            try Int.fetchOne($0, sql: "SELECT count(*) FROM subscriptions WHERE status = 'active'") ?? -1
-        }
+        try workspace.count("subscriptions", where: "status = 'active'")
     }
 }
 
 @Suite("Subscribe loop through the binary", .serialized)
 struct SubscribeLoopTests {
-    @Test("subscribe, receive the mail at the SMTP server, open the link (no change), press the button: subscribed")
-    func wholeLoop() async throws {
-        let server = try await RunningServer(environment: ["LISTGATE_BASE_URL": "http://127.0.0.1:0"])
+    @Test("subscribe, receive the mail at the SMTP server, open the link (no change), press the button: subscribed",
+          arguments: StoreKind.underTest)
+    func wholeLoop(_ kind: StoreKind) async throws {
+        let server = try await RunningServer(kind, environment: ["LISTGATE_BASE_URL": "http://127.0.0.1:0"])
         let posted = try await server.request("POST", "/lists/news/subscribe", form: ["email": "taro@example.jp", "name": "山田"])
         #expect(posted.status == 200)
 

@@ -142,6 +142,10 @@ SELECT pg_temp.expect(plan LIKE '%Scan using events_sealing_order%' AND plan NOT
                       'the sealer reads events_sealing_order in order, without a sort')
 FROM pg_temp.plan($$SELECT id FROM events WHERE (written_by, id) > ('5'::xid8, 7)
                     AND written_by < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY written_by, id LIMIT 1000$$) AS plan;
+SELECT pg_temp.expect(plan LIKE '%Scan using webhook_deliveries_due%' AND plan NOT LIKE '%Sort%',
+                      'the claim of one receiver''s deliveries (FOR UPDATE SKIP LOCKED) reads webhook_deliveries_due in order')
+FROM pg_temp.plan($$SELECT id FROM webhook_deliveries WHERE webhook_id = 1 AND status = 'pending'
+                    AND next_attempt_at <= now() ORDER BY next_attempt_at, id LIMIT 50 FOR UPDATE SKIP LOCKED$$) AS plan;
 RESET enable_seqscan;
 RESET enable_bitmapscan;
 

@@ -25,4 +25,13 @@ extension PostgresStore {
             }
         }
     }
+
+    /// Runs `sql` as it is, in one transaction: for a test that sets up a state no
+    /// operation makes (a row as an older listgate stored it, a status only a sender's
+    /// report sets). Never used by listgate itself.
+    package func inspectExecute(_ sql: String) async throws {
+        try await write { connection in
+            try await connection.execute(PostgresQuery(unsafeSQL: sql))
+        }
+    }
 }

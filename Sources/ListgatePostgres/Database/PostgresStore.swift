@@ -14,6 +14,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import PostgresNIO
+import Synchronization
 
 public struct PostgresStore: Sendable {
     let client: PostgresClient
@@ -21,6 +22,7 @@ public struct PostgresStore: Sendable {
     let logger: Logger
     let migrations: [Migration]
     let addressKey = AddressHasher.Cache()
+    let instance = RandomToken.hex(bytes: 8)
     /// How long one operation may wait for the database before it fails `unavailable`.
     let deadline: Duration
     public let url: PostgresURL
@@ -136,8 +138,19 @@ public struct PostgresStore: Sendable {
             default: return "\(place): \(message) (SQLSTATE \(state))"
             }
         }
-        if let underlying = error.underlying { return "\(place): \(underlying)" }
-        return "\(place): \(error.code)"
+        let detail = error.underlying.map { "\($0)" } ?? "\(error.code)"
+        // NIO's own descriptions are for NIO's developers; say what an operator can act on.
+        for (clue, sentence) in [
+            ("Connection refused", "connection refused (is PostgreSQL running and listening there?)"),
+            ("connectTimeout", "no answer in time (check the host, the port and any firewall)"),
+            ("timed out", "no answer in time (check the host, the port and any firewall)"),
+            ("No route to host", "no route to the host"),
+            ("Name or service not known", "unknown host name"),
+            ("sslUnsupported", "the server does not offer TLS (sslmode=require or verify-full)"),
+        ] where detail.contains(clue) {
+            return "\(place): \(sentence)"
+        }
+        return "\(place): \(detail)"
     }
 
     // MARK: Transactions
@@ -175,9 +188,10 @@ public struct PostgresStore: Sendable {
         while true {
             attempt += 1
             do {
-                return try await Self.withDeadline(deadline, reason: "no answer within \(deadline)") {
+                return try await Self.withStartDeadline(deadline, reason: "no connection within \(deadline)") { started in
                     try await client.withTransaction(logger: logger) { connection in
                         try await connection.query(PostgresQuery(unsafeSQL: "SET TRANSACTION ISOLATION LEVEL \(isolation)"), logger: logger)
+                        started()
                         return try await body(connection)
                     }
                 }
@@ -210,6 +224,31 @@ public struct PostgresStore: Sendable {
             return StoreError.unavailable(error.serverInfo?[.message] ?? state)
         }
         return error
+    }
+
+    /// Like `withDeadline`, but the deadline bounds only the wait until `body` calls
+    /// `started` (a connection leased and the transaction begun): a database that is gone
+    /// fails the operation in bounded time, while a long operation that did start (an
+    /// import's batch, a verify of millions of events) runs to its end.
+    static func withStartDeadline<Result: Sendable>(
+        _ limit: Duration, reason: String,
+        _ body: @escaping @Sendable (_ started: @escaping @Sendable () -> Void) async throws -> Result
+    ) async throws -> Result {
+        let began = StartFlag()
+        return try await withThrowingTaskGroup(of: Result?.self) { group in
+            group.addTask { try await body { began.set() } }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            while let next = try await group.next() {
+                if let result = next { return result }
+                // The timer: fail only if the work never began; otherwise wait for it.
+                if !began.isSet { throw StoreError.unavailable(reason) }
+            }
+            throw StoreError.unavailable(reason)
+        }
     }
 
     static func withDeadline<Result: Sendable>(
@@ -340,6 +379,13 @@ public struct PostgresStore: Sendable {
             return key
         }
     }
+}
+
+/// Set once an operation has its connection (withStartDeadline).
+final class StartFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }
 
 /// Runs the pool for as long as the store is open: postgres-nio's client does its work

@@ -21,4 +21,10 @@ extension SQLiteStore {
             }
         }
     }
+
+    /// Runs `sql` as it is, in one transaction: for a test that sets up a state no
+    /// operation makes. Never used by listgate itself.
+    package func inspectExecute(_ sql: String) async throws {
+        try await pool.write { db in try db.execute(sql: sql) }
+    }
 }

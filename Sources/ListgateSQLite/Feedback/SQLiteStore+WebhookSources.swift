@@ -145,13 +145,9 @@ extension SQLiteStore {
     }
 }
 
-/// AES-GCM for the webhook secrets that must stay usable. It keeps the key out of a
-/// copy of the table alone (an export, a leaked row); whoever holds the whole database
-/// holds the `settings` row too (docs/security.md).
-enum ProviderSecretSeal {
-    /// The AES-256 key: SHA-256 over a label and the setting's 256 random bits. The
-    /// outbound webhooks seal with the same setting hashed without the label, so the two
-    /// keys differ and neither kind of sealed secret opens as the other.
+/// The provider seal's key read from the database (ListgateCore's ProviderSecretSeal seals
+/// and opens, the same for every store).
+extension ProviderSecretSeal {
     /// `creating`: in a write, make the key when it is missing (`migrate` makes it too;
     /// this covers a database whose keys were made before this one existed).
     static func key(in db: Database, creating: Bool = false) throws -> SymmetricKey {
@@ -164,21 +160,6 @@ enum ProviderSecretSeal {
         guard let value = try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [name]) else {
             throw StoreError.needsMigration
         }
-        return SymmetricKey(data: SHA256.hash(data: Data(("listgate webhook secrets\n" + value).utf8)))
-    }
-
-    /// The row's public id is the associated data: a sealed value opens on its own row only.
-    static func seal(_ secret: String, rowID: String, key: SymmetricKey) throws -> String {
-        let box = try AES.GCM.seal(Data(secret.utf8), using: key, authenticating: Data(rowID.utf8))
-        guard let combined = box.combined else { throw StoreError.unreadableValue(column: "webhook_sources.mailgun_key_sealed", "") }
-        return combined.base64EncodedString()
-    }
-
-    static func open(_ sealed: String, rowID: String, key: SymmetricKey) throws -> String {
-        guard let data = Data(base64Encoded: sealed),
-              let box = try? AES.GCM.SealedBox(combined: data),
-              let plain = try? AES.GCM.open(box, using: key, authenticating: Data(rowID.utf8))
-        else { throw StoreError.unreadableValue(column: "webhook_sources.mailgun_key_sealed", "(sealed value that does not open)") }
-        return String(decoding: plain, as: UTF8.self)
+        return key(settingValue: value)
     }
 }

@@ -239,25 +239,21 @@ extension SQLiteStore {
     }
 }
 
-/// AES-GCM sealing of signing secrets. The key is SHA-256 of the `webhook_secret_key`
-/// setting (256 random bits, made by `migrate`); the webhook's public id is authenticated
-/// with it, so a sealed secret copied onto another row does not open.
-enum WebhookSecretSeal {
+/// The outbound seal with its key read from the database (ListgateCore's WebhookSecretSeal
+/// seals and opens, the same for every store).
+extension WebhookSecretSeal {
     static func seal(_ secret: WebhookSecret, webhookID: String, in db: Database) throws -> Data {
-        let box = try AES.GCM.seal(secret.bytes, using: key(in: db), authenticating: Data(webhookID.utf8))
-        guard let combined = box.combined else { throw StoreError.unreadableValue(column: "webhooks.secret_sealed", "") }
-        return combined
+        try seal(secret, webhookID: webhookID, key: key(in: db))
     }
 
     static func open(_ sealed: Data, webhookID: String, in db: Database) throws -> WebhookSecret {
-        let box = try AES.GCM.SealedBox(combined: sealed)
-        return WebhookSecret(bytes: Array(try AES.GCM.open(box, using: key(in: db), authenticating: Data(webhookID.utf8))))
+        try open(sealed, webhookID: webhookID, key: key(in: db))
     }
 
     static func key(in db: Database) throws -> SymmetricKey {
         guard let text = try String.fetchOne(
             db.cachedStatement(sql: "SELECT value FROM settings WHERE key = ?"), arguments: [GeneratedKey.webhookSecretKey.rawValue])
         else { throw StoreError.needsMigration }
-        return SymmetricKey(data: SHA256.hash(data: Data(text.utf8)))
+        return key(settingValue: text)
     }
 }
