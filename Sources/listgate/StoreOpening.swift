@@ -36,7 +36,8 @@ enum DatabaseLocation: Equatable {
             return try await SQLiteStore.openMigrated(path: path, checkpoints: checkpoints)
         case .postgres(let url):
             let settings = SettingsSource()
-            let store = try await PostgresStore.openMigrated(url: url, deadline: try settings.databaseTimeout())
+            var store = try await PostgresStore.openMigrated(url: url, deadline: try settings.databaseTimeout())
+            store.claimLease = try settings.outboxLease()
             // TEMPORARY while the rooms are ported (issue 18): a dynamic cast, so this
             // builds before PostgresStore has every capability.
             guard let complete = (store as Any) as? any ListgateStore else {

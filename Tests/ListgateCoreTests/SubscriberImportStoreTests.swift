@@ -1,6 +1,5 @@
-// Specification of importing into the SQLite store where it needs more than the import:
-// its events in the hash chain (the sealer), and suppressions and departures made by the
-// membership commands. The import's merge rules on every store are in
+// Specification of importing into the SQLite store where it needs the SQLite sealer: its
+// events in the hash chain. The import's merge rules on every store are in
 // Tests/ListgateStoreTests/DataTransferConformanceTests.swift.
 import Foundation
 import GRDB
@@ -10,8 +9,6 @@ import Testing
 
 @Suite("Subscriber import (store)")
 struct SubscriberImportStoreTests {
-    let now = Date(timeIntervalSince1970: 1_795_000_000)
-
     func prepared() async throws -> MigratedDatabase {
         let database = try await MigratedDatabase.make()
         _ = try await database.store.createList(try .sample("news"), source: .cli)
@@ -31,17 +28,6 @@ struct SubscriberImportStoreTests {
         return (summary, problems)
     }
 
-    func rows(_ sql: String, in database: MigratedDatabase) throws -> [Row] {
-        try database.store.pool.read { try Row.fetchAll($0, sql: sql) }
-    }
-
-    func subscriptions(in database: MigratedDatabase) throws -> [String: String] {
-        Dictionary(uniqueKeysWithValues: try rows("""
-            SELECT a.identity_key, s.status FROM subscriptions s JOIN addresses a ON a.id = s.address_id
-            JOIN lists l ON l.id = s.list_id WHERE l.slug = 'news'
-            """, in: database).map { ($0[0] as String, $0[1] as String) })
-    }
-
     @Test("an import's events, consent and suppressions alike, seal into an intact hash chain")
     func eventsSealIntoChain() async throws {
         let database = try await prepared()
@@ -52,30 +38,6 @@ struct SubscriberImportStoreTests {
         let verification = try await database.store.verifyLedger(against: nil) { _ in }
         #expect(verification.isIntact)
         #expect(verification.sealed == 6)
-    }
-
-    @Test("suppressed addresses, for this list or every list, are skipped and counted; others on the file are imported")
-    func suppressionWins() async throws {
-        let database = try await prepared()
-        _ = try await database.store.suppress(try EmailAddress("global@example.org"), list: nil, source: .cli, at: now)
-        _ = try await database.store.suppress(try EmailAddress("news@example.net"), list: ListSlug("news"), source: .cli, at: now)
-        _ = try await database.store.suppress(try EmailAddress("elsewhere@example.org"), list: ListSlug("other"), source: .cli, at: now)
-        let (summary, _) = try await importCSV(
-            "email\nglobal@example.org\nnews@example.net\nelsewhere@example.org\n", note: "x", in: database)
-        #expect(summary.suppressed == 2)
-        #expect(summary.imported == 1)
-        #expect(try subscriptions(in: database) == ["elsewhere@example.org": "active"])
-    }
-
-    @Test("someone who unsubscribed is never brought back, and a forgotten person stays out")
-    func leftStaysLeft() async throws {
-        let database = try await prepared()
-        try await importCSV("email\na@example.org\nb@example.org\n", note: "x", in: database)
-        _ = try await database.store.removeSubscriber(try EmailAddress("a@example.org"), from: ListSlug("news"), source: .cli, at: now)
-        _ = try await database.store.forget(try EmailAddress("b@example.org"), source: .cli, at: now)
-        let (summary, _) = try await importCSV("email\na@example.org\nb@example.org\n", note: "x", in: database)
-        #expect(summary.suppressed == 2)
-        #expect(try subscriptions(in: database) == ["a@example.org": "unsubscribed"])
     }
 }
 

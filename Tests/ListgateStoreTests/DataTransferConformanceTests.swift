@@ -141,6 +141,35 @@ struct SubscriberImportConformanceTests {
         #expect(try await subscriptions(prepared) == ["left@example.org": "active", "news@example.net": "unsubscribed"])
     }
 
+    @Test("suppressed addresses, for this list or every list, are skipped and counted; others on the file are imported",
+          arguments: StoreKind.underTest)
+    func suppressionWins(_ kind: StoreKind) async throws {
+        let prepared = try await prepared(kind)
+        let membership = try prepared.opened.as((any MembershipStore).self)
+        let now = Date(timeIntervalSince1970: 1_795_000_000)
+        _ = try await membership.suppress(try EmailAddress("global@example.org"), list: nil, source: .cli, at: now)
+        _ = try await membership.suppress(try EmailAddress("news@example.net"), list: ListSlug("news"), source: .cli, at: now)
+        _ = try await membership.suppress(try EmailAddress("elsewhere@example.org"), list: ListSlug("other"), source: .cli, at: now)
+        let (summary, _) = try await importCSV(
+            "email\nglobal@example.org\nnews@example.net\nelsewhere@example.org\n", note: "x", store: prepared.store)
+        #expect(summary.suppressed == 2)
+        #expect(summary.imported == 1)
+        #expect(try await subscriptions(prepared) == ["elsewhere@example.org": "active"])
+    }
+
+    @Test("someone who unsubscribed is never brought back, and a forgotten person stays out", arguments: StoreKind.underTest)
+    func leftStaysLeft(_ kind: StoreKind) async throws {
+        let prepared = try await prepared(kind)
+        let membership = try prepared.opened.as((any MembershipStore).self)
+        let now = Date(timeIntervalSince1970: 1_795_000_000)
+        try await importCSV("email\na@example.org\nb@example.org\n", note: "x", store: prepared.store)
+        _ = try await membership.removeSubscriber(try EmailAddress("a@example.org"), from: ListSlug("news"), source: .cli, at: now)
+        _ = try await membership.forget(try EmailAddress("b@example.org"), source: .cli, at: now)
+        let (summary, _) = try await importCSV("email\na@example.org\nb@example.org\n", note: "x", store: prepared.store)
+        #expect(summary.suppressed == 2)
+        #expect(try await subscriptions(prepared) == ["a@example.org": "unsubscribed"])
+    }
+
     @Test("a row that left is recorded as left and suppressed for the list, so later imports skip it",
           arguments: StoreKind.underTest)
     func leftRows(_ kind: StoreKind) async throws {

@@ -16,9 +16,7 @@ extension PostgresStore: SnapshotStore {
         // To the millisecond, as stored: the answer to the creation must equal the
         // metadata read back later, field for field.
         let now = Timestamp.truncated(Date())
-        // Without the per-operation deadline (bulkWrite): freezing a million members is one
-        // transaction that may take longer than that.
-        return try await bulkWrite { connection in
+        return try await write { connection in
             guard let list = try await Self.fetchList(id: listID, on: connection) else {
                 throw DomainError.listNotFound(String(listID))
             }

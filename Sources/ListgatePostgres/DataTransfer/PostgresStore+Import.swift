@@ -92,41 +92,13 @@ extension PostgresStore: SubscriberDataStore {
         }
         let publicIDs = ascendingIDs(), recipientIDs = ascendingIDs()
         let stamp = Timestamp.string(Date())
-        return try await bulkWrite { connection in
+        return try await write { connection in
             var merge = try await PostgresImportMerge.read(rows, context: context, stamp: stamp, on: connection)
             for (index, row) in rows.enumerated() {
                 merge.merge(row, publicID: publicIDs[index], recipientID: recipientIDs[index])
             }
             try await merge.write(on: connection)
             return merge.counts
-        }
-    }
-
-    /// `write` (SERIALIZABLE, retried on a conflict) without the store's per-operation
-    /// deadline: a batch of 10,000 rows is one transaction, and on a slow or busy machine
-    /// it may take longer than a form's request should ever wait (a debug build on two busy
-    /// cores took about 7 s per batch, most of it decoding and merging in Swift).
-    func bulkWrite<Result: Sendable>(
-        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
-    ) async throws -> Result {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                return try await client.withTransaction(logger: logger) { connection in
-                    try await connection.query("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", logger: PostgresConnection.quiet)
-                    return try await body(connection)
-                }
-            } catch {
-                let underlying = Self.unwrap(error)
-                guard let refusal = underlying as? PSQLError else { throw underlying }
-                let state = refusal.serverInfo?[.sqlState]
-                if (state == "40001" || state == "40P01") && attempt < 8 {
-                    try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
-                    continue
-                }
-                throw Self.storeError(refusal)
-            }
         }
     }
 
