@@ -1,7 +1,7 @@
 // The composition root, as the Hummingbird template's `buildApplication(reader:)` is: from
 // one resolved `Settings`, everything `listgate serve` runs (the templates, checked; the
-// store; the mail transport and the outbox worker; the webhook worker; the snapshot pruner, the ledger's
-// sealer and the log checkpointer; the metrics
+// store; the mail transport and the outbox worker; the webhook worker and its pruner; the snapshot
+// pruner, the ledger's sealer and the log checkpointer; the metrics
 // registry; the HTTP server with its routes), built in one place and in this order.
 import Foundation
 import Hummingbird
@@ -58,10 +58,11 @@ func buildApplication(settings: Settings) async throws -> some ApplicationProtoc
     // Beside the outbox worker, not inside it: no receiver can hold mail back.
     let webhooks = WebhookWorker(store: store, policy: settings.webhooks, logger: logger)
     let pruner = SnapshotPruner(store: store, retentionDays: settings.snapshotRetentionDays, logger: logger)
+    let webhookPruner = WebhookDeliveryPruner(store: store, retentionDays: settings.webhookRetentionDays, logger: logger)
     let server = ListgateHTTPServer(
         store: store, configuration: settings.server, renderer: composer, registry: registry, logger: logger,
         services: [
-            worker, webhooks, pruner,
+            worker, webhooks, webhookPruner, pruner,
             LedgerSealer(store: store, holder: LedgerSealing.holder("serve"), lease: try LedgerSealing.leaseDuration(), logger: logger),
         ] + sqliteServices,
         // The provider webhooks' GETs (SNS certificates, confirmations) go through libcurl.

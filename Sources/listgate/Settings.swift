@@ -83,6 +83,8 @@ struct Settings {
     var webhooks = WebhookDeliveryPolicy()
     var mail: Mail
     var snapshotRetentionDays = 30
+    /// Days a delivered webhook delivery is kept (failed ones stay until retried).
+    var webhookRetentionDays = 30
     var logLevel = Logger.Level.info
     /// `serve --demo`: create a `demo` list when there is none (`make run`).
     var createDemoList = false
@@ -233,6 +235,9 @@ extension Settings {
         }
         if let text = environment["LISTGATE_WEBHOOK_RETRY_CAP"] {
             webhooks.retry.cap = Self.interval(try Self.seconds("webhook retry cap", text, upTo: 86_400))
+        }
+        if let text = environment["LISTGATE_WEBHOOK_RETENTION"] {
+            webhookRetentionDays = try Self.number("webhook retention", text, in: 1...36_500)
         }
         if let text = environment["LISTGATE_WEBHOOK_RETRY_FOR"] {
             webhooks.retry.giveUpAfter = Self.interval(try Self.seconds("webhook retry period", text, upTo: 30 * 86_400))

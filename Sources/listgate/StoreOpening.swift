@@ -38,13 +38,7 @@ enum DatabaseLocation: Equatable {
             let settings = SettingsSource()
             var store = try await PostgresStore.openMigrated(url: url, deadline: try settings.databaseTimeout())
             store.claimLease = try settings.outboxLease()
-            // TEMPORARY while the rooms are ported (issue 18): a dynamic cast, so this
-            // builds before PostgresStore has every capability.
-            guard let complete = (store as Any) as? any ListgateStore else {
-                store.close()
-                throw CLIError("this build's PostgreSQL store is not complete yet")
-            }
-            return complete
+            return store
         }
     }
 }

@@ -97,6 +97,36 @@ struct WebhookVocabularyTests {
         #expect(object["type"] as? String == "forgotten")
     }
 
+    @Test("the signature appended into a buffer is the header's, for the reference vector")
+    func appendedSignature() throws {
+        let secret = try #require(WebhookSecret(text: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
+        var bytes = Array("webhook-signature: ".utf8)
+        Array(#"{"test": 2432232314}"#.utf8).withUnsafeBytes { body in
+            WebhookSignature.append(
+                id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: body, key: WebhookSignature.key(secret), to: &bytes)
+        }
+        #expect(String(decoding: bytes, as: UTF8.self) == "webhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+    }
+
+    @Test("a detail is shared the same whether copied in the ledger's form or read by the general path", arguments: [
+        #"{}"#,
+        #"{"route":"form"}"#,
+        #"{"client_network":"203.0.113.0/24","route":"form","user_agent":"Mozilla/5.0"}"#,
+        #"{"a":"日本語","b":"x\u007fy","route":"admin"}"#,
+        "{\"a\":\"日本語\",\"b\":\"x\u{7F}y\",\"route\":\"admin\"}",
+        #"{"note":"say \"hi\"\n","route":"api"}"#,
+        #"{"route":"form","a":"unsorted"}"#,
+        #"{ "route" : "spaced" }"#,
+        #"{"count":3,"flag":true,"route":"cli","gone":null}"#,
+        #"{"a":"x","a":"duplicate"}"#,
+        #"{"a"}"#, #"{"a":"b",}"#, #"{"a":"b""#, "not json", "",
+    ])
+    func sharedDetail(_ detail: String) {
+        var copied: [UInt8] = []
+        WebhookPayload.appendShared(detail: detail, to: &copied)
+        #expect(String(decoding: copied, as: UTF8.self) == WebhookPayload.generalShared(detail: detail))
+    }
+
     @Test("the network and browser a person confirmed from stay out of the body")
     func withheldDetail() {
         let detail = #"{"client_network":"203.0.113.0/24","route":"form","user_agent":"Mozilla/5.0"}"#

@@ -19,10 +19,12 @@ public struct ReceivedWebhook: Sendable, Decodable {
     public let body: String
     /// The status the receiver answered.
     public let answered: Int
+    /// The client's port: requests with the same one came over the same connection.
+    public let peerPort: Int
 
     enum CodingKeys: String, CodingKey {
         case id, timestamp, body, answered
-        case signatureValid = "signature_valid", contentType = "content_type"
+        case signatureValid = "signature_valid", contentType = "content_type", peerPort = "peer_port"
     }
 
     /// The body as a JSON object.

@@ -7,7 +7,8 @@ file DIR/secret (read at each request, so a test can write it after `webhooks ad
 printed it), the signed content is "webhook-id.webhook-timestamp.body", the signature is
 HMAC-SHA256 in base64 behind `v1,`, compared in constant time, and the timestamp must be
 within 5 minutes. Every request is recorded as DIR/requests/NNNNNN.json:
-{"id", "timestamp", "signature_valid", "content_type", "body", "answered"}.
+{"id", "timestamp", "signature_valid", "content_type", "body", "answered", "peer_port"}
+(the client's port: one per connection, so a test can count the connections used).
 
 The answer: the status in DIR/answer if that file exists (read at each request), else
 500 for the first --fail-first requests, then 200. --redirect-to URL answers 302 with that
@@ -114,6 +115,7 @@ def main():
                 "content_type": self.headers.get("Content-Type", ""),
                 "body": body.decode("utf-8", "replace"),
                 "answered": status,
+                "peer_port": self.client_address[1],
             }
             path = os.path.join(requests_dir, "%06d.json" % number)
             with open(path + ".tmp", "w") as f:

@@ -244,4 +244,14 @@ struct WebhookDeliveryTests {
         #expect(rows.allSatisfy { $0["status"] == "pending" && $0["leased"] == 0 })
         #expect(rows.filter { $0["attempts"] == 0 }.count >= 8, "the unattempted ones cost no attempt")
     }
+
+    @Test("serve refuses a webhook retention that is not a number of days from 1")
+    func badRetention() throws {
+        let workspace = try Workspace().migrated()
+        for value in ["0", "x", "36501"] {
+            let result = try Binary.run(["serve", "--db", workspace.db, "--port", "0"], environment: ["LISTGATE_WEBHOOK_RETENTION": value])
+            #expect(result.status != 0)
+            #expect(result.lastErrorLine == "error: invalid webhook retention '\(value)': use a number from 1 to 36500")
+        }
+    }
 }

@@ -1,11 +1,20 @@
 // The one base64url encoder (RFC 4648 §5, no padding): token ids and MACs in links, and
-// sender tokens. The standard alphabet has one encoder too, MIME's (ListgateMail's
-// Message/TransferEncoding.swift), which wraps lines as RFC 2045 asks.
+// sender tokens; with the standard alphabet and padding (§4) it also writes the webhook
+// signatures. MIME has its own (ListgateMail's Message/TransferEncoding.swift), which wraps
+// lines as RFC 2045 asks.
 import Foundation
 
 /// Base64 with the URL-safe alphabet and no padding (RFC 4648 §5).
 enum Base64URL {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    private static let urlAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    private static let standardAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    enum Alphabet {
+        /// `-_`, no padding (RFC 4648 §5).
+        case url
+        /// `+/`, padded with `=` (RFC 4648 §4).
+        case standard
+    }
 
     /// Encoded by table rather than through Foundation's base64 and three replacements:
     /// the recipients stream signs one link per row.
@@ -17,7 +26,9 @@ enum Base64URL {
         return String(decoding: output, as: UTF8.self)
     }
 
-    static func append(_ input: UnsafeRawBufferPointer, to output: inout [UInt8]) {
+    static func append(_ input: UnsafeRawBufferPointer, alphabet kind: Alphabet = .url, to output: inout [UInt8]) {
+        let alphabet = kind == .url ? urlAlphabet : standardAlphabet
+        let pad = kind == .standard
         var index = 0
         while index + 3 <= input.count {
             let n = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
@@ -32,11 +43,13 @@ enum Base64URL {
             let n = UInt32(input[index]) << 16
             output.append(alphabet[Int(n >> 18 & 63)])
             output.append(alphabet[Int(n >> 12 & 63)])
+            if pad { output.append(contentsOf: "==".utf8) }
         case 2:
             let n = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8
             output.append(alphabet[Int(n >> 18 & 63)])
             output.append(alphabet[Int(n >> 12 & 63)])
             output.append(alphabet[Int(n >> 6 & 63)])
+            if pad { output.append(UInt8(ascii: "=")) }
         default: break
         }
     }

@@ -27,9 +27,39 @@ public enum WebhookSignature {
             for: signedContent(id: id, timestamp: timestamp, body: body), using: SymmetricKey(data: secret.bytes)))
     }
 
+    /// The `webhook-signature` value appended to `bytes`, with a key made once per
+    /// receiver and the signed content fed to the MAC piece by piece: the worker signs
+    /// every POST, and a copy of each body and a base64 string apiece showed in its profile.
+    public static func append(
+        id: String, timestamp: Int, body: UnsafeRawBufferPointer, key: WebhookSigningKey, to bytes: inout [UInt8]
+    ) {
+        var mac = key.keyed  // a copy: the key holds the keyed state, each POST hashes on from it
+        var id = id, stamp = String(timestamp)
+        id.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
+        withUnsafeBytes(of: UInt8(ascii: ".")) { mac.update(data: $0) }
+        stamp.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
+        withUnsafeBytes(of: UInt8(ascii: ".")) { mac.update(data: $0) }
+        mac.update(data: body)
+        bytes.append(contentsOf: "v1,".utf8)
+        mac.finalize().withUnsafeBytes { Base64URL.append($0, alphabet: .standard, to: &bytes) }
+    }
+
+    /// The HMAC key of a secret, for `append`.
+    public static func key(_ secret: WebhookSecret) -> WebhookSigningKey {
+        WebhookSigningKey(keyed: HMAC<SHA256>(key: SymmetricKey(data: secret.bytes)))
+    }
+
     static func signedContent(id: String, timestamp: Int, body: [UInt8]) -> [UInt8] {
         var content = Array("\(id).\(timestamp).".utf8)
         content.append(contentsOf: body)
         return content
     }
+}
+
+/// A receiver's HMAC, keyed once for all of its POSTs (keying hashes the padded key
+/// twice, which showed in the delivery profile). `@unchecked Sendable`: it is only ever
+/// copied, and a copy's hash state is copied on its first write (swift-crypto's digests
+/// are copy-on-write), so threads signing at once never share a state they change.
+public struct WebhookSigningKey: @unchecked Sendable {
+    let keyed: HMAC<SHA256>
 }

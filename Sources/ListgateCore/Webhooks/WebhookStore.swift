@@ -32,6 +32,9 @@ public protocol WebhookDeliveryStore: Sendable {
     func releaseWebhookLeases() async throws -> Int
     /// Pending deliveries, for the queue-depth gauge.
     func pendingWebhookDeliveries() async throws -> Int
+    /// Deletes the deliveries delivered before `deliveredBefore`; `pending` and `failed`
+    /// ones stay, whatever their age (an admin may still retry a failed one). How many went.
+    func pruneWebhookDeliveries(deliveredBefore: Date) async throws -> Int
 }
 
 /// Adding a receiver: the secret is made here, handed to the store to seal, and returned

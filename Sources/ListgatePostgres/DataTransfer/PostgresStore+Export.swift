@@ -85,5 +85,4 @@ extension PostgresStore {
         else { throw DomainError.listNotFound(slug.rawValue) }
         return id
     }
-
 }

@@ -171,6 +171,14 @@ public struct PostgresStore: Sendable {
         try await transaction(isolation: "READ COMMITTED", body)
     }
 
+    /// A read that may take long (an export, a verify of millions of events): `read`, whose
+    /// deadline bounds only the wait for a connection, not the work once it began.
+    func longRead<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await read(body)
+    }
+
     /// A consistent read: every query in `body` sees the same snapshot.
     func read<Result: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
@@ -400,3 +408,6 @@ final class ClientRunner: Sendable {
 
     deinit { task.cancel() }
 }
+
+/// `checkSchema` and `isHealthy` are above; every other capability is in its room's folder.
+extension PostgresStore: StoreHealth {}

@@ -291,26 +291,6 @@ extension PostgresStore: LedgerStore {
         }
         return result
     }
-
-    /// A consistent read bounded by an hour rather than the store's per-operation deadline.
-    func longRead<Result: Sendable>(
-        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
-    ) async throws -> Result {
-        let client = client
-        let logger = logger
-        do {
-            return try await Self.withDeadline(.seconds(3600), reason: "no answer within an hour") {
-                try await client.withTransaction(logger: logger) { connection in
-                    try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
-                    return try await body(connection)
-                }
-            }
-        } catch {
-            let underlying = Self.unwrap(error)
-            if let refusal = underlying as? PSQLError { throw Self.storeError(refusal) }
-            throw underlying
-        }
-    }
 }
 
 private extension Duration {

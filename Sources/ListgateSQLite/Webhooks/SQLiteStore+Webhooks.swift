@@ -148,13 +148,24 @@ extension SQLiteStore {
                 SELECT l.slug FROM webhooks w JOIN lists l ON l.id = w.list_id WHERE w.id = ?
                 """), arguments: [webhookID]) ?? ""
             let eventStatement = try db.cachedStatement(sql: "SELECT occurred_at, detail FROM events WHERE id = ?")
+            // Columns by position (by name, each read lower-cases the name, and that showed
+            // in the delivery profile); an event read once per batch however many deliveries
+            // report it (an `imported` batch, or one change to several lists' webhooks).
+            var events: [Int64: (occurredAt: String, detail: String)] = [:]
             return try rows.map { row in
-                let event = try Row.fetchOne(eventStatement, arguments: [row["event_id"] as Int64])
+                let eventID: Int64 = row[7]
+                let event: (occurredAt: String, detail: String)
+                if let known = events[eventID] {
+                    event = known
+                } else {
+                    let fetched = try Row.fetchOne(eventStatement, arguments: [eventID])
+                    event = (fetched?[0] ?? "", fetched?[1] ?? "{}")
+                    events[eventID] = event
+                }
                 return DueWebhookDelivery(
-                    id: row["id"], publicID: row["public_id"], type: try Self.webhookType(row["type"]), listSlug: slug,
-                    email: row["email"], addressHash: row["address_hash"],
-                    occurredAt: event?["occurred_at"] ?? "", detail: event?["detail"] ?? "{}",
-                    attempts: row["attempts"], firstDueAt: Self.date(row["first_due_at"]))
+                    id: row[0], publicID: row[1], type: try Self.webhookType(row[2]), listSlug: slug,
+                    email: row[3], addressHash: row[4], occurredAt: event.occurredAt, detail: event.detail,
+                    attempts: row[5], firstDueAt: Self.date(row[6]))
             }.sorted { $0.id < $1.id }
         }
     }
@@ -162,10 +173,13 @@ extension SQLiteStore {
     public func recordWebhookAttempts(_ outcomes: [(id: Int64, outcome: WebhookAttemptOutcome)]) async throws {
         guard !outcomes.isEmpty else { return }
         try await pool.write { db in
+            // The delivered ones (nearly a whole batch, all answered at one moment) in one
+            // statement per status and moment, over a JSON array of ids: an UPDATE a row
+            // showed in the delivery profile.
             let delivered = try db.cachedStatement(sql: """
                 UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, leased = 0, delivered_at = ?,
                     last_status = ?, last_error = NULL
-                WHERE id = ? AND status = 'pending'
+                WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'
                 """)
             let retry = try db.cachedStatement(sql: """
                 UPDATE webhook_deliveries SET attempts = attempts + 1, leased = 0, next_attempt_at = ?, last_status = ?, last_error = ?
@@ -179,10 +193,15 @@ extension SQLiteStore {
                 UPDATE webhook_deliveries SET leased = 0, next_attempt_at = ? WHERE id = ? AND status = 'pending'
                 """)
             let now = Timestamp.string(Date())
+            var deliveredGroups: [DeliveredGroup: [UInt8]] = [:]
             for (id, outcome) in outcomes {
                 switch outcome {
                 case .delivered(let status, let at):
-                    try delivered.execute(arguments: [Timestamp.string(at), status, id])
+                    let group = DeliveredGroup(status: status, at: at)
+                    var ids = deliveredGroups.removeValue(forKey: group) ?? [UInt8(ascii: "[")]
+                    if ids.count > 1 { ids.append(UInt8(ascii: ",")) }
+                    ids.append(contentsOf: String(id).utf8)
+                    deliveredGroups[group] = ids
                 case .retry(let at, let status, let error):
                     try retry.execute(arguments: [Timestamp.string(at), status, String(error.prefix(500)), id])
                 case .failed(let status, let error):
@@ -191,7 +210,17 @@ extension SQLiteStore {
                     try released.execute(arguments: [now, id])
                 }
             }
+            for (group, ids) in deliveredGroups {
+                try delivered.execute(arguments: [
+                    Timestamp.string(group.at), group.status, String(decoding: ids + [UInt8(ascii: "]")], as: UTF8.self),
+                ])
+            }
         }
+    }
+
+    private struct DeliveredGroup: Hashable {
+        var status: Int
+        var at: Date
     }
 
     public func releaseWebhookLeases() async throws -> Int {
@@ -207,6 +236,26 @@ extension SQLiteStore {
     public func pendingWebhookDeliveries() async throws -> Int {
         try await pool.read { db in
             try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'")) ?? 0
+        }
+    }
+
+    public func pruneWebhookDeliveries(deliveredBefore: Date) async throws -> Int {
+        // In slices of a few thousand rows, each its own short transaction, so a first
+        // pruning of months of deliveries never holds the writer from the worker or a
+        // subscriber for long. No index on `delivered_at`: an hourly scan of the table is
+        // cheaper than one more index updated by every delivery.
+        let cutoff = Timestamp.string(deliveredBefore)
+        var total = 0
+        while true {
+            let deleted = try await pool.write { db in
+                try db.cachedStatement(sql: """
+                    DELETE FROM webhook_deliveries WHERE id IN (
+                        SELECT id FROM webhook_deliveries WHERE status = 'delivered' AND delivered_at < ? LIMIT 5000)
+                    """).execute(arguments: [cutoff])
+                return db.changesCount
+            }
+            total += deleted
+            if deleted < 5000 { return total }
         }
     }
 
