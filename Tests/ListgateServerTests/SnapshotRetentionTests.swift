@@ -1,7 +1,7 @@
 // Specification of a snapshot's life after it was taken: its metadata always reads back
-// as it was answered, and its members are kept for the retention period only.
+// as it was answered, and once pruned its stream answers 410. What pruning deletes is
+// specified on every store in Tests/ListgateStoreTests/AudienceConformanceTests.swift.
 import Foundation
-import GRDB
 import Hummingbird
 import HummingbirdTesting
 @testable import ListgateCore
@@ -24,14 +24,6 @@ struct SnapshotRetentionTests {
         try #require(try JSONSerialization.jsonObject(with: Data(response.text.utf8)) as? [String: Any])
     }
 
-    /// Makes a snapshot look `days` old.
-    func age(_ fixture: ServerFixture, _ id: String, days: Double) async throws {
-        try await fixture.store.pool.write { db in
-            try db.execute(sql: "UPDATE snapshots SET created_at = ? WHERE public_id = ?",
-                           arguments: [Timestamp.string(Date().addingTimeInterval(-days * 86_400)), id])
-        }
-    }
-
     @Test("the metadata read back equals, field for field, what the creation answered (50 creations)")
     func metadataReadsBackAsAnswered() async throws {
         let fixture = try await ServerFixture()
@@ -47,29 +39,6 @@ struct SnapshotRetentionTests {
                 #expect(read.text == created.text)
             }
         }
-    }
-
-    @Test("pruning deletes the members of snapshots older than the cutoff only, and keeps their metadata")
-    func pruneOldOnly() async throws {
-        let fixture = try await ServerFixture()
-        _ = try await arrange(fixture, members: 3)
-        let list = try #require(try await fixture.store.list(ListSlug("news")))
-        let old = try await fixture.store.takeSnapshot(listID: list.id, tokenID: nil, source: .cli)
-        let recent = try await fixture.store.takeSnapshot(listID: list.id, tokenID: nil, source: .cli)
-        try await age(fixture, old.id, days: 31)
-
-        let pruning = try await fixture.store.pruneSnapshots(takenBefore: Date().addingTimeInterval(-30 * 86_400), batch: 2)
-        #expect(pruning == SnapshotPruning(snapshots: 1, rows: 3))
-        let members = try await fixture.store.pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM snapshot_members m JOIN snapshots s ON s.id = m.snapshot_id WHERE s.public_id = ?",
-                             arguments: [recent.id])
-        }
-        #expect(members == 3, "the recent snapshot keeps its members")
-        let kept = try #require(try await fixture.store.snapshot(id: old.id))
-        #expect(kept.expired)
-        #expect(kept.count == 3 && kept.sha256 == old.sha256, "count and checksum stay what was frozen")
-        #expect(try await fixture.eventTypes().filter { $0 == "snapshot_taken" }.count == 2, "its event stays")
-        #expect(try await fixture.store.pruneSnapshots(takenBefore: Date().addingTimeInterval(-30 * 86_400), batch: 2) == SnapshotPruning())
     }
 
     @Test("a pruned snapshot's stream is 410 snapshot_expired; its metadata still answers, saying expired")

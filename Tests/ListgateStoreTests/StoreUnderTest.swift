@@ -18,6 +18,9 @@ struct StoreUnderTest: Sendable {
     let kind: StoreKind
     let sqlite: SQLiteStore?
     let postgres: PostgresStore?
+    /// The PostgreSQL database's URL, for a test that opens a second store on it (another
+    /// server); nil for SQLite.
+    var postgresURL: String? = nil
     /// Keeps the SQLite file's directory for as long as the test holds the store.
     let directory: TemporaryDirectory?
 
@@ -34,7 +37,7 @@ struct StoreUnderTest: Sendable {
             }
             let store = try await PostgresStore.open(url: url)
             _ = try await store.migrate()
-            return StoreUnderTest(kind: kind, sqlite: nil, postgres: store, directory: nil)
+            return StoreUnderTest(kind: kind, sqlite: nil, postgres: store, postgresURL: url, directory: nil)
         }
     }
 

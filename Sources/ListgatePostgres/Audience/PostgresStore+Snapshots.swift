@@ -175,12 +175,15 @@ extension PostgresStore: SnapshotStore {
     }
 
     public func departures(listID: Int64, since: String, after: (time: String, key: String)?, limit: Int) async throws -> [Departure] {
-        // The feed's times are Timestamp strings, as SQLite stores them; here they are
-        // compared as times. An unreadable `since` or `after` (the route checks them) finds
-        // nothing rather than everything.
-        guard let sinceDate = Timestamp.parse(since) else { return [] }
-        let afterTime = after.flatMap { Timestamp.parse($0.time) }
-        if after != nil, afterTime == nil { return [] }
+        // The feed's positions are Timestamp strings, as SQLite stores and compares them.
+        // Here they are bound as that text and cast, so each is exactly its millisecond,
+        // and each stored time is rounded to its millisecond before it is compared: a time
+        // written as a bound Date may lie a microsecond below it (postgres-nio truncates),
+        // and a keyset compared without the rounding could return a row twice or skip one.
+        // An unreadable `since` or `after` (the route checks them) finds nothing.
+        guard Timestamp.parse(since) != nil else { return [] }
+        if let after, Timestamp.parse(after.time) == nil { return [] }
+        let afterTime = after?.time
         let afterKey = after?.key
         return try await read { connection in
             // Two ways of leaving: the subscription ended (unsubscribed, bounced, complained:
@@ -191,16 +194,19 @@ extension PostgresStore: SnapshotStore {
             // keeps the earliest row of each identity key, as SQLite's min() does).
             let rows = try await connection.rows("""
                 WITH left_list(email, identity_key, recipient_id, reason, at) AS (
-                    SELECT a.email, a.identity_key, s.recipient_id, s.status, s.unsubscribed_at
+                    SELECT a.email, a.identity_key, s.recipient_id, s.status,
+                           date_trunc('milliseconds', s.unsubscribed_at + interval '500 microseconds')
                     FROM subscriptions s JOIN addresses a ON a.id = s.address_id
                     WHERE s.list_id = \(listID) AND s.unsubscribed_at IS NOT NULL AND s.status <> 'active'
-                      AND s.unsubscribed_at >= \(sinceDate)
+                      AND s.unsubscribed_at >= \(since)::timestamptz - interval '1 millisecond'
                     UNION ALL
-                    SELECT a.email, a.identity_key, s.recipient_id, x.reason, x.created_at
+                    SELECT a.email, a.identity_key, s.recipient_id, x.reason,
+                           date_trunc('milliseconds', x.created_at + interval '500 microseconds')
                     FROM suppressions x
                     JOIN addresses a ON a.address_hash = x.address_hash
                     JOIN subscriptions s ON s.address_id = a.id AND s.list_id = \(listID)
-                    WHERE (x.list_id = \(listID) OR x.list_id IS NULL) AND x.created_at >= \(sinceDate)
+                    WHERE (x.list_id = \(listID) OR x.list_id IS NULL)
+                      AND x.created_at >= \(since)::timestamptz - interval '1 millisecond'
                       AND (s.status <> 'active' OR x.reason = ANY(\(mailStopping)))
                 ),
                 first_leaving AS (
@@ -208,11 +214,13 @@ extension PostgresStore: SnapshotStore {
                         SELECT DISTINCT ON (identity_key) email, identity_key COLLATE "C" AS sort_key, recipient_id, reason, at
                         FROM left_list ORDER BY identity_key, at) AS earliest
                     UNION ALL
-                    SELECT NULL, recipient_id COLLATE "C", recipient_id, 'erased', erased_at
-                    FROM erasures WHERE list_id = \(listID) AND erased_at >= \(sinceDate)
+                    SELECT NULL, recipient_id COLLATE "C", recipient_id, 'erased',
+                           date_trunc('milliseconds', erased_at + interval '500 microseconds')
+                    FROM erasures WHERE list_id = \(listID) AND erased_at >= \(since)::timestamptz - interval '1 millisecond'
                 )
                 SELECT email, sort_key, recipient_id, reason, \(unescaped: StoredTime.text("at")) AS at_text FROM first_leaving
-                WHERE \(afterTime)::timestamptz IS NULL OR (at, sort_key) > (\(afterTime), \(afterKey) COLLATE "C")
+                WHERE at >= \(since)::timestamptz
+                  AND (\(afterTime)::text IS NULL OR (at, sort_key) > (\(afterTime)::timestamptz, \(afterKey) COLLATE "C"))
                 ORDER BY at, sort_key
                 LIMIT \(limit)
                 """)

@@ -3,7 +3,8 @@
 // transaction, so it sees one consistent moment while the servers keep writing; rows come
 // through postgres-nio's backpressured row sequence and each cell's bytes go straight into
 // the output buffer, so a million rows stream in constant memory. Times are formatted by
-// the query as SQLite stores them.
+// the query as SQLite stores them. The events export is written by the helper it shares
+// with `subscribers export-events` (Membership/PostgresStore+Person.swift).
 import Foundation
 import ListgateCore
 import Logging
@@ -18,7 +19,7 @@ extension PostgresStore {
         progress: @escaping @Sendable (TransferProgress) -> Void
     ) async throws -> Int {
         let activeOnly = status == .active
-        return try await longRead { connection in
+        return try await read { connection in
             let listID = try await Self.exportListID(list, on: connection)
             let total = Int(try await connection.value("""
                 SELECT count(*) FROM subscriptions s WHERE s.list_id = \(listID) AND (NOT \(activeOnly) OR s.status = 'active')
@@ -54,45 +55,28 @@ extension PostgresStore {
         }
     }
 
+    /// Written by the events export that `subscribers export-events` shares
+    /// (Membership/PostgresStore+Person.swift, `writeEvents`).
     public func exportEvents(
         list: ListSlug?, since: Date?, format: DataFormat, to destination: ExportDestination,
         progress: @escaping @Sendable (TransferProgress) -> Void
     ) async throws -> Int {
-        try await longRead { connection in
-            var listID: Int64?
-            if let list { listID = try await Self.exportListID(list, on: connection) }
-            let since = since?.stored
-            let total = Int(try await connection.value("""
-                SELECT count(*) FROM events e
-                WHERE (\(listID)::bigint IS NULL OR e.list_id = \(listID)) AND (\(since)::timestamptz IS NULL OR e.occurred_at >= \(since))
-                """, as: Int64.self) ?? 0)
-            let writer = try TabularWriter(format: format, columns: Self.eventExportColumns, destination: destination)
-            let rows = try await connection.query("""
-                SELECT e.id::text, \(unescaped: StoredTime.text("e.occurred_at")), e.type, l.slug, e.address_hash, e.source,
-                       e.consent_version, e.detail, c.prev_hash, c.hash
-                FROM events e LEFT JOIN lists l ON l.id = e.list_id LEFT JOIN event_chain c ON c.event_id = e.id
-                WHERE (\(listID)::bigint IS NULL OR e.list_id = \(listID)) AND (\(since)::timestamptz IS NULL OR e.occurred_at >= \(since))
-                ORDER BY e.id
-                """, logger: PostgresConnection.quiet)
-            var cells = RowBytes()
-            var count = 0
-            for try await row in rows {
-                cells.load(row)
-                count += 1
-                try cells.withCells { column in
-                    // The id as a number, as SQLite's writer.integer writes it.
-                    try writer.integer(Int64(String(decoding: column(0)!, as: UTF8.self)) ?? 0)
-                    for index in 1...6 { try writer.text(column(index)) }
-                    try writer.json(column(7))
-                    try writer.text(column(8))
-                    try writer.text(column(9))
-                }
-                try writer.endRow()
-                if count % Self.exportProgressEvery == 0 { progress(TransferProgress(rows: count, totalRows: total)) }
+        try await read { connection in
+            var binds = PostgresBindings()
+            var conditions: [String] = []
+            if let list {
+                binds.append(try await Self.exportListID(list, on: connection))
+                conditions.append("e.list_id = $\(binds.count)")
             }
-            try writer.finish()
-            progress(TransferProgress(rows: count, totalRows: total))
-            return count
+            if let since {
+                // As its text, cast: exactly the millisecond SQLite compares with.
+                binds.append(Timestamp.string(since))
+                conditions.append("e.occurred_at >= $\(binds.count)::timestamptz")
+            }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            return try await Self.writeEvents(
+                count: "SELECT count(*) FROM events e \(filter)", rows: "\(Self.eventExportSelect) \(filter) ORDER BY e.id",
+                binds: binds, format: format, to: destination, progress: progress, on: connection)
         }
     }
 

@@ -25,8 +25,8 @@ public struct PostgresStore: Sendable {
     /// How long one operation may wait for the database before it fails `unavailable`.
     let deadline: Duration
     public let url: PostgresURL
-    /// This process's name in the outbox rows it claims (`outbox.claimed_by`), new on
-    /// every open: several servers share one queue.
+    /// This process's name in the rows it claims (`outbox.claimed_by`,
+    /// `webhook_deliveries.leased_by`), new on every open: several servers share the queues.
     let instance = RandomToken.hex(bytes: 8)
     /// How long an outbox claim holds without progress before another server may take
     /// the message over (its holder is presumed dead).

@@ -35,10 +35,13 @@ struct RowBytes {
     }
 }
 
-/// SQL that writes a timestamptz as `Timestamp.string` does (RFC 3339, UTC, milliseconds):
-/// stored times are whole milliseconds, so the text is the one SQLite stores.
+/// SQL that writes a timestamptz as `Timestamp.string` does (RFC 3339, UTC, milliseconds,
+/// rounded to the nearest): the text SQLite stores. Rounded, not truncated as to_char's MS
+/// is: postgres-nio truncates a bound Date to the microsecond, so a time meant as .123 may
+/// be stored as .122999.
 enum StoredTime {
     static func text(_ column: String) -> String {
-        "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+        "to_char(date_trunc('milliseconds', \(column) + interval '500 microseconds') AT TIME ZONE 'UTC', "
+            + "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
     }
 }
