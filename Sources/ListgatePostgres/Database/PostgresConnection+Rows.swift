@@ -46,12 +46,9 @@ extension PostgresRandomAccessRow {
 
 extension Date {
     /// To the millisecond, as Timestamp.string shows it: a date bound to a query is
-    /// stored as it is answered and read back. postgres-nio sends a Date as whole
-    /// microseconds, truncated: .123 can arrive as .122999, one microsecond short, and
-    /// then compare unequal to the same time bound again. Half a microsecond more makes
-    /// the truncation land on the millisecond itself (and Timestamp.string still rounds
-    /// it to the same text).
-    var stored: Date {
-        Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded() / 1000 + 0.000_000_5)
-    }
+    /// stored as it is answered and read back. (postgres-nio sends a Date as whole
+    /// microseconds, truncated: .123 may be stored as .122999. Timestamp.string rounds it
+    /// back to .123; SQL that compares stored times with each other rounds to the
+    /// millisecond first, as the departures feed's keyset does.)
+    var stored: Date { Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded() / 1000) }
 }
