@@ -16,10 +16,8 @@ struct SnapshotExpiredWhileStreaming: Error {}
 struct SenderAPIRoutes: Sendable {
     let store: any SnapshotStore & SenderTokenStore & ListCatalog
     let links: LinkBuilder
-    /// Rows per database read while streaming: large enough to amortise a read, small
-    /// enough that memory stays flat whatever the audience size.
+    /// Departures per database read of the unsubscribes feed.
     static let pageSize = 1_000
-    static let pagesAhead = 2
 
     func addRoutes(to router: Router<AppRequestContext>, feedback: FeedbackRoutes) {
         let api = router.group("api/v1")
@@ -63,7 +61,7 @@ struct SenderAPIRoutes: Sendable {
         let snapshot = try await ownSnapshot(context)
         // The members were deleted for age; the metadata above is still there.
         guard !snapshot.expired else { throw Problem.snapshotExpired }
-        let store = self.store, links = self.links
+        let store = self.store, links = self.links, paging = store.recipientPaging
         var headers = Self.streamHeaders
         // The sender can check what it received against what it reviewed: count and
         // sha256 as frozen, and how many of those members were erased since, whom the
@@ -72,18 +70,18 @@ struct SenderAPIRoutes: Sendable {
         headers[Self.sha256Header] = snapshot.sha256
         headers[Self.erasedHeader] = String(snapshot.erased)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            // Pages are read and encoded on the database's reader threads, two ahead of
-            // the one being written. Where a page ends is looked up first (a walk of the
-            // primary-key index), so the page after it need not wait for it.
+            // Pages are read and encoded by the store, a few ahead of the one being
+            // written (its `recipientPaging`). Where a page ends is looked up first (a walk
+            // of the primary-key index), so the page after it need not wait for it.
             var reading: [Task<RecipientPage, any Error>] = []
             defer { for page in reading { page.cancel() } }
             var nextStart: String?? = .some(nil)  // .none once the last page is being read
             func readAhead() async throws {
-                while reading.count < Self.pagesAhead, case .some(let start) = nextStart {
-                    let end = try await store.snapshotPageEnd(snapshotID: snapshot.id, after: start, limit: Self.pageSize)
+                while reading.count < paging.ahead, case .some(let start) = nextStart {
+                    let end = try await store.snapshotPageEnd(snapshotID: snapshot.id, after: start, limit: paging.size)
                     nextStart = end.map { .some($0) } ?? .none
                     reading.append(Task {
-                        try await store.snapshotRecipients(snapshotID: snapshot.id, after: start, limit: Self.pageSize, links: links)
+                        try await store.snapshotRecipients(snapshotID: snapshot.id, after: start, limit: paging.size, links: links)
                     })
                 }
             }

@@ -112,7 +112,7 @@ struct SnapshotRoutesTests {
         #expect(try await fixture.count("snapshots") == 1, "refused requests froze nothing")
     }
 
-    // Pages hold 1,000 recipients and are read ahead, each page's end looked up first:
+    // An embedded store's pages hold 1,000 recipients and are read ahead, each page's end looked up first:
     // one short page, exactly full pages, one over, and several with the last partial.
     @Test("the recipients stream pages through the whole audience: every member once, in identity-key order",
           arguments: [999, 2_000, 2_001, 4_123])

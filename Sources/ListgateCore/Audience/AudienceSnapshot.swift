@@ -77,7 +77,25 @@ public struct Departure: Sendable, Equatable {
     }
 }
 
+/// How the recipients stream reads a snapshot: `size` members per read, `ahead` reads
+/// running while a page is written. Large enough to amortise a read, small enough that
+/// memory stays flat whatever the audience size.
+public struct RecipientPaging: Sendable {
+    public let size: Int
+    public let ahead: Int
+
+    public init(size: Int, ahead: Int) {
+        self.size = size
+        self.ahead = ahead
+    }
+
+    /// An embedded store's read costs no round trip: small pages keep memory lowest.
+    public static let embedded = RecipientPaging(size: 1_000, ahead: 2)
+}
+
 public protocol SnapshotStore: Sendable {
+    /// The paging that suits this store (its cost per read against memory held).
+    var recipientPaging: RecipientPaging { get }
     /// Freezes the list's audience now. An empty audience is a snapshot of count 0. A
     /// closed list takes none: `DomainError.listArchived`.
     func takeSnapshot(listID: Int64, tokenID: String?, source: EventSource) async throws -> AudienceSnapshot
@@ -97,4 +115,8 @@ public protocol SnapshotStore: Sendable {
     /// Up to `limit` departures from a list at or after `since` (a `Timestamp` string),
     /// oldest first, after the (time, sort key) position `after` (exclusive).
     func departures(listID: Int64, since: String, after: (time: String, key: String)?, limit: Int) async throws -> [Departure]
+}
+
+extension SnapshotStore {
+    public var recipientPaging: RecipientPaging { .embedded }
 }

@@ -12,11 +12,16 @@ import PostgresNIO
 private let mailStopping = SuppressionReason.allCases.filter(\.stopsMail).map(\.rawValue)
 
 extension PostgresStore: SnapshotStore {
+    /// A read here is a round trip and a planned query, which at the embedded store's
+    /// 1,000 rows cost the stream more than the rows did: pages of 5,000 rows, four in
+    /// flight (about 12 MB held while a million stream; measured in docs/benchmarks.md).
+    public var recipientPaging: RecipientPaging { RecipientPaging(size: 5_000, ahead: 4) }
+
     public func takeSnapshot(listID: Int64, tokenID: String?, source: EventSource) async throws -> AudienceSnapshot {
         // To the millisecond, as stored: the answer to the creation must equal the
         // metadata read back later, field for field.
         let now = Timestamp.truncated(Date())
-        return try await write { connection in
+        let snapshot = try await write { connection in
             guard let list = try await Self.fetchList(id: listID, on: connection) else {
                 throw DomainError.listNotFound(String(listID))
             }
@@ -71,6 +76,17 @@ extension PostgresStore: SnapshotStore {
                 id: id, listSlug: list.slug.rawValue, listID: listID, count: count, sha256: digest, createdAt: now, erased: 0,
                 senderIdentity: identity)
         }
+        // A snapshot is a bulk load, and the sender streams it at once: before autovacuum
+        // gets to the new rows, the planner would guess a few and read each page by
+        // sorting the whole snapshot (0.6 s a page of a million). PostgreSQL's advice after
+        // a bulk load is ANALYZE; it samples at most 30,000 rows, and it is only for speed,
+        // so a failure is logged and the snapshot stands.
+        do {
+            try await statement { connection in try await connection.execute("ANALYZE snapshot_members") }
+        } catch {
+            logger.warning("ANALYZE snapshot_members after a snapshot failed", metadata: ["error": "\(error)"])
+        }
+        return snapshot
     }
 
     public func snapshot(id: String) async throws -> AudienceSnapshot? {
@@ -133,24 +149,23 @@ extension PostgresStore: SnapshotStore {
     }
 
     public func snapshotRecipients(snapshotID: String, after: String?, limit: Int, links: LinkBuilder) async throws -> RecipientPage {
-        try await read { connection in
+        try await statement { connection in
             // Keyset paging on the primary key (snapshot_id, identity_key): each page is an
-            // index range, so the last page costs what the first did. Rows are streamed and
-            // their cells' bytes go straight into the page; subscribed_at is written as
-            // SQLite stores it.
-            let rows = try await connection.query("""
+            // index range, so the last page costs what the first did. The page's cells'
+            // bytes go straight into its lines; subscribed_at is written as SQLite stores it.
+            let rows = try await connection.page("""
                 SELECT m.email, m.name, \(unescaped: StoredTime.text("m.subscribed_at")), s.public_id, s.recipient_id
                 FROM snapshot_members m JOIN subscriptions s ON s.id = m.subscription_id
                 WHERE m.snapshot_id = (SELECT id FROM snapshots WHERE public_id = \(snapshotID))
                   AND m.identity_key > \(after ?? "")
                 ORDER BY m.identity_key
                 LIMIT \(limit)
-                """, logger: PostgresConnection.quiet)
+                """)
             var writer = RecipientLine(links: links, expected: limit)
             var cells = RowBytes()
             var count = 0
             let empty = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
-            for try await row in rows {
+            for row in rows {
                 cells.load(row)
                 cells.withCells { column in
                     writer.append(
@@ -164,7 +179,7 @@ extension PostgresStore: SnapshotStore {
     }
 
     public func snapshotPageEnd(snapshotID: String, after: String?, limit: Int) async throws -> String? {
-        try await read { connection in
+        try await statement { connection in
             try await connection.value("""
                 SELECT identity_key FROM snapshot_members
                 WHERE snapshot_id = (SELECT id FROM snapshots WHERE public_id = \(snapshotID)) AND identity_key > \(after ?? "")

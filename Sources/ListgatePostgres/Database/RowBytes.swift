@@ -16,7 +16,7 @@ struct RowBytes {
         for cell in row {
             if let bytes = cell.bytes {
                 let start = storage.count
-                storage.append(contentsOf: bytes.readableBytesView)
+                bytes.withUnsafeReadableBytes { storage.append(contentsOf: $0) }  // one memcpy
                 ranges.append(start..<storage.count)
             } else {
                 ranges.append(nil)

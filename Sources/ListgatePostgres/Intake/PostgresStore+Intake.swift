@@ -33,18 +33,26 @@ extension PostgresStore: IntakeStore {
             guard try await Self.consumeFormRequest(submission.formRequestID, on: connection) else { return .alreadyDecided }
             let now = submission.requestedAt
             let listID = submission.list.id
+            // The desk's four questions in one round trip, answered in this order.
             // Decided after the answer: the list may have closed since the post was recorded.
-            if try await Self.isArchived(listID: listID, on: connection) { return .listArchived }
-            if try await Self.isSuppressed(hashes, listID: listID, on: connection) { return .suppressed }
-            if try await Self.subscriptionStatus(hash, listID: listID, on: connection) == "active" { return .alreadyActive }
             // The cooldown and the daily limit count the mailbox, so +tags share them.
-            let recent = try await connection.value("""
-                SELECT 1::bigint FROM submissions
-                WHERE list_id = \(listID) AND mailbox_hash = \(mailbox) AND kind = 'subscribe' AND status = 'pending'
-                  AND mailed_at > \(now.addingTimeInterval(-policy.cooldown).stored) AND expires_at > \(now.stored)
-                LIMIT 1
-                """, as: Int64.self)
-            if recent != nil { return .cooldown }
+            guard let standing = try await connection.row("""
+                SELECT (SELECT archived_at IS NOT NULL FROM lists WHERE id = \(listID)) AS archived,
+                       EXISTS (SELECT 1 FROM suppressions
+                               WHERE address_hash = ANY(\(hashes)) AND (list_id = \(listID) OR list_id IS NULL)
+                                 AND reason = ANY(\(Self.mailStoppingReasons))) AS suppressed,
+                       EXISTS (SELECT 1 FROM subscriptions s JOIN addresses a ON a.id = s.address_id
+                               WHERE s.list_id = \(listID) AND a.address_hash = \(hash) AND s.status = 'active') AS active,
+                       EXISTS (SELECT 1 FROM submissions
+                               WHERE list_id = \(listID) AND mailbox_hash = \(mailbox) AND kind = 'subscribe'
+                                 AND status = 'pending' AND mailed_at > \(now.addingTimeInterval(-policy.cooldown).stored)
+                                 AND expires_at > \(now.stored)) AS cooling
+                """)
+            else { throw StoreError.unreadableValue(column: "lists.archived_at", "the desk's questions returned no row") }
+            if try standing.get("archived", as: Bool?.self) == true { return .listArchived }
+            if try standing.get("suppressed", as: Bool.self) { return .suppressed }
+            if try standing.get("active", as: Bool.self) { return .alreadyActive }
+            if try standing.get("cooling", as: Bool.self) { return .cooldown }
             if try await Self.mailLimitReached(mailboxHash: mailbox, listID: listID, policy: policy, now: now, on: connection) {
                 return .addressLimit
             }
@@ -196,10 +204,6 @@ extension PostgresStore: IntakeStore {
             """)
     }
 
-    static func isArchived(listID: Int64, on connection: PostgresConnection) async throws -> Bool {
-        try await connection.value("SELECT archived_at IS NOT NULL FROM lists WHERE id = \(listID)", as: Bool.self) ?? false
-    }
-
     /// The suppression reasons that stop mail (`SuppressionReason.stopsMail`), bound as an
     /// array (`reason = ANY(…)`) by every query that applies that rule.
     static let mailStoppingReasons = SuppressionReason.allCases.filter(\.stopsMail).map(\.rawValue)
@@ -228,13 +232,6 @@ extension PostgresStore: IntakeStore {
             WHERE list_id = \(listID) AND mailbox_hash = \(mailboxHash) AND created_at > \(now.addingTimeInterval(-86_400).stored)
             """, as: Int64.self) ?? 0
         return Int(mailed) >= limit
-    }
-
-    static func subscriptionStatus(_ hash: String, listID: Int64, on connection: PostgresConnection) async throws -> String? {
-        try await connection.value("""
-            SELECT s.status FROM subscriptions s JOIN addresses a ON a.id = s.address_id
-            WHERE s.list_id = \(listID) AND a.address_hash = \(hash)
-            """, as: String.self)
     }
 
     static func upsertAddress(
