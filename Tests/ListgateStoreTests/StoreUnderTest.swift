@@ -64,8 +64,8 @@ struct StoreUnderTest: Sendable {
 
     /// Runs `sql` (one statement, in both dialects) to set up a state no operation makes.
     func execute(_ sql: String) async throws {
-        if let sqlite { return try await sqlite.inspectExecute(sql) }
-        try await postgres!.inspectExecute(sql)
+        if let sqlite { return try await sqlite.executeForTests(sql) }
+        try await postgres!.executeForTests(sql)
     }
 
     func count(_ table: String, where condition: String = "1 = 1") async throws -> Int {

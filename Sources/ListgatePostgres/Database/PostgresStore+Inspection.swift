@@ -25,22 +25,14 @@ extension PostgresStore {
             }
         }
     }
-
-    /// Runs `sql` as it is, in one transaction: for a test that sets up a state no
-    /// operation makes (a row as an older listgate stored it, a status only a sender's
-    /// report sets). Never used by listgate itself.
-    package func inspectExecute(_ sql: String) async throws {
-        try await write { connection in
-            try await connection.execute(PostgresQuery(unsafeSQL: sql))
-        }
-    }
 }
 
 extension PostgresStore {
     /// Runs `statements` verbatim, in order, in one transaction on one connection, for
-    /// tests that change the tables behind the store's back (a forger's edit with the
-    /// triggers disabled, `SET LOCAL session_replication_role = replica` first to pass the
-    /// foreign keys). Never used by listgate itself.
+    /// tests that set up a state no operation makes (a row as an older listgate stored it)
+    /// or change the tables behind the store's back (a forger's edit with the triggers
+    /// disabled, `SET LOCAL session_replication_role = replica` first to pass the foreign
+    /// keys). Never used by listgate itself.
     package func executeForTests(_ statements: String...) async throws {
         try await executeForTests(statements)
     }

@@ -21,18 +21,12 @@ extension SQLiteStore {
             }
         }
     }
-
-    /// Runs `sql` as it is, in one transaction: for a test that sets up a state no
-    /// operation makes. Never used by listgate itself.
-    package func inspectExecute(_ sql: String) async throws {
-        try await pool.write { db in try db.execute(sql: sql) }
-    }
 }
 
 extension SQLiteStore {
-    /// Runs `sql` (one or more statements) outside a transaction, for tests that change the
-    /// tables behind the store's back (a forger's edit with the triggers dropped). Never
-    /// used by listgate itself.
+    /// Runs `sql` (one or more statements) outside a transaction, for tests that set up a
+    /// state no operation makes or change the tables behind the store's back (a forger's
+    /// edit with the triggers dropped). Never used by listgate itself.
     package func executeForTests(_ sql: String) async throws {
         try await pool.writeWithoutTransaction { db in try db.execute(sql: sql) }
     }
