@@ -6,36 +6,50 @@
 
 import Foundation
 
-struct SenderIdentityCheck {
-    /// Each readable part as a person sees it, normalised; and as written (for links).
-    private let seen: [String]
-    private let written: [String]
+final class SenderIdentityCheck {
+    private let parts: [(mediaType: String, text: String)]
 
     init(parts: [(mediaType: String, text: String)]) {
-        seen = parts.map { part in
-            Self.normalised(part.mediaType == "text/html" ? Self.visibleText(ofHTML: part.text) : part.text)
-        }
-        written = parts.map { Self.normalised(Deobfuscation.referencesDecoded($0.text)) }
+        self.parts = parts
     }
+
+    /// Each part as a person sees it, normalised; worked out only when a phrase is not
+    /// found as written (normalising a 10 MiB part takes a while).
+    private lazy var seen: [String] = parts.map { part in
+        Self.normalised(part.mediaType == "text/html" ? Self.visibleText(ofHTML: part.text) : part.text)
+    }
+
+    /// Each part with character references decoded (`&#47;` in a link is a slash).
+    private lazy var written: [String] = parts.map { Deobfuscation.referencesDecoded($0.text) }
 
     /// Whether `phrase` appears in some part.
     func shows(_ phrase: String) -> Bool {
+        if parts.contains(where: { $0.text.contains(phrase) }) { return true }
         let wanted = Self.normalised(phrase)
         guard !wanted.isEmpty else { return true }
-        return seen.contains { $0.contains(wanted) } || written.contains { $0.contains(wanted) }
+        return seen.contains { $0.contains(wanted) } || written.contains { Self.normalised($0).contains(wanted) }
     }
 
     /// Whether `fragment` (a link, or its path) is written in some part, in text or markup.
     func links(to fragment: String) -> Bool {
-        written.contains { $0.contains(fragment) }
+        parts.contains { $0.text.contains(fragment) } || written.contains { $0.contains(fragment) }
     }
 
-    /// NFKC, without white space: "〒１００－０００１ 東京都" and "〒100-0001東京都" compare equal.
+    /// Without white space, and with the Halfwidth and Fullwidth Forms as NFKC maps them
+    /// ("〒１００－０００１ 東京都" and "〒100-0001東京都" compare equal). Not full NFKC:
+    /// that block is what typing produces, and a scalar pass over a 10 MiB part is fast
+    /// where Foundation's normalisation of it is not.
     static func normalised(_ text: String) -> String {
         var scalars = String.UnicodeScalarView()
-        for scalar in text.precomposedStringWithCompatibilityMapping.unicodeScalars
-        where !scalar.properties.isWhitespace {
-            scalars.append(scalar)
+        for scalar in text.unicodeScalars where !scalar.properties.isWhitespace {
+            switch scalar.value {
+            case 0xFF01...0xFF5E:
+                scalars.append(Unicode.Scalar(scalar.value - 0xFEE0)!)
+            case 0xFF00...0xFFEF:
+                scalars.append(contentsOf: String(scalar).precomposedStringWithCompatibilityMapping.unicodeScalars)
+            default:
+                scalars.append(scalar)
+            }
         }
         return String(scalars)
     }
