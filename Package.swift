@@ -122,6 +122,11 @@ let package = Package(
             path: "Benchmarks/MailBenchmark"
         ),
         .executableTarget(
+            name: "PreflightBenchmark",
+            dependencies: ["ListgateCore", "ListgateMail"],
+            path: "Benchmarks/PreflightBenchmark"
+        ),
+        .executableTarget(
             name: "IntakeBenchmark",
             dependencies: ["ListgateCore", "ListgateSQLite", "ListgateMail"],
             path: "Benchmarks/IntakeBenchmark"

@@ -103,66 +103,14 @@ public enum ImportInput {
     }
 }
 
-/// One iconv conversion to UTF-8, fed chunk by chunk: a character split between two
-/// chunks is carried over to the next.
-final class IconvDecoder {
-    private let descriptor: iconv_t
-    private let name: String
-    /// The start of a character cut off at the end of the last chunk.
-    private var carry: [UInt8] = []
-    private var scratch = [UInt8](repeating: 0, count: 1 << 16)
-
-    init(from encoding: String, name: String) throws(DataFileError) {
-        let opened = iconv_open("UTF-8", encoding)
-        guard let opened, opened != iconv_t(bitPattern: -1) else {
+extension IconvDecoder {
+    /// The decoder, or the import's error naming the file when this system lacks `encoding`.
+    convenience init(from encoding: String, name: String) throws(DataFileError) {
+        guard let descriptor = Self.open(from: encoding) else {
             throw .readFailed(name: name, reason: "this system cannot decode \(encoding) (iconv: \(ByteInput.lastError()))")
         }
-        descriptor = opened
-        self.name = name
+        self.init(descriptor: descriptor)
     }
-
-    deinit { iconv_close(descriptor) }
-
-    /// Converts `input` (after any carried bytes) and hands each piece of UTF-8 to `sink`;
-    /// false at the first byte sequence that is not in the encoding.
-    func convert(_ input: UnsafeBufferPointer<UInt8>, sink: (UnsafeBufferPointer<UInt8>) -> Void) -> Bool {
-        var bytes = carry
-        bytes.append(contentsOf: input)
-        carry.removeAll(keepingCapacity: true)
-        return bytes.withUnsafeMutableBufferPointer { all -> Bool in
-            guard let base = all.baseAddress else { return true }
-            var inPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(base).assumingMemoryBound(to: CChar.self)
-            var inLeft = all.count
-            while inLeft > 0 {
-                let produced = scratch.withUnsafeMutableBufferPointer { out -> (Int, Int32) in
-                    var outPointer: UnsafeMutablePointer<CChar>? =
-                        UnsafeMutableRawPointer(out.baseAddress!).assumingMemoryBound(to: CChar.self)
-                    var outLeft = out.count
-                    let result = iconv(descriptor, &inPointer, &inLeft, &outPointer, &outLeft)
-                    let failure: Int32 = result == -1 ? errno : 0
-                    sink(UnsafeBufferPointer(rebasing: out[..<(out.count - outLeft)]))
-                    return (out.count - outLeft, failure)
-                }
-                switch produced.1 {
-                case 0, E2BIG: continue
-                case EINVAL:
-                    // An incomplete character at the end: keep it for the next chunk.
-                    carry = Array(UnsafeBufferPointer(start: UnsafeRawPointer(inPointer!).assumingMemoryBound(to: UInt8.self), count: inLeft))
-                    return true
-                default:
-                    return false
-                }
-            }
-            return true
-        }
-    }
-
-    func validate(_ input: UnsafeBufferPointer<UInt8>) -> Bool {
-        convert(input, sink: { _ in })
-    }
-
-    /// True when the input did not end in the middle of a character.
-    func finish() -> Bool { carry.isEmpty }
 }
 
 /// A ByteSource that hands out another source's bytes decoded to UTF-8.

@@ -6,6 +6,8 @@
 // on its own, so a word ending in a base letter whose combining dakuten opens the next
 // word shows up as two broken characters.
 
+import ListgateCore
+
 /// UTF-8 B encoded-words.
 public enum EncodedWord {
     /// RFC 2047 §2: an encoded-word is at most 75 characters.
@@ -60,25 +62,41 @@ public enum EncodedWord {
 
     /// Decodes every encoded-word in an unfolded header value (RFC 2047 §6), dropping the
     /// white space between adjacent words. Octets of adjacent words are joined before
-    /// UTF-8 decoding, as lenient clients do; other charsets are read as UTF-8 with
-    /// replacement characters, which keeps every ASCII character visible. Returns nil when
-    /// something shaped like an encoded-word does not decode.
+    /// UTF-8 decoding, as lenient clients do. ISO-2022-JP, Shift_JIS (and CP932) and
+    /// EUC-JP words are decoded strictly through iconv, so that a full-width at sign in
+    /// them is seen; other charsets are read as UTF-8 with replacement characters, which
+    /// keeps every ASCII character visible. Returns nil when something shaped like an
+    /// encoded-word does not decode.
     public static func decodeHeaderValue(_ value: String) -> String? {
         let scalars = Array(value.unicodeScalars)
         var result = String.UnicodeScalarView()
         var pendingOctets: [UInt8] = []
+        /// The iconv name of the pending octets' charset; nil for UTF-8 and the rest.
+        var pendingCharset: String?
         var pendingBlanks = String.UnicodeScalarView()
         var index = 0
 
-        func flushOctets() {
-            guard !pendingOctets.isEmpty else { return }
-            result.append(contentsOf: String(decoding: pendingOctets, as: UTF8.self).unicodeScalars)
-            pendingOctets = []
+        func flushOctets() -> Bool {
+            guard !pendingOctets.isEmpty else { return true }
+            defer { pendingOctets = [] }
+            guard let charset = pendingCharset else {
+                result.append(contentsOf: String(decoding: pendingOctets, as: UTF8.self).unicodeScalars)
+                return true
+            }
+            guard let text = IconvDecoder.decode(pendingOctets, from: charset) else { return false }
+            result.append(contentsOf: text.unicodeScalars)
+            return true
         }
 
         while index < scalars.count {
             if let word = parseWord(scalars, at: index) {
                 guard let octets = word.octets() else { return nil }
+                // Octets are joined only within one charset: a character may be split
+                // between two words, but not between two charsets.
+                if word.iconvCharset != pendingCharset {
+                    guard flushOctets() else { return nil }
+                    pendingCharset = word.iconvCharset
+                }
                 // Blanks between two encoded-words are folding, not text.
                 pendingBlanks = String.UnicodeScalarView()
                 pendingOctets += octets
@@ -89,19 +107,21 @@ public enum EncodedWord {
             if scalar == " " || scalar == "\t", !pendingOctets.isEmpty {
                 pendingBlanks.append(scalar)
             } else {
-                flushOctets()
+                guard flushOctets() else { return nil }
                 result.append(contentsOf: pendingBlanks)
                 pendingBlanks = String.UnicodeScalarView()
                 result.append(scalar)
             }
             index += 1
         }
-        flushOctets()
+        guard flushOctets() else { return nil }
         result.append(contentsOf: pendingBlanks)
         return String(result)
     }
 
     private struct ParsedWord {
+        /// For a charset iconv must decode, its iconv name.
+        let iconvCharset: String?
         let isBase64: Bool
         let text: [UInt8]
         let end: Int
@@ -120,6 +140,7 @@ public enum EncodedWord {
         while index < scalars.count, isTokenScalar(scalars[index]) { index += 1 }
         guard index > charsetStart, index + 2 < scalars.count, scalars[index] == "?",
               scalars[index + 2] == "?" else { return nil }
+        let charsetEnd = index
         let isBase64: Bool
         switch scalars[index + 1] {
         case "B", "b": isBase64 = true
@@ -135,7 +156,10 @@ public enum EncodedWord {
             index += 1
         }
         guard index + 1 < scalars.count, scalars[index] == "?", scalars[index + 1] == "=" else { return nil }
-        return ParsedWord(isBase64: isBase64, text: text, end: index + 2)
+        // RFC 2231 §5: "charset*language".
+        let charset = String(String.UnicodeScalarView(scalars[charsetStart..<charsetEnd]))
+            .split(separator: "*", maxSplits: 1, omittingEmptySubsequences: false)[0].lowercased()
+        return ParsedWord(iconvCharset: MessageCharset.iconvName(charset), isBase64: isBase64, text: text, end: index + 2)
     }
 
     /// RFC 2045 token characters, plus "*" for an RFC 2231 language suffix.
