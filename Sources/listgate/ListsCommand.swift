@@ -134,6 +134,11 @@ struct ListsCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The window soft bounces are counted in, in days (1–365; default 15).", valueName: "days"))
         var softBounceDays: Int?
 
+        @Option(help: ArgumentHelp(
+            "How many people must approve each new snapshot (its count and sha256) before it can be streamed (0–9; 0: none).",
+            valueName: "n"))
+        var snapshotApprovals: Int?
+
         @OptionGroup var pages: SitePageOptions
         @OptionGroup var identity: SenderIdentityOptions
         @OptionGroup var database: DatabaseOptions
@@ -199,6 +204,10 @@ struct ListsCommand: AsyncParsableCommand {
             change.identity = try identity.change()
             change.softBounceLimit = try softBounceLimit.map { try SoftBouncePolicy.validLimit($0) }
             change.softBounceDays = try softBounceDays.map { try SoftBouncePolicy.validDays($0) }
+            if let snapshotApprovals, !MailingList.snapshotApprovalsRange.contains(snapshotApprovals) {
+                throw CLIError("--snapshot-approvals must be 0 to 9, not \(snapshotApprovals)")
+            }
+            change.snapshotApprovals = snapshotApprovals
             return change
         }
     }
@@ -303,6 +312,8 @@ struct ListsCommand: AsyncParsableCommand {
                     ["legal name", document.legalName ?? "-"],
                     ["postal address", document.postalAddress ?? "-"],
                     ["contact", document.contact ?? "-"],
+                    ["snapshot approvals", document.snapshotApprovals == 0
+                        ? "none" : "\(document.snapshotApprovals) per snapshot before it can be streamed"],
                     ["soft bounces", "\(document.softBounceLimit) within \(document.softBounceDays) days make a subscription bounced"],
                     ["created", document.createdAt],
                     ["archived", document.archivedAt ?? "no"],
@@ -333,6 +344,7 @@ struct ListDocument: Encodable {
     let archivedAt: String?
     let softBounceLimit: Int
     let softBounceDays: Int
+    let snapshotApprovals: Int
     let counts: MemberCounts
 
     init(_ list: MailingList, counts: MemberCounts) {
@@ -352,6 +364,7 @@ struct ListDocument: Encodable {
         archivedAt = list.archivedAt.map { Timestamp.string($0) }
         softBounceLimit = list.softBounces.limit
         softBounceDays = list.softBounces.days
+        snapshotApprovals = list.snapshotApprovals
         self.counts = counts
     }
 
@@ -366,6 +379,7 @@ struct ListDocument: Encodable {
         case senderIdentity = "sender_identity"
         case softBounceLimit = "soft_bounce_limit"
         case softBounceDays = "soft_bounce_days"
+        case snapshotApprovals = "snapshot_approvals"
     }
 
     enum IdentityKeys: String, CodingKey {
@@ -397,6 +411,7 @@ struct ListDocument: Encodable {
         try container.encode(archivedAt, forKey: .archivedAt)  // null while the list is open
         try container.encode(softBounceLimit, forKey: .softBounceLimit)
         try container.encode(softBounceDays, forKey: .softBounceDays)
+        try container.encode(snapshotApprovals, forKey: .snapshotApprovals)
         try container.encode(counts, forKey: .counts)
     }
 }
