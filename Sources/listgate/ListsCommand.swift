@@ -79,7 +79,7 @@ struct ListsCommand: AsyncParsableCommand {
 
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Change a list: its name, sender, language, addresses, origins, pages, sender identity or bounce policy.",
+            abstract: "Change a list: its name, sender, language, addresses, origins, pages, sender identity, bounce policy or approvals.",
             discussion: """
                 Prints each field that changed, with its value before and after, and records them in one \
                 list_updated event; a running server uses the change within a second. Values are checked as \
@@ -87,6 +87,9 @@ struct ListsCommand: AsyncParsableCommand {
 
                 The soft-bounce policy: the Nth soft bounce a sender reports within D days makes the \
                 subscription bounced (default: 3 in 15 days).
+
+                --snapshot-approvals N: each snapshot taken from then on needs N different approvers \
+                (`listgate snapshots approve`) before its recipients can be streamed (default 0: none).
 
                 Example:
                   listgate lists update news --from "Example 広報部 <news@example.co.jp>" \\
