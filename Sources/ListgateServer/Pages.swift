@@ -120,8 +120,11 @@ enum JSONAnswer {
         body(["status": status], code: code)
     }
 
-    static func error(_ code: String, _ message: String, status: HTTPResponse.Status) -> Response {
-        body(["error": ["code": code, "message": message]], code: status)
+    static func error(_ code: String, _ message: String, status: HTTPResponse.Status, facts: [String: Int] = [:]) -> Response {
+        var error: [String: Any] = facts
+        error["code"] = code
+        error["message"] = message
+        return body(["error": error], code: status)
     }
 
     static func body(_ object: Any, code: HTTPResponse.Status) -> Response {

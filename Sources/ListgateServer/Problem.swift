@@ -19,6 +19,9 @@ struct Problem: Error, Sendable {
     var locale: ListLocale?
     /// Fields the answer carries in either form (Retry-After, WWW-Authenticate).
     var headers: HTTPFields = [:]
+    /// Numbers the JSON error object carries beside code and message (the actual `count`
+    /// of a refused audience), for a client to act on without parsing the message.
+    var facts: [String: Int] = [:]
 
     /// A title and a message, as the generic error page shows them.
     struct Wording: Sendable {
@@ -77,7 +80,7 @@ struct Problem: Error, Sendable {
                 response = pages.render(name, locale: locale, values, status: status)
             }
         } else {
-            response = JSONAnswer.error(code, message, status: status)
+            response = JSONAnswer.error(code, message, status: status, facts: facts)
         }
         for field in headers { response.headers[field.name] = field.value }
         return response
@@ -89,7 +92,7 @@ struct Problem: Error, Sendable {
 /// it, the client still gets the status and the JSON answer, which needs no template.
 extension Problem: HTTPResponseError {
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        var response = JSONAnswer.error(code, message, status: status)
+        var response = JSONAnswer.error(code, message, status: status, facts: facts)
         for field in headers { response.headers[field.name] = field.value }
         return response
     }

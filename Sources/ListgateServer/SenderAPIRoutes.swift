@@ -32,6 +32,8 @@ struct SenderAPIRoutes: Sendable {
         audience.get("lists/:slug/unsubscribes") { request, context in try await unsubscribes(request, context) }
         // Reporting back: `feedback:write`.
         feedback.addRoutes(to: api.group().add(middleware: RequiredScope(scope: .feedbackWrite)))
+        // Approving a snapshot: `audience:approve`, a second person's token.
+        SnapshotApprovalRoutes(store: store).addRoutes(to: api.group().add(middleware: RequiredScope(scope: .audienceApprove)))
     }
 
     /// `POST /api/v1/lists/{slug}/snapshots`: freezes the list's active audience.
@@ -39,12 +41,20 @@ struct SenderAPIRoutes: Sendable {
         let access = context.access
         // Another list: 403 if it exists, 404 if not; never a fallback to "all".
         try await requireOwnList(context.parameters.require("slug"), access)
+        let expectation = try await SnapshotExpectationBody.read(request)
         let snapshot: AudienceSnapshot
         do {
-            snapshot = try await store.takeSnapshot(listID: access.listID, tokenID: access.tokenID, source: access.source)
+            snapshot = try await store.takeSnapshot(
+                listID: access.listID, tokenID: access.tokenID, expecting: expectation, source: access.source)
         } catch DomainError.listArchived {
             // A closed list has no audience to send to; its earlier snapshots still stream.
             throw Problem.listArchived
+        } catch DomainError.audienceMismatch(let count, let expectation) {
+            // Nothing was kept, so no event either: the log is the trace, counts only.
+            context.logger.warning("snapshot refused: the audience is not what the sender expected", metadata: [
+                "token_id": "\(access.tokenID)", "count": "\(count)", "expected": "\(expectation.summary)",
+            ])
+            throw Problem.audienceMismatch(count: count, expectation: expectation)
         }
         return JSONAnswer.body(Self.document(snapshot), code: .created)
     }
@@ -61,6 +71,8 @@ struct SenderAPIRoutes: Sendable {
         let snapshot = try await ownSnapshot(context)
         // The members were deleted for age; the metadata above is still there.
         guard !snapshot.expired else { throw Problem.snapshotExpired }
+        // Not one recipient before the list's required approvals (README, "Before you send").
+        guard snapshot.status == .ready else { throw Problem.awaitingApproval(snapshot) }
         let store = self.store, links = self.links, paging = store.recipientPaging
         var headers = Self.streamHeaders
         // The sender can check what it received against what it reviewed: count and
@@ -149,6 +161,10 @@ struct SenderAPIRoutes: Sendable {
     /// The route's snapshot if it is of the token's list: 404 if there is none, 403 if it
     /// is another list's.
     func ownSnapshot(_ context: SenderRequestContext) async throws -> AudienceSnapshot {
+        try await Self.ownSnapshot(context, store: store)
+    }
+
+    static func ownSnapshot(_ context: SenderRequestContext, store: any SnapshotStore) async throws -> AudienceSnapshot {
         guard let snapshot = try await store.snapshot(id: context.parameters.require("id")) else {
             throw Problem.notFound("snapshot")
         }
@@ -159,7 +175,8 @@ struct SenderAPIRoutes: Sendable {
     static func document(_ snapshot: AudienceSnapshot) -> [String: Any] {
         ["id": snapshot.id, "list": snapshot.listSlug, "count": snapshot.count, "sha256": snapshot.sha256,
          "created_at": Timestamp.string(snapshot.createdAt), "erased": snapshot.erased, "expired": snapshot.expired,
-         "sender_identity": identityDocument(snapshot.senderIdentity)]
+         "sender_identity": identityDocument(snapshot.senderIdentity), "status": snapshot.status.rawValue,
+         "approvals": snapshot.approvals, "approvals_required": snapshot.approvalsRequired]
     }
 
     /// `{"legal_name", "postal_address", "contact"}`, each null when not set: always the

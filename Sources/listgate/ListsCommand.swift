@@ -79,7 +79,7 @@ struct ListsCommand: AsyncParsableCommand {
 
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Change a list: its name, sender, language, addresses, origins, pages, sender identity or bounce policy.",
+            abstract: "Change a list: its name, sender, language, addresses, origins, pages, sender identity, bounce policy or approvals.",
             discussion: """
                 Prints each field that changed, with its value before and after, and records them in one \
                 list_updated event; a running server uses the change within a second. Values are checked as \
@@ -87,6 +87,9 @@ struct ListsCommand: AsyncParsableCommand {
 
                 The soft-bounce policy: the Nth soft bounce a sender reports within D days makes the \
                 subscription bounced (default: 3 in 15 days).
+
+                --snapshot-approvals N: each snapshot taken from then on needs N different approvers \
+                (`listgate snapshots approve`) before its recipients can be streamed (default 0: none).
 
                 Example:
                   listgate lists update news --from "Example 広報部 <news@example.co.jp>" \\
@@ -133,6 +136,11 @@ struct ListsCommand: AsyncParsableCommand {
 
         @Option(help: ArgumentHelp("The window soft bounces are counted in, in days (1–365; default 15).", valueName: "days"))
         var softBounceDays: Int?
+
+        @Option(help: ArgumentHelp(
+            "How many people must approve each new snapshot (its count and sha256) before it can be streamed (0–9; 0: none).",
+            valueName: "n"))
+        var snapshotApprovals: Int?
 
         @OptionGroup var pages: SitePageOptions
         @OptionGroup var identity: SenderIdentityOptions
@@ -199,6 +207,10 @@ struct ListsCommand: AsyncParsableCommand {
             change.identity = try identity.change()
             change.softBounceLimit = try softBounceLimit.map { try SoftBouncePolicy.validLimit($0) }
             change.softBounceDays = try softBounceDays.map { try SoftBouncePolicy.validDays($0) }
+            if let snapshotApprovals, !MailingList.snapshotApprovalsRange.contains(snapshotApprovals) {
+                throw CLIError("--snapshot-approvals must be 0 to 9, not \(snapshotApprovals)")
+            }
+            change.snapshotApprovals = snapshotApprovals
             return change
         }
     }
@@ -303,6 +315,8 @@ struct ListsCommand: AsyncParsableCommand {
                     ["legal name", document.legalName ?? "-"],
                     ["postal address", document.postalAddress ?? "-"],
                     ["contact", document.contact ?? "-"],
+                    ["snapshot approvals", document.snapshotApprovals == 0
+                        ? "none" : "\(document.snapshotApprovals) per snapshot before it can be streamed"],
                     ["soft bounces", "\(document.softBounceLimit) within \(document.softBounceDays) days make a subscription bounced"],
                     ["created", document.createdAt],
                     ["archived", document.archivedAt ?? "no"],
@@ -333,6 +347,7 @@ struct ListDocument: Encodable {
     let archivedAt: String?
     let softBounceLimit: Int
     let softBounceDays: Int
+    let snapshotApprovals: Int
     let counts: MemberCounts
 
     init(_ list: MailingList, counts: MemberCounts) {
@@ -352,6 +367,7 @@ struct ListDocument: Encodable {
         archivedAt = list.archivedAt.map { Timestamp.string($0) }
         softBounceLimit = list.softBounces.limit
         softBounceDays = list.softBounces.days
+        snapshotApprovals = list.snapshotApprovals
         self.counts = counts
     }
 
@@ -366,6 +382,7 @@ struct ListDocument: Encodable {
         case senderIdentity = "sender_identity"
         case softBounceLimit = "soft_bounce_limit"
         case softBounceDays = "soft_bounce_days"
+        case snapshotApprovals = "snapshot_approvals"
     }
 
     enum IdentityKeys: String, CodingKey {
@@ -397,6 +414,7 @@ struct ListDocument: Encodable {
         try container.encode(archivedAt, forKey: .archivedAt)  // null while the list is open
         try container.encode(softBounceLimit, forKey: .softBounceLimit)
         try container.encode(softBounceDays, forKey: .softBounceDays)
+        try container.encode(snapshotApprovals, forKey: .snapshotApprovals)
         try container.encode(counts, forKey: .counts)
     }
 }

@@ -26,6 +26,7 @@ struct CLIError: UserFacingError, CustomStringConvertible {
 extension DomainError: UserFacingError {}
 extension StoreError: UserFacingError {}
 extension SenderTokenError: UserFacingError {}
+extension SnapshotApprovalError: UserFacingError {}
 extension MembershipError: UserFacingError {}
 extension DataFileError: UserFacingError {}
 extension ExportError: UserFacingError {}

@@ -97,6 +97,102 @@ struct SchemaTests {
         #expect(error?.message?.contains("unknown event type") == true)
     }
 
+    // MARK: Snapshot approvals (0015)
+
+    /// A list, a token, and a snapshot of 3 members needing 2 approvals, taken by that token.
+    func makeSnapshotAwaitingApproval() async throws -> DatabaseQueue {
+        let database = try await makeListAndEvent()
+        let db = try database.rawConnection()
+        try await db.write { db in
+            try db.execute(sql: """
+                INSERT INTO api_tokens (public_id, list_id, token_sha256, created_at) VALUES ('tok_creator', 1, ?, ?)
+                """, arguments: [hash, now])
+            try db.execute(sql: """
+                INSERT INTO snapshots (public_id, list_id, token_id, count, sha256, created_at, approvals_required)
+                VALUES ('snap_approvals_0001', 1, 1, 3, ?, ?, 2)
+                """, arguments: ["abcdef0123456789" + String(repeating: "0", count: 48), now])
+        }
+        return db
+    }
+
+    func approve(_ db: DatabaseQueue, approver: String = "admin:alice", tokenID: Int? = nil, count: Int = 3,
+                 prefix: String = "abcdef01") async throws {
+        try await db.write { db in
+            try db.execute(sql: """
+                INSERT INTO snapshot_approvals (snapshot_id, approver, token_id, count, sha256_prefix, approved_at)
+                VALUES (1, ?, ?, ?, ?, ?)
+                """, arguments: [approver, tokenID, count, prefix, now])
+        }
+    }
+
+    @Test("a list requires 0 to 9 snapshot approvals, and a snapshot freezes a number in the same range")
+    func approvalCountsAreBounded() async throws {
+        let db = try await makeSnapshotAwaitingApproval()
+        try await db.write { try $0.execute(sql: "UPDATE lists SET snapshot_approvals = 9") }
+        for sql in ["UPDATE lists SET snapshot_approvals = 10", "UPDATE lists SET snapshot_approvals = -1",
+                    "UPDATE snapshots SET approvals_required = 10"] {
+            await #expect(throws: DatabaseError.self, "\(sql)") { try await db.write { try $0.execute(sql: sql) } }
+        }
+    }
+
+    @Test("an approval of the snapshot's exact count and a prefix of its sha256 is recorded")
+    func matchingApprovalIsRecorded() async throws {
+        let db = try await makeSnapshotAwaitingApproval()
+        try await approve(db, prefix: "abcdef0123456789")
+        #expect(try await db.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM snapshot_approvals") } == 1)
+    }
+
+    @Test("the schema refuses an approval of another count, another sha256, or a snapshot that needs none")
+    func mismatchedApprovalIsRefused() async throws {
+        let db = try await makeSnapshotAwaitingApproval()
+        for (count, prefix) in [(4, "abcdef01"), (3, "abcdef02")] {
+            let error = await #expect(throws: DatabaseError.self) { try await approve(db, count: count, prefix: prefix) }
+            #expect(error?.message?.contains("an approval must match its snapshot") == true)
+        }
+        try await db.write { try $0.execute(sql: "UPDATE snapshots SET approvals_required = 0") }
+        let error = await #expect(throws: DatabaseError.self) { try await approve(db) }
+        #expect(error?.message?.contains("an approval must match its snapshot") == true)
+        #expect(try await db.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM snapshot_approvals") } == 0)
+    }
+
+    @Test("the schema refuses an approval by the token that took the snapshot")
+    func creatorCannotApprove() async throws {
+        let db = try await makeSnapshotAwaitingApproval()
+        let error = await #expect(throws: DatabaseError.self) {
+            try await approve(db, approver: "token:tok_creator", tokenID: 1)
+        }
+        #expect(error?.message?.contains("not its creator") == true)
+    }
+
+    @Test("the schema refuses a short or upper-case prefix and an approver without its kind")
+    func approvalShapeIsChecked() async throws {
+        let db = try await makeSnapshotAwaitingApproval()
+        for (approver, prefix) in [("admin:alice", "abcdef0"), ("admin:alice", "ABCDEF01"), ("alice", "abcdef01"),
+                                   ("admin:", "abcdef01")] {
+            await #expect(throws: DatabaseError.self, "\(approver) \(prefix)") {
+                try await approve(db, approver: approver, prefix: prefix)
+            }
+        }
+    }
+
+    @Test("one approver is recorded once per snapshot")
+    func approverIsRecordedOnce() async throws {
+        let db = try await makeSnapshotAwaitingApproval()
+        try await approve(db)
+        await #expect(throws: DatabaseError.self) { try await approve(db) }
+    }
+
+    @Test("approvals are never changed or deleted at the SQL level")
+    func approvalsAreAppendOnly() async throws {
+        let db = try await makeSnapshotAwaitingApproval()
+        try await approve(db)
+        for sql in ["UPDATE snapshot_approvals SET count = 4", "DELETE FROM snapshot_approvals"] {
+            let error = await #expect(throws: DatabaseError.self, "\(sql)") { try await db.write { try $0.execute(sql: sql) } }
+            #expect(error?.message?.contains("snapshot approvals are never") == true)
+        }
+        #expect(try await db.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM snapshot_approvals") } == 1)
+    }
+
     // MARK: The outbox holds one recipient per message
 
     func insertOutbox(_ recipient: String, into db: DatabaseQueue, messageID: String = "<m1@listgate.test>") async throws {

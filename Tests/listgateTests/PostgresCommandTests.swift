@@ -13,11 +13,12 @@ struct PostgresCommandTests {
         let first = try workspace.listgate("migrate")
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("applied 0001_initial.sql"))
+        #expect(first.stdout.contains("applied 0002_senders_guard.sql"))
         #expect(!first.stdout.contains(":postgres@") && !first.stdout.contains("password"))
         let second = try workspace.listgate("migrate")
         #expect(second.status == 0)
         #expect(second.stdout.contains("no migrations applied"))
-        #expect(try workspace.count("schema_migrations") == 1)
+        #expect(try workspace.count("schema_migrations") == 2)
         #expect(try workspace.count("settings") == 3, "the three generated keys")
     }
 
@@ -30,7 +31,7 @@ struct PostgresCommandTests {
         }
         #expect(results.allSatisfy { $0.status == 0 }, "\(results.map(\.stderr))")
         #expect(results.filter { $0.stdout.contains("applied 0001_initial.sql") }.count == 1)
-        #expect(try workspace.count("schema_migrations") == 1)
+        #expect(try workspace.count("schema_migrations") == 2)
         #expect(try workspace.count("settings") == 3)
     }
 
@@ -142,4 +143,32 @@ final class SilentListener {
     }
 
     deinit { close(descriptor) }
+}
+
+@Suite("PostgreSQL upgrade to the sender's guard", .enabled(if: StoreKind.underTest.contains(.postgres)))
+struct PostgresUpgradeTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test("a database at 0001 with a list and a snapshot migrates to 0002: both kept, needing no approvals")
+    func upgradeFromInitial() throws {
+        let workspace = try Workspace(.postgres)
+        // The previous version's schema, recorded as `listgate migrate` records it.
+        let initial = try String(
+            contentsOf: Self.root.appendingPathComponent("PostgresMigrations/0001_initial.sql"), encoding: .utf8)
+        let digest = try IndependentChecksum.sha256(sortedAndJoined: [initial])
+        _ = try PostgresTestServer.rows(url: workspace.db, initial)
+        _ = try PostgresTestServer.rows(url: workspace.db, """
+            CREATE TABLE schema_migrations (name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL);
+            INSERT INTO schema_migrations VALUES ('0001_initial.sql', '\(digest)', now());
+            INSERT INTO lists (slug, name, from_email, created_at) VALUES ('news', 'News', 'news@example.org', now());
+            INSERT INTO snapshots (public_id, list_id, count, sha256, created_at)
+                VALUES ('snap_before_upgrade', 1, 0, repeat('a', 64), now());
+            """)
+        let migrated = try workspace.listgate("migrate")
+        #expect(migrated.status == 0, "\(migrated.stderr)")
+        #expect(migrated.stdout.contains("applied 0002_senders_guard.sql") && !migrated.stdout.contains("0001"))
+        let shown = try jsonObject(try workspace.listgate("snapshots", "show", "snap_before_upgrade", "--json").stdout)
+        #expect(shown["status"] as? String == "ready" && shown["approvals_required"] as? Int == 0)
+        #expect(try jsonObject(try workspace.listgate("lists", "show", "news", "--json").stdout)["snapshot_approvals"] as? Int == 0)
+    }
 }

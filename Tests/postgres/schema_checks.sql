@@ -82,7 +82,7 @@ END;
 $$;
 
 -- The schema as the store expects it.
-SELECT pg_temp.expect(count(*) = 25, 'the 25 tables of SQLite''s schema (schema_migrations is made by migrate)')
+SELECT pg_temp.expect(count(*) = 26, 'the 26 tables of SQLite''s schema (schema_migrations is made by migrate)')
 FROM pg_tables WHERE schemaname = 'public';
 SELECT pg_temp.expect(count(*) = 4, 'the four append-only triggers that `events verify` looks for, enabled')
 FROM pg_trigger
@@ -157,6 +157,36 @@ INSERT INTO api_tokens (public_id, list_id, token_sha256, created_at, scopes)
     VALUES ('tok_good_1', 1, repeat('b', 64), now(), 'feedback:write audience:read audience:approve');
 SELECT pg_temp.expect(true, 'a token with the three known scopes in any order is accepted');
 
+-- Snapshot approvals (0002, as SQLite's 0015): only of the exact audience frozen, only of
+-- a snapshot that needs them, never by the token that took it; never changed or deleted.
+SELECT pg_temp.refused($$UPDATE lists SET snapshot_approvals = 10 WHERE slug = 'news'$$, '%lists_snapshot_approvals_check%');
+UPDATE lists SET snapshot_approvals = 9 WHERE slug = 'news';
+SELECT pg_temp.expect(true, 'a list may require up to 9 approvals (10 is refused just above)');
+INSERT INTO snapshots (public_id, list_id, token_id, count, sha256, created_at, approvals_required)
+    VALUES ('snap_approvals_0001', 1, (SELECT id FROM api_tokens WHERE public_id = 'tok_good_1'), 3,
+            'abcdef0123456789' || repeat('0', 48), now(), 2),
+           ('snap_approvals_0002', 1, NULL, 3, repeat('a', 64), now(), 0);
+SELECT pg_temp.refused($$INSERT INTO snapshots (public_id, list_id, count, sha256, created_at, approvals_required)
+    VALUES ('snap_approvals_0003', 1, 0, repeat('a', 64), now(), 10)$$, '%snapshots_approvals_required_check%');
+CREATE FUNCTION pg_temp.approve(snapshot text, approver text, token text, count bigint, prefix text) RETURNS text
+LANGUAGE sql AS $$
+    SELECT format($f$INSERT INTO snapshot_approvals (snapshot_id, approver, token_id, count, sha256_prefix, approved_at)
+        VALUES ((SELECT id FROM snapshots WHERE public_id = %L), %L, (SELECT id FROM api_tokens WHERE public_id = %L), %s, %L, now())$f$,
+        snapshot, approver, token, count, prefix)
+$$;
+SELECT pg_temp.refused(pg_temp.approve('snap_approvals_0001', 'admin:alice', NULL, 4, 'abcdef01'), 'an approval must match its snapshot%');
+SELECT pg_temp.refused(pg_temp.approve('snap_approvals_0001', 'admin:alice', NULL, 3, 'abcdef02'), 'an approval must match its snapshot%');
+SELECT pg_temp.refused(pg_temp.approve('snap_approvals_0002', 'admin:alice', NULL, 3, 'aaaaaaaa'), 'an approval must match its snapshot%');
+SELECT pg_temp.refused(pg_temp.approve('snap_approvals_0001', 'token:tok_good_1', 'tok_good_1', 3, 'abcdef01'), 'an approval must match its snapshot%');
+SELECT pg_temp.refused(pg_temp.approve('snap_approvals_0001', 'admin:alice', NULL, 3, 'abcdef0'), '%snapshot_approvals_sha256_prefix_check%');
+SELECT pg_temp.refused(pg_temp.approve('snap_approvals_0001', 'alice', NULL, 3, 'abcdef01'), '%snapshot_approvals_approver_check%');
+DO $$ BEGIN EXECUTE pg_temp.approve('snap_approvals_0001', 'admin:alice', NULL, 3, 'abcdef0123456789'); END $$;
+SELECT pg_temp.expect(true, 'an approval of the exact count and a 16-digit prefix of the sha256 is recorded');
+SELECT pg_temp.refused(pg_temp.approve('snap_approvals_0001', 'admin:alice', NULL, 3, 'abcdef01'), '%snapshot_approvals_pkey%');
+SELECT pg_temp.refused($$UPDATE snapshot_approvals SET count = 4$$, 'snapshot approvals are never changed: UPDATE refused');
+SELECT pg_temp.refused($$DELETE FROM snapshot_approvals$$, 'snapshot approvals are never deleted: DELETE refused');
+SELECT pg_temp.refused($$TRUNCATE snapshot_approvals$$, 'snapshot approvals are never deleted: TRUNCATE refused');
+
 -- Subscriptions get their random ids from column defaults (SQLite: triggers).
 INSERT INTO addresses (email, identity_key, address_hash, created_at) VALUES ('a@b.example', 'a@b.example', repeat('a', 64), now());
 INSERT INTO subscriptions (list_id, address_id, status, source, created_at, updated_at, subscribed_at)
@@ -196,14 +226,14 @@ SELECT pg_temp.refused($$INSERT INTO events (occurred_at, type, source) VALUES (
 -- The trigger runs before the CHECK, on SQLite too: the same message for a malformed type.
 SELECT pg_temp.refused($$INSERT INTO events (occurred_at, type, source) VALUES (now(), 'List_Created', 'cli')$$, 'unknown event type');
 SELECT pg_temp.refused($$INSERT INTO events (occurred_at, type, source, detail) VALUES (now(), 'list_created', 'cli', '{"a":')$$, 'invalid input syntax for type json');
-SELECT pg_temp.expect(count(*) = 29, 'every type of SQLite''s vocabulary (0014) is accepted')
+SELECT pg_temp.expect(count(*) = 30, 'every type of SQLite''s vocabulary (0015) is accepted')
 FROM (SELECT t FROM unnest(ARRAY[
     'list_created', 'list_updated', 'list_archived', 'requested', 'confirmed', 'blocked',
     'subscriber_added', 'imported', 'unsubscribed', 'resubscribed', 'bounced', 'complained',
     'suppressed', 'unsuppressed', 'forgotten', 'data_exported', 'token_created', 'token_revoked',
     'snapshot_taken', 'snapshot_approved', 'outbox_paused', 'outbox_resumed', 'message_discarded',
     'message_released', 'soft_bounced', 'webhook_added', 'webhook_removed', 'webhook_source_added',
-    'webhook_source_removed']) AS t) AS types
+    'webhook_source_removed', 'preflight_checked']) AS t) AS types
 WHERE t IN (SELECT unnest(regexp_matches(pg_get_triggerdef(oid), '''([a-z_]+)''', 'g'))
             FROM pg_trigger WHERE tgname = 'events_type_is_known');
 

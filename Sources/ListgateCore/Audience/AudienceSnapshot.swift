@@ -21,13 +21,21 @@ public struct AudienceSnapshot: Sendable, Equatable {
     public var expired = false
     /// The list's sender identity when the snapshot was taken, for the newsletter to carry.
     public var senderIdentity = SenderIdentity()
+    /// How many distinct approvals its list required when it was taken (frozen; 0: none).
+    public var approvalsRequired = 0
+    /// How many distinct approvers have approved it so far.
+    public var approvals = 0
+    /// The public id of the token that took it (nil: taken at the CLI), which may not approve it.
+    public var creatorTokenID: String?
 
     package init(
         id: String, listSlug: String, listID: Int64, count: Int, sha256: String, createdAt: Date, erased: Int,
-        expired: Bool = false, senderIdentity: SenderIdentity = SenderIdentity()
+        expired: Bool = false, senderIdentity: SenderIdentity = SenderIdentity(),
+        approvalsRequired: Int = 0, approvals: Int = 0, creatorTokenID: String? = nil
     ) {
         (self.id, self.listSlug, self.listID, self.count, self.sha256) = (id, listSlug, listID, count, sha256)
         (self.createdAt, self.erased, self.expired, self.senderIdentity) = (createdAt, erased, expired, senderIdentity)
+        (self.approvalsRequired, self.approvals, self.creatorTokenID) = (approvalsRequired, approvals, creatorTokenID)
     }
 }
 
@@ -98,8 +106,24 @@ public protocol SnapshotStore: Sendable {
     var recipientPaging: RecipientPaging { get }
     /// Freezes the list's audience now. An empty audience is a snapshot of count 0. A
     /// closed list takes none: `DomainError.listArchived`.
-    func takeSnapshot(listID: Int64, tokenID: String?, source: EventSource) async throws -> AudienceSnapshot
+    /// With an `expectation`, an audience that does not meet it throws
+    /// `DomainError.audienceMismatch` from inside the transaction: no snapshot, member or
+    /// event is kept.
+    func takeSnapshot(
+        listID: Int64, tokenID: String?, expecting: AudienceExpectation?, source: EventSource
+    ) async throws -> AudienceSnapshot
     func snapshot(id: String) async throws -> AudienceSnapshot?
+    /// Up to `limit` snapshots, of one list or of all, newest first.
+    func snapshots(listID: Int64?, limit: Int) async throws -> [AudienceSnapshot]
+    /// A snapshot's approvals, oldest first.
+    func approvals(snapshotID: String) async throws -> [SnapshotApproval]
+    /// Records an approval the rules allowed (`SnapshotApprovals`): once per approver
+    /// (again: `counted: false`, nothing written), with a `snapshot_approved` event, and
+    /// `approved_at` set by the approval that reaches the requirement. Concurrent last
+    /// approvals are serialised on the snapshot, so exactly one of them makes it ready.
+    func recordApproval(
+        snapshotID: String, approver: Approver, count: Int, sha256Prefix: String, source: EventSource
+    ) async throws -> ApprovalTally
     /// Deletes the member rows of every snapshot taken before `cutoff`, `batch` rows per
     /// transaction so the writer is never held for long; the snapshots stay, marked expired.
     func pruneSnapshots(takenBefore cutoff: Date, batch: Int) async throws -> SnapshotPruning
@@ -119,4 +143,21 @@ public protocol SnapshotStore: Sendable {
 
 extension SnapshotStore {
     public var recipientPaging: RecipientPaging { .embedded }
+
+    public func takeSnapshot(listID: Int64, tokenID: String?, source: EventSource) async throws -> AudienceSnapshot {
+        try await takeSnapshot(listID: listID, tokenID: tokenID, expecting: nil, source: source)
+    }
+}
+
+extension AudienceSnapshot {
+    /// The `snapshot_taken` event's detail, the same on every store.
+    package static func takenEventDetail(
+        id: String, count: Int, sha256: String, expectation: AudienceExpectation?, approvalsRequired: Int
+    ) -> [String: String] {
+        var detail = ["snapshot_id": id, "count": String(count), "sha256": sha256]
+        // Only when some are required: a list without approvals records what it always did.
+        if approvalsRequired > 0 { detail["approvals_required"] = String(approvalsRequired) }
+        detail.merge(expectation?.eventDetail ?? [:]) { current, _ in current }
+        return detail
+    }
 }

@@ -25,6 +25,8 @@ public enum EventType: String, Sendable, Codable, CaseIterable {
     case webhookRemoved = "webhook_removed"
     case webhookSourceAdded = "webhook_source_added"
     case webhookSourceRemoved = "webhook_source_removed"
+    /// A rendered message checked against a snapshot before sending (README, "Before you send").
+    case preflightChecked = "preflight_checked"
 }
 
 /// Where a change came from: `cli`, `form:/lists/news/subscribe`, `api:token-id`, ...

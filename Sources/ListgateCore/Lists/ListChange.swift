@@ -21,6 +21,8 @@ public struct ListChange: Sendable {
     /// The soft-bounce policy's parts, each checked by `SoftBouncePolicy`.
     public var softBounceLimit: Int?
     public var softBounceDays: Int?
+    /// Checked against `MailingList.snapshotApprovalsRange` by whoever builds the change.
+    public var snapshotApprovals: Int?
 
     public init() {}
 
@@ -30,6 +32,7 @@ public struct ListChange: Sendable {
         name == nil && from == nil && locale == nil && replyTo == nil && allowAddresses.isEmpty
             && disallowAddresses.isEmpty && allowOrigins.isEmpty && disallowOrigins.isEmpty && sitePages.isEmpty
             && identity.isEmpty && softBounceLimit == nil && softBounceDays == nil
+            && snapshotApprovals == nil
     }
 
     /// The list as this change leaves it.
@@ -49,7 +52,8 @@ public struct ListChange: Sendable {
             allowedAddresses: addresses.sorted { $0.entered < $1.entered }, allowedOrigins: origins.sorted(),
             sitePages: pages, senderIdentity: senderIdentity, createdAt: list.createdAt, archivedAt: list.archivedAt,
             softBounces: SoftBouncePolicy(
-                checkedLimit: softBounceLimit ?? list.softBounces.limit, days: softBounceDays ?? list.softBounces.days))
+                checkedLimit: softBounceLimit ?? list.softBounces.limit, days: softBounceDays ?? list.softBounces.days),
+            snapshotApprovals: snapshotApprovals ?? list.snapshotApprovals)
     }
 }
 
@@ -86,6 +90,7 @@ extension MailingList {
                 ("contact", senderIdentity.contact?.text),
                 ("soft_bounce_limit", String(softBounces.limit)),
                 ("soft_bounce_days", String(softBounces.days)),
+                ("snapshot_approvals", String(snapshotApprovals)),
             ]
     }
 

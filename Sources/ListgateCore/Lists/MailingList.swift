@@ -27,14 +27,21 @@ public struct MailingList: Sendable, Equatable {
     public let archivedAt: Date?
     /// When senders' soft bounces make a subscription `bounced` (Feedback).
     public let softBounces: SoftBouncePolicy
+    /// How many people must approve each snapshot of this list (0–9; 0: none) before its
+    /// recipients can be streamed (README, "Before you send"). Frozen into each snapshot.
+    public let snapshotApprovals: Int
+
+    /// The range `lists update --snapshot-approvals` and the schema accept.
+    public static let snapshotApprovalsRange = 0...9
 
     public init(
         id: Int64, slug: ListSlug, name: String, from: Mailbox, replyTo: EmailAddress?, locale: ListLocale,
         allowedAddresses: [EmailAddress], allowedOrigins: [String] = [], sitePages: SitePages = SitePages(),
         senderIdentity: SenderIdentity = SenderIdentity(), createdAt: Date, archivedAt: Date? = nil,
-        softBounces: SoftBouncePolicy = .standard
+        softBounces: SoftBouncePolicy = .standard, snapshotApprovals: Int = 0
     ) {
         self.softBounces = softBounces
+        self.snapshotApprovals = snapshotApprovals
         self.allowedOrigins = allowedOrigins
         self.sitePages = sitePages
         self.senderIdentity = senderIdentity

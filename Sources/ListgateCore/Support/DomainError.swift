@@ -20,6 +20,11 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
     case messageNotInState(Int64, OutboxStatus, allowed: [OutboxStatus])
     /// `--soft-bounce-limit` or `--soft-bounce-days` out of range.
     case invalidSoftBouncePolicy(String)
+    /// A snapshot's audience is not what the sender expected (`AudienceExpectation`):
+    /// nothing was kept.
+    case audienceMismatch(count: Int, expectation: AudienceExpectation)
+    /// An expectation that cannot be met by any audience (a negative count).
+    case invalidExpectation(String)
 
     public var description: String {
         switch self {
@@ -50,6 +55,10 @@ public enum DomainError: Error, Equatable, Sendable, CustomStringConvertible {
         case .messageNotFound(let id):
             "no outbox message with id \(id)"
         case .invalidSoftBouncePolicy(let reason):
+            reason
+        case .audienceMismatch(let count, let expectation):
+            "the audience is \(count), not \(expectation.summary) as expected: no snapshot was taken"
+        case .invalidExpectation(let reason):
             reason
         case .messageNotInState(let id, let status, let allowed):
             "message \(id) is \(status.rawValue); only \(allowed.map(\.rawValue).joined(separator: " or ")) messages can be changed this way"

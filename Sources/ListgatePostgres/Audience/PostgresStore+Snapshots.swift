@@ -17,7 +17,9 @@ extension PostgresStore: SnapshotStore {
     /// flight (about 12 MB held while a million stream; measured in docs/benchmarks.md).
     public var recipientPaging: RecipientPaging { RecipientPaging(size: 5_000, ahead: 4) }
 
-    public func takeSnapshot(listID: Int64, tokenID: String?, source: EventSource) async throws -> AudienceSnapshot {
+    public func takeSnapshot(
+        listID: Int64, tokenID: String?, expecting expectation: AudienceExpectation?, source: EventSource
+    ) async throws -> AudienceSnapshot {
         // To the millisecond, as stored: the answer to the creation must equal the
         // metadata read back later, field for field.
         let now = Timestamp.truncated(Date())
@@ -33,9 +35,10 @@ extension PostgresStore: SnapshotStore {
             }
             let identity = list.senderIdentity
             guard let snapshotRowID = try await connection.value("""
-                INSERT INTO snapshots (public_id, list_id, token_id, count, sha256, created_at, legal_name, postal_address, contact)
+                INSERT INTO snapshots (public_id, list_id, token_id, count, sha256, created_at, legal_name, postal_address, contact,
+                                       approvals_required)
                 VALUES (\(id), \(listID), \(tokenRowID), 0, \(LedgerCheckpoint.genesisHash), \(now),
-                        \(identity.legalName), \(identity.postalAddress), \(identity.contact?.text))
+                        \(identity.legalName), \(identity.postalAddress), \(identity.contact?.text), \(list.snapshotApprovals))
                 RETURNING id
                 """, as: Int64.self)
             else { throw StoreError.unreadableValue(column: "snapshots.id", "a taken snapshot returned no id") }
@@ -65,16 +68,21 @@ extension PostgresStore: SnapshotStore {
                 if let bytes = row.makeRandomAccess()[0].bytes { hasher.update(data: Data(bytes.readableBytesView)) }
                 count += 1
             }
+            // Thrown inside the transaction: a refused audience leaves no row behind.
+            try expectation?.check(count: count)
             let digest = hasher.finalize().hexString
             try await connection.execute(
                 "UPDATE snapshots SET count = \(count), sha256 = \(digest) WHERE id = \(snapshotRowID)")
             try await PostgresLedger.append(
                 NewEvent(.snapshotTaken, listID: listID, source: source,
-                         detail: ["snapshot_id": id, "count": String(count), "sha256": digest]),
+                         detail: AudienceSnapshot.takenEventDetail(
+                            id: id, count: count, sha256: digest, expectation: expectation,
+                            approvalsRequired: list.snapshotApprovals)),
                 at: now, on: connection)
             return AudienceSnapshot(
                 id: id, listSlug: list.slug.rawValue, listID: listID, count: count, sha256: digest, createdAt: now, erased: 0,
-                senderIdentity: identity)
+                senderIdentity: identity, approvalsRequired: list.snapshotApprovals,
+                creatorTokenID: tokenRowID == nil ? nil : tokenID)
         }
         // A snapshot is a bulk load, and the sender streams it at once: before autovacuum
         // gets to the new rows, the planner would guess a few and read each page by
@@ -89,22 +97,104 @@ extension PostgresStore: SnapshotStore {
         return snapshot
     }
 
+    /// The columns `snapshot(from:)` reads, from `snapshots s JOIN lists l`.
+    static let snapshotColumns = """
+        s.public_id, s.list_id, s.count, s.sha256, s.created_at, s.erased, s.members_deleted_at, l.slug,
+        s.legal_name, s.postal_address, s.contact, s.approvals_required::bigint AS approvals_required,
+        (SELECT count(*) FROM snapshot_approvals a WHERE a.snapshot_id = s.id) AS approvals,
+        (SELECT t.public_id FROM api_tokens t WHERE t.id = s.token_id) AS creator
+        """
+
+    static func snapshot(from row: PostgresRandomAccessRow) throws -> AudienceSnapshot {
+        AudienceSnapshot(
+            id: try row.get("public_id"), listSlug: try row.get("slug"), listID: try row.get("list_id"),
+            count: Int(try row.get("count", as: Int64.self)), sha256: try row.get("sha256"),
+            createdAt: try row.get("created_at"), erased: Int(try row.get("erased", as: Int64.self)),
+            expired: try row.get("members_deleted_at", as: Date?.self) != nil,
+            senderIdentity: SenderIdentity(
+                legalName: try row.get("legal_name"), postalAddress: try row.get("postal_address"),
+                contact: try (try row.get("contact", as: String?.self)).map { try SenderContact($0) }),
+            approvalsRequired: Int(try row.get("approvals_required", as: Int64.self)),
+            approvals: Int(try row.get("approvals", as: Int64.self)),
+            creatorTokenID: try row.get("creator", as: String?.self))
+    }
+
     public func snapshot(id: String) async throws -> AudienceSnapshot? {
         try await read { connection in
-            guard let row = try await connection.row("""
-                SELECT s.public_id, s.list_id, s.count, s.sha256, s.created_at, s.erased, s.members_deleted_at, l.slug,
-                       s.legal_name, s.postal_address, s.contact
-                FROM snapshots s JOIN lists l ON l.id = s.list_id WHERE s.public_id = \(id)
+            try await connection.row("""
+                SELECT \(unescaped: Self.snapshotColumns) FROM snapshots s JOIN lists l ON l.id = s.list_id
+                WHERE s.public_id = \(id)
+                """).map(Self.snapshot(from:))
+        }
+    }
+
+    public func snapshots(listID: Int64?, limit: Int) async throws -> [AudienceSnapshot] {
+        try await read { connection in
+            let rows = if let listID {
+                try await connection.rows("""
+                    SELECT \(unescaped: Self.snapshotColumns) FROM snapshots s JOIN lists l ON l.id = s.list_id
+                    WHERE s.list_id = \(listID) ORDER BY s.created_at DESC, s.id DESC LIMIT \(Int64(limit))
+                    """)
+            } else {
+                try await connection.rows("""
+                    SELECT \(unescaped: Self.snapshotColumns) FROM snapshots s JOIN lists l ON l.id = s.list_id
+                    ORDER BY s.created_at DESC, s.id DESC LIMIT \(Int64(limit))
+                    """)
+            }
+            return try rows.map(Self.snapshot(from:))
+        }
+    }
+
+    public func approvals(snapshotID: String) async throws -> [SnapshotApproval] {
+        try await read { connection in
+            try await connection.rows("""
+                SELECT a.approver, a.approved_at FROM snapshot_approvals a JOIN snapshots s ON s.id = a.snapshot_id
+                WHERE s.public_id = \(snapshotID) ORDER BY a.approved_at, a.approver COLLATE "C"
+                """).compactMap { row in
+                try Approver(stored: row.get("approver")).map {
+                    SnapshotApproval(approver: $0, approvedAt: try row.get("approved_at"))
+                }
+            }
+        }
+    }
+
+    public func recordApproval(
+        snapshotID: String, approver: Approver, count: Int, sha256Prefix: String, source: EventSource
+    ) async throws -> ApprovalTally {
+        let now = Timestamp.truncated(Date())
+        return try await write { connection in
+            // The snapshot row locked first: two last approvals at once would otherwise
+            // each count N-1 and neither set approved_at (or both would).
+            guard let snapshot = try await connection.row("""
+                SELECT id, list_id, approvals_required::bigint AS approvals_required, approved_at
+                FROM snapshots WHERE public_id = \(snapshotID) FOR UPDATE
                 """)
-            else { return nil }
-            return AudienceSnapshot(
-                id: try row.get("public_id"), listSlug: try row.get("slug"), listID: try row.get("list_id"),
-                count: Int(try row.get("count", as: Int64.self)), sha256: try row.get("sha256"),
-                createdAt: try row.get("created_at"), erased: Int(try row.get("erased", as: Int64.self)),
-                expired: try row.get("members_deleted_at", as: Date?.self) != nil,
-                senderIdentity: SenderIdentity(
-                    legalName: try row.get("legal_name"), postalAddress: try row.get("postal_address"),
-                    contact: try (try row.get("contact", as: String?.self)).map { try SenderContact($0) }))
+            else { throw SnapshotApprovalError.snapshotNotFound(snapshotID) }
+            let rowID = try snapshot.get("id", as: Int64.self)
+            let required = Int(try snapshot.get("approvals_required", as: Int64.self))
+            var tokenRowID: Int64?
+            if let tokenID = approver.tokenID {
+                tokenRowID = try await connection.value("SELECT id FROM api_tokens WHERE public_id = \(tokenID)", as: Int64.self)
+            }
+            let inserted = try await connection.rows("""
+                INSERT INTO snapshot_approvals (snapshot_id, approver, token_id, count, sha256_prefix, approved_at)
+                VALUES (\(rowID), \(approver.stored), \(tokenRowID), \(Int64(count)), \(sha256Prefix), \(now))
+                ON CONFLICT (snapshot_id, approver) DO NOTHING
+                RETURNING approver
+                """)
+            let counted = inserted.count == 1
+            let approvals = try await connection.value(
+                "SELECT count(*) FROM snapshot_approvals WHERE snapshot_id = \(rowID)", as: Int64.self) ?? 0
+            let tally = ApprovalTally(approvals: Int(approvals), required: required, counted: counted)
+            guard counted else { return tally }
+            if tally.status == .ready, try snapshot.get("approved_at", as: Date?.self) == nil {
+                try await connection.execute("UPDATE snapshots SET approved_at = \(now) WHERE id = \(rowID)")
+            }
+            try await PostgresLedger.append(
+                NewEvent(.snapshotApproved, listID: try snapshot.get("list_id", as: Int64.self), source: source,
+                         detail: AudienceSnapshot.approvedEventDetail(id: snapshotID, approver: approver, tally: tally)),
+                at: now, on: connection)
+            return tally
         }
     }
 

@@ -52,7 +52,8 @@ extension PostgresStore: ListStore {
                     confirmed_url = \(updated.sitePages.confirmed?.text), unsubscribed_url = \(updated.sitePages.unsubscribed?.text),
                     privacy_url = \(updated.sitePages.privacy?.text), legal_name = \(updated.senderIdentity.legalName),
                     postal_address = \(updated.senderIdentity.postalAddress), contact = \(updated.senderIdentity.contact?.text),
-                    soft_bounce_limit = \(updated.softBounces.limit), soft_bounce_days = \(updated.softBounces.days)
+                    soft_bounce_limit = \(updated.softBounces.limit), soft_bounce_days = \(updated.softBounces.days),
+                    snapshot_approvals = \(updated.snapshotApprovals)
                 WHERE id = \(list.id)
                 """)
             if updated.allowedAddresses.map(\.entered) != list.allowedAddresses.map(\.entered) {
@@ -205,6 +206,7 @@ extension PostgresStore: ListStore {
             archivedAt: try row.get("archived_at"),
             softBounces: SoftBouncePolicy(
                 checkedLimit: Int(try row.get("soft_bounce_limit", as: Int64.self)),
-                days: Int(try row.get("soft_bounce_days", as: Int64.self))))
+                days: Int(try row.get("soft_bounce_days", as: Int64.self))),
+            snapshotApprovals: Int(try row.get("snapshot_approvals", as: Int64.self)))
     }
 }

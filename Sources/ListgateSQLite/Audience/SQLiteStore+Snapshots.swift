@@ -7,7 +7,9 @@ import GRDBSQLite
 import ListgateCore
 
 extension SQLiteStore {
-    public func takeSnapshot(listID: Int64, tokenID: String?, source: EventSource) async throws -> AudienceSnapshot {
+    public func takeSnapshot(
+        listID: Int64, tokenID: String?, expecting expectation: AudienceExpectation?, source: EventSource
+    ) async throws -> AudienceSnapshot {
         try await pool.write { db in
             guard let list = try Self.fetchList(db, where: "id = ?", [listID]) else {
                 throw DomainError.listNotFound(String(listID))
@@ -21,8 +23,11 @@ extension SQLiteStore {
                 try Int64.fetchOne(db, sql: "SELECT id FROM api_tokens WHERE public_id = ?", arguments: [$0])
             }
             try db.execute(
-                sql: "INSERT INTO snapshots (public_id, list_id, token_id, count, sha256, created_at) VALUES (?, ?, ?, 0, ?, ?)",
-                arguments: [id, listID, tokenRowID, EventLedger.genesisHash, Timestamp.string(now)])
+                sql: """
+                    INSERT INTO snapshots (public_id, list_id, token_id, count, sha256, created_at, approvals_required)
+                    VALUES (?, ?, ?, 0, ?, ?, ?)
+                    """,
+                arguments: [id, listID, tokenRowID, EventLedger.genesisHash, Timestamp.string(now), list.snapshotApprovals])
             let snapshotRowID = db.lastInsertedRowID
             let identity = list.senderIdentity
             try db.execute(
@@ -54,38 +59,118 @@ extension SQLiteStore {
                 hasher.update(data: Data(key.utf8))
                 count += 1
             }
+            // Thrown inside the transaction: a refused audience leaves no row behind.
+            try expectation?.check(count: count)
             let digest = hasher.finalize().hexString
             try db.execute(
                 sql: "UPDATE snapshots SET count = ?, sha256 = ? WHERE id = ?", arguments: [count, digest, snapshotRowID])
             try EventLedger.append(
                 NewEvent(.snapshotTaken, listID: listID, source: source,
-                         detail: ["snapshot_id": id, "count": String(count), "sha256": digest]),
+                         detail: AudienceSnapshot.takenEventDetail(
+                            id: id, count: count, sha256: digest, expectation: expectation,
+                            approvalsRequired: list.snapshotApprovals)),
                 at: now, in: db)
             return AudienceSnapshot(
                 id: id, listSlug: list.slug.rawValue, listID: listID, count: count, sha256: digest, createdAt: now, erased: 0,
-                senderIdentity: identity)
+                senderIdentity: identity, approvalsRequired: list.snapshotApprovals,
+                creatorTokenID: tokenRowID == nil ? nil : tokenID)
         }
+    }
+
+    /// The columns `snapshot(from:)` reads, from `snapshots s JOIN lists l`.
+    static let snapshotColumns = """
+        s.public_id, s.list_id, s.count, s.sha256, s.created_at, s.erased, s.members_deleted_at, l.slug,
+        s.legal_name, s.postal_address, s.contact, s.approvals_required,
+        (SELECT count(*) FROM snapshot_approvals a WHERE a.snapshot_id = s.id) AS approvals,
+        (SELECT t.public_id FROM api_tokens t WHERE t.id = s.token_id) AS creator
+        """
+
+    static func snapshot(from row: Row) throws -> AudienceSnapshot {
+        AudienceSnapshot(
+            id: row["public_id"], listSlug: row["slug"], listID: row["list_id"], count: row["count"],
+            sha256: row["sha256"], createdAt: Timestamp.parse(row["created_at"]) ?? Date(timeIntervalSince1970: 0),
+            erased: row["erased"], expired: (row["members_deleted_at"] as String?) != nil,
+            senderIdentity: SenderIdentity(
+                legalName: row["legal_name"], postalAddress: row["postal_address"],
+                contact: try (row["contact"] as String?).map { try SenderContact($0) }),
+            approvalsRequired: row["approvals_required"], approvals: row["approvals"], creatorTokenID: row["creator"])
     }
 
     public func snapshot(id: String) async throws -> AudienceSnapshot? {
         try await pool.read { db in
             try Row.fetchOne(
+                db, sql: "SELECT \(Self.snapshotColumns) FROM snapshots s JOIN lists l ON l.id = s.list_id WHERE s.public_id = ?",
+                arguments: [id]
+            ).map(Self.snapshot(from:))
+        }
+    }
+
+    public func snapshots(listID: Int64?, limit: Int) async throws -> [AudienceSnapshot] {
+        try await pool.read { db in
+            try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT s.public_id, s.list_id, s.count, s.sha256, s.created_at, s.erased, s.members_deleted_at, l.slug,
-                           s.legal_name, s.postal_address, s.contact
-                    FROM snapshots s JOIN lists l ON l.id = s.list_id WHERE s.public_id = ?
+                    SELECT \(Self.snapshotColumns) FROM snapshots s JOIN lists l ON l.id = s.list_id
+                    WHERE ?1 IS NULL OR s.list_id = ?1
+                    ORDER BY s.created_at DESC, s.id DESC LIMIT ?2
                     """,
-                arguments: [id]
-            ).map {
-                AudienceSnapshot(
-                    id: $0["public_id"], listSlug: $0["slug"], listID: $0["list_id"], count: $0["count"],
-                    sha256: $0["sha256"], createdAt: Timestamp.parse($0["created_at"]) ?? Date(timeIntervalSince1970: 0),
-                    erased: $0["erased"], expired: ($0["members_deleted_at"] as String?) != nil,
-                    senderIdentity: SenderIdentity(
-                        legalName: $0["legal_name"], postalAddress: $0["postal_address"],
-                        contact: try ($0["contact"] as String?).map { try SenderContact($0) }))
+                arguments: [listID, limit]
+            ).map(Self.snapshot(from:))
+        }
+    }
+
+    public func approvals(snapshotID: String) async throws -> [SnapshotApproval] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT a.approver, a.approved_at FROM snapshot_approvals a JOIN snapshots s ON s.id = a.snapshot_id
+                    WHERE s.public_id = ? ORDER BY a.approved_at, a.approver
+                    """,
+                arguments: [snapshotID]
+            ).compactMap { row in
+                Approver(stored: row["approver"]).map {
+                    SnapshotApproval(approver: $0, approvedAt: Timestamp.parse(row["approved_at"]) ?? Date(timeIntervalSince1970: 0))
+                }
             }
+        }
+    }
+
+    public func recordApproval(
+        snapshotID: String, approver: Approver, count: Int, sha256Prefix: String, source: EventSource
+    ) async throws -> ApprovalTally {
+        // One writer at a time on SQLite: two last approvals cannot both read N-1.
+        try await pool.write { db in
+            guard let snapshot = try Row.fetchOne(
+                db, sql: "SELECT id, list_id, approvals_required, approved_at FROM snapshots WHERE public_id = ?",
+                arguments: [snapshotID])
+            else { throw SnapshotApprovalError.snapshotNotFound(snapshotID) }
+            let rowID: Int64 = snapshot["id"]
+            let required: Int = snapshot["approvals_required"]
+            let tokenRowID = try approver.tokenID.flatMap {
+                try Int64.fetchOne(db, sql: "SELECT id FROM api_tokens WHERE public_id = ?", arguments: [$0])
+            }
+            let now = Timestamp.truncated(Date())
+            try db.execute(
+                sql: """
+                    INSERT INTO snapshot_approvals (snapshot_id, approver, token_id, count, sha256_prefix, approved_at)
+                    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (snapshot_id, approver) DO NOTHING
+                    """,
+                arguments: [rowID, approver.stored, tokenRowID, count, sha256Prefix, Timestamp.string(now)])
+            let counted = db.changesCount == 1
+            let approvals = try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM snapshot_approvals WHERE snapshot_id = ?", arguments: [rowID]) ?? 0
+            let tally = ApprovalTally(approvals: approvals, required: required, counted: counted)
+            guard counted else { return tally }
+            if tally.status == .ready, (snapshot["approved_at"] as String?) == nil {
+                try db.execute(
+                    sql: "UPDATE snapshots SET approved_at = ? WHERE id = ?", arguments: [Timestamp.string(now), rowID])
+            }
+            try EventLedger.append(
+                NewEvent(.snapshotApproved, listID: snapshot["list_id"], source: source,
+                         detail: AudienceSnapshot.approvedEventDetail(id: snapshotID, approver: approver, tally: tally)),
+                at: now, in: db)
+            return tally
         }
     }
 

@@ -183,7 +183,8 @@ public struct SQLiteStore: ListgateStore {
                 sql: """
                     UPDATE lists SET name = ?, from_name = ?, from_email = ?, reply_to = ?, locale = ?,
                         thanks_url = ?, confirmed_url = ?, unsubscribed_url = ?, privacy_url = ?,
-                        legal_name = ?, postal_address = ?, contact = ?, soft_bounce_limit = ?, soft_bounce_days = ?
+                        legal_name = ?, postal_address = ?, contact = ?, soft_bounce_limit = ?, soft_bounce_days = ?,
+                        snapshot_approvals = ?
                     WHERE id = ?
                     """,
                 arguments: [
@@ -191,7 +192,8 @@ public struct SQLiteStore: ListgateStore {
                     updated.locale.rawValue, updated.sitePages.thanks?.text, updated.sitePages.confirmed?.text,
                     updated.sitePages.unsubscribed?.text, updated.sitePages.privacy?.text,
                     updated.senderIdentity.legalName, updated.senderIdentity.postalAddress,
-                    updated.senderIdentity.contact?.text, updated.softBounces.limit, updated.softBounces.days, list.id,
+                    updated.senderIdentity.contact?.text, updated.softBounces.limit, updated.softBounces.days,
+                    updated.snapshotApprovals, list.id,
                 ])
             if updated.allowedAddresses.map(\.entered) != list.allowedAddresses.map(\.entered) {
                 try db.execute(sql: "DELETE FROM list_allowed_addresses WHERE list_id = ?", arguments: [list.id])
@@ -336,6 +338,7 @@ public struct SQLiteStore: ListgateStore {
                 return date
             },
             // The schema's CHECKs hold these to SoftBouncePolicy's ranges.
-            softBounces: SoftBouncePolicy(checkedLimit: row["soft_bounce_limit"], days: row["soft_bounce_days"]))
+            softBounces: SoftBouncePolicy(checkedLimit: row["soft_bounce_limit"], days: row["soft_bounce_days"]),
+            snapshotApprovals: row["snapshot_approvals"])
     }
 }
