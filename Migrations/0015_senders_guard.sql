@@ -1,4 +1,4 @@
--- The sender's guard (README, "Before you send"; DESIGN.md Part 2): a list may require
+-- The sender's guard (README, "Before you send"): a list may require
 -- N people to approve each snapshot, by its exact count and SHA-256, before the
 -- recipients can be streamed; and the ledger learns the type of a preflight check.
 --

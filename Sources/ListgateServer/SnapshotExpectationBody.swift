@@ -1,7 +1,7 @@
 // The optional body of `POST /api/v1/lists/{slug}/snapshots`: what the sender expects the
 // audience to be (`AudienceExpectation`), `{"expect_count": N}` and/or `{"max_count": N}`.
 // Read strictly on purpose: a misspelt key silently ignored would take the snapshot
-// unchecked, which is exactly the incident the expectation exists to stop (INCIDENTS.md,
+// unchecked, which is exactly the incident the expectation exists to stop (README, "Why listgate exists":
 // Channel Talk), so anything but those two keys with whole numbers is a 400.
 import Foundation
 import Hummingbird

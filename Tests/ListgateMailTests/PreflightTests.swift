@@ -119,6 +119,19 @@ struct PreflightTests {
         return String(decoding: try encoder.encode(report), as: UTF8.self)
     }
 
+    @Test("a snapshot of another list is refused before anything is read or recorded")
+    func snapshotOfAnotherListIsRefused() async throws {
+        let store = FakePreflightStore(members: [Self.member])
+        let other = AudienceSnapshot(
+            id: Self.snapshotID, listSlug: "other", listID: Self.listID + 1, count: 1, sha256: String(repeating: "0", count: 64),
+            createdAt: Date(timeIntervalSince1970: 1_790_000_000), erased: 0, senderIdentity: Self.identity)
+        await #expect(throws: PreflightMisuse.snapshotOfAnotherList) {
+            try await Preflight(store: store, links: Self.links)
+                .check(Self.newsletter(), snapshot: other, list: Self.list(), source: .cli)
+        }
+        #expect(await store.records.isEmpty)
+    }
+
     // MARK: Passing
 
     @Test("a correct Japanese newsletter passes, naming the recipient by id")

@@ -1,4 +1,4 @@
-// The Channel Talk incident (INCIDENTS.md) replayed through the built binary on every
+// The Channel Talk incident (README, "Why listgate exists") replayed through the built binary on every
 // store: a sender meant to mail one person, took a snapshot of the whole list, and mailed
 // 300. With the expected audience said up front (`{"max_count": 1}`), the snapshot is
 // refused with the real count, and nothing exists that could be streamed.

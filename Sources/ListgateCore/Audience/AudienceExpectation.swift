@@ -1,7 +1,7 @@
 // What a sender expects of an audience before it is frozen (README, "Before you send"):
 // the exact number of recipients it means to mail, or a ceiling. A snapshot that does not
 // match is refused inside the store's transaction, so nothing of it is kept: the
-// 2020 Channel Talk incident (INCIDENTS.md) mailed a whole customer base where a handful
+// 2020 Channel Talk incident (README, "Why listgate exists") mailed a whole customer base where a handful
 // was meant, and a count checked before sending would have stopped it.
 public struct AudienceExpectation: Sendable, Equatable {
     /// The audience must be exactly this many.

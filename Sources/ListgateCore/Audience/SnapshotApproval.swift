@@ -17,12 +17,18 @@ public enum Approver: Sendable, Hashable, CustomStringConvertible {
     case token(String)
 
     /// An admin's name: one line of at most 100 characters, so the ledger stays readable.
+    /// Compared as one person whatever its case or width (NFKC, lower case: "Alice" and
+    /// "ａｌｉｃｅ" are alice), and refused with invisible characters (controls, format
+    /// characters such as U+200B), which would let one person approve twice under names
+    /// that look the same. Counted in scalars, as the schema's length() counts.
     public static func admin(named name: String) throws(SnapshotApprovalError) -> Approver {
-        let trimmed = name.trimmingCharacters(in: .whitespaces)
-        guard (1...100).contains(trimmed.count),
-              !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        let folded = name.trimmingCharacters(in: .whitespaces).precomposedStringWithCompatibilityMapping.lowercased()
+        guard (1...100).contains(folded.unicodeScalars.count),
+              !folded.unicodeScalars.contains(where: {
+                  $0.properties.generalCategory == .control || $0.properties.generalCategory == .format
+              })
         else { throw SnapshotApprovalError.invalidApprover }
-        return .admin(trimmed)
+        return .admin(folded)
     }
 
     public init?(stored: String) {

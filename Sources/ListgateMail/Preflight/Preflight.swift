@@ -8,6 +8,12 @@
 
 import ListgateCore
 
+/// A preflight asked of a snapshot together with another list than its own: the caller's
+/// mistake, refused before anything is read or recorded.
+public enum PreflightMisuse: Error, Equatable, Sendable {
+    case snapshotOfAnotherList
+}
+
 public struct Preflight: Sendable {
     /// Larger messages are refused before they are read (413 from the API).
     public static let maximumOctets = 10 << 20
@@ -26,6 +32,9 @@ public struct Preflight: Sendable {
     public func check(
         _ raw: [UInt8], snapshot: AudienceSnapshot, list: MailingList, source: EventSource
     ) async throws -> PreflightReport {
+        // The To is looked up in the snapshot and the subscribers in the list: both must
+        // be one audience, or a message would be judged against a list it is not for.
+        guard snapshot.listID == list.id else { throw PreflightMisuse.snapshotOfAnotherList }
         let report = try await judge(raw, snapshot: snapshot, list: list)
         try await store.recordPreflight(
             PreflightRecord(
