@@ -9,7 +9,7 @@ import Foundation
 /// Every room's capability at once: what a store implements and what only the
 /// composition roots (the CLI's commands, the server's builder) hold.
 public typealias ListgateStore = StoreHealth & ListStore & IntakeStore & UnsubscribeStore & PreferencesStore
-    & MembershipStore & SenderTokenStore & SnapshotStore & OutboxStore & SubscriberDataStore & LedgerStore & FeedbackStore
+    & MembershipStore & SenderTokenStore & SnapshotStore & PreflightStore & OutboxStore & SubscriberDataStore & LedgerStore & FeedbackStore
     & WebhookStore & WebhookDeliveryStore
     & WebhookSourceStore & PersonStore
 
