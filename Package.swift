@@ -153,7 +153,8 @@ let package = Package(
             ],
             path: "Tests/Support",
             resources: [.copy("smtp_sink.py"), .copy("inspect_mail.py"), .copy("flood.py"), .copy("webhook_receiver.py"),
-                        .copy("web_server.py")]
+                        .copy("web_server.py"),
+                        .copy("render_newsletter.py")]
         ),
         .testTarget(
             name: "ListgateMailTests",

@@ -20,8 +20,11 @@ public struct BodyLimits: Sendable, Equatable {
     /// Every route not named in `larger`: form posts are small.
     public var standard = FormLimits.bodyBytes
     /// Routes that take more, by path pattern, `*` standing for one segment: the sender
-    /// API's feedback route takes a batch of reports.
-    public var larger: [String: Int] = [FeedbackRoutes.pathPattern: FeedbackRoutes.maximumBodyBytes]
+    /// API's feedback route takes a batch of reports, its preflight one rendered message.
+    public var larger: [String: Int] = [
+        FeedbackRoutes.pathPattern: FeedbackRoutes.maximumBodyBytes,
+        PreflightRoutes.pathPattern: PreflightRoutes.maximumBodyBytes,
+    ]
 
     public init() {
         // The provider webhooks' own limits (ProviderWebhookLimits).

@@ -14,7 +14,7 @@ import Logging
 struct SnapshotExpiredWhileStreaming: Error {}
 
 struct SenderAPIRoutes: Sendable {
-    let store: any SnapshotStore & SenderTokenStore & ListCatalog
+    let store: any SnapshotStore & SenderTokenStore & ListCatalog & PreflightStore
     let links: LinkBuilder
     /// Departures per database read of the unsubscribes feed.
     static let pageSize = 1_000
@@ -30,6 +30,8 @@ struct SenderAPIRoutes: Sendable {
         audience.get("snapshots/:id") { request, context in try await snapshot(request, context) }
         audience.get("snapshots/:id/recipients") { request, context in try await recipients(request, context) }
         audience.get("lists/:slug/unsubscribes") { request, context in try await unsubscribes(request, context) }
+        // Checking one rendered newsletter before a campaign: a reader's question too.
+        PreflightRoutes(store: store, links: links).addRoutes(to: audience)
         // Reporting back: `feedback:write`.
         feedback.addRoutes(to: api.group().add(middleware: RequiredScope(scope: .feedbackWrite)))
         // Approving a snapshot: `audience:approve`, a second person's token.

@@ -17,6 +17,10 @@ enum Entry {
             } else {
                 try command.run()
             }
+        } catch let failed as PreflightFailed {
+            // The check ran and was recorded; only its verdict is a failure.
+            await LedgerSealing.sealAfterCommand()
+            fail(failed)
         } catch {
             // Nothing is sealed on a failure, which changes nothing (an import stopped halfway
             // leaves its committed batches to the next command or the server to seal).
@@ -45,6 +49,7 @@ enum Entry {
             if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
             Console.error(message.isEmpty ? "\(error)" : message)
         }
+        if error is PreflightNotChecked { exit(PreflightNotChecked.exitStatus) }
         exit(code == .success ? 1 : code.rawValue)
     }
 }

@@ -16,7 +16,7 @@ struct Listgate: AsyncParsableCommand {
             """,
         subcommands: [MigrateCommand.self, ServeCommand.self, ListsCommand.self, OutboxCommand.self, TokensCommand.self,
                       SubscribersCommand.self, SuppressionsCommand.self, ImportCommand.self, ExportCommand.self,
-                      EventsCommand.self, SnapshotsCommand.self, ConsentCommand.self, BackupCommand.self,
+                      EventsCommand.self, SnapshotsCommand.self, PreflightCommand.self, ConsentCommand.self, BackupCommand.self,
                       WebhooksCommand.self]
     )
 }
