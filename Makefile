@@ -118,5 +118,6 @@ bench: test-deps
 	$(call apt_install,wrk curl bc time)
 	$(SWIFT) build -c release --product MailBenchmark
 	$(SWIFT) build -c release --product IntakeBenchmark
+	$(SWIFT) build -c release --product PreflightBenchmark
 	$(SWIFT) build -c release --product listgate
 	bench/report.sh

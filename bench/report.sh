@@ -16,7 +16,7 @@ tmp=$(mktemp)
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM,"
   echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr),"
   echo "load average at start $(cut -d' ' -f1-3 /proc/loadavg); $(swift --version 2>/dev/null | head -1)."
-  for script in mail forms sender data feedback webhooks postgres; do
+  for script in mail forms sender preflight data feedback webhooks postgres; do
     echo
     echo "## bench/$script.sh"
     echo
