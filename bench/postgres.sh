@@ -7,7 +7,9 @@
 #  2. two instances on one PostgreSQL database vs one (two wrk at once, 16 connections each);
 #  3. the recipients stream of a 1M-member snapshot vs psql's \copy of the same rows;
 #  4. the import of 1M rows vs COPY of the same CSV into a bare table, and the bound for
-#     this schema (COPY into a staging table, then the schema's rows made with SQL alone).
+#     this schema (COPY into a staging table, then the schema's rows made with SQL alone);
+#  5. (run with 3, on its list) bench/preflight.sh's 1 MiB message with 13,011 subscribers'
+#     addresses, preflighted on PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${LISTGATE_TEST_POSTGRES_URL:-}" ]; then
@@ -106,12 +108,27 @@ query="SELECT s.recipient_id, m.email, m.name, m.subscribed_at, s.public_id FROM
 start=$(now)
 psql -X -q -d "$stream_db" -c "\\copy ($(echo $query)) TO STDOUT" > /dev/null
 copy_seconds=$(echo "$(now) - $start" | bc)
+# 5. The preflight of bench/preflight.sh on this list: 1 MiB carrying 13,011 subscribers'
+# addresses, to the stream's first member; 10 posts after one to warm the index pages.
+line=$(curl -sf -H "Authorization: Bearer $token" "$api/snapshots/$id/recipients" | head -1 || true)
+to=$(echo "$line" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["email"])')
+list_unsubscribe=$(echo "$line" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["list_unsubscribe"])')
+/usr/bin/python3 bench/preflight_message.py "$to" "$list_unsubscribe" 13011 "$rows" "$work/campaign.eml"
+preflight() {
+  curl -sf -o "$work/preflight.json" -w '%{time_total}\n' -X POST -H "Authorization: Bearer $token" \
+    -H "Content-Type: message/rfc822" --data-binary "@$work/campaign.eml" "$api/snapshots/$id/preflight"
+}
+preflight > /dev/null
+read -r preflight_median preflight_max < <(for _ in $(seq 10); do preflight; done \
+  | /usr/bin/python3 -c "import sys; t=sorted(float(x)*1000 for x in sys.stdin); print(f'{t[len(t)//2]:.0f} {t[-1]:.0f}')")
+preflight_subscribers=$(/usr/bin/python3 -c "import json; print(json.load(open('$work/preflight.json'))['subscriber_addresses'])")
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; pids=()
 echo "snapshot of $rows on PostgreSQL: ${snapshot_seconds}s"
 echo "recipients stream: $streamed lines in ${stream_seconds}s = $(ratio "$streamed / $stream_seconds") rows/s"
 echo "psql \\copy (same rows, same order): ${copy_seconds}s = $(ratio "$rows / $copy_seconds") rows/s"
 echo "stream / psql \\copy: $(ratio "$copy_seconds / $stream_seconds")x (target >= 0.5x)"
 echo "server RSS growth while streaming: $(( (peak_kb - rss_before_kb) / 1024 )) MB"
+echo "preflight, 1 MiB with 13,011 subscriber addresses on $rows, on PostgreSQL: median ${preflight_median} ms, max ${preflight_max} ms (target < 200 ms; $preflight_subscribers subscribers counted)"
 
 # 4. Import of 1M rows.
 /usr/bin/python3 -c "

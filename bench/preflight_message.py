@@ -9,7 +9,8 @@ from email.message import EmailMessage
 
 to, list_unsubscribe, count, rows, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 step = max(1, rows // count)
-addresses = [f"reader{1 + i * step:07d}@example.net" for i in range(count)]
+# Spread over the list, and never the recipient (the first member of the stream).
+addresses = [f"reader{1 + step // 2 + i * step:07d}@example.net" for i in range(count)]
 unsubscribe = list_unsubscribe.strip("<>")
 footer = f"株式会社サンプル\n〒100-0001 東京都千代田区千代田1-1\nお問い合わせ: https://example.org/contact\n配信停止: {unsubscribe}\n"
 text = "購読者一覧\n" + "\n".join(addresses) + "\n"

@@ -193,6 +193,12 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             }
             unanswered += 1
             waiting = .body
+            // A client that asked to be told before it sends its body (curl does from 1 MiB
+            // up, a sender posting a message to the preflight) is told now that the declared
+            // length passed; otherwise it waits a second for nothing (RFC 9110, 10.1.1).
+            if head.headerFields[.expect]?.lowercased() == "100-continue" {
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
+            }
             // A body may take its time between parts, but one still arriving after a whole
             // body timeout may give way under load.
             roster.update(id, yieldableSince: .now() + rules.bodyTimeout)

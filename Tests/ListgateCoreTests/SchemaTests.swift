@@ -193,6 +193,19 @@ struct SchemaTests {
         #expect(try await db.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM snapshot_approvals") } == 1)
     }
 
+    @Test("once approved, a snapshot's count, sha256, required approvals, list and creator never change")
+    func approvedSnapshotIsFrozen() async throws {
+        let db = try await makeSnapshotAwaitingApproval()
+        try await approve(db)
+        for sql in ["UPDATE snapshots SET count = 4", "UPDATE snapshots SET sha256 = '\(String(repeating: "c", count: 64))'",
+                    "UPDATE snapshots SET approvals_required = 1", "UPDATE snapshots SET token_id = NULL"] {
+            let error = await #expect(throws: DatabaseError.self, "\(sql)") { try await db.write { try $0.execute(sql: sql) } }
+            #expect(error?.message?.contains("an approved snapshot's audience never changes") == true, "\(sql)")
+        }
+        try await db.write { try $0.execute(sql: "UPDATE snapshots SET approved_at = ?, erased = erased + 1", arguments: [now]) }
+        #expect(try await db.read { try Int.fetchOne($0, sql: "SELECT count FROM snapshots") } == 3)
+    }
+
     // MARK: The outbox holds one recipient per message
 
     func insertOutbox(_ recipient: String, into db: DatabaseQueue, messageID: String = "<m1@listgate.test>") async throws {

@@ -127,6 +127,38 @@ struct ConnectionGuardTests {
         }
     }
 
+    @Test("Expect: 100-continue within the limit is told 100 Continue before the body is sent, then answered")
+    func expectContinue() async throws {
+        try await live { port, _ in
+            let form = "email=continue%40example.net"
+            let socket = try LoopbackSocket(port: port, receiveTimeout: .seconds(10))
+            socket.send("""
+                POST /lists/news/subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+                Content-Length: \(form.utf8.count)\r\nExpect: 100-continue\r\n\r\n
+                """)
+            // No body byte yet: the interim answer must come from the head alone.
+            let interim = await onOwnThread { socket.receive() }
+            #expect(String(decoding: interim ?? [], as: UTF8.self).hasPrefix("HTTP/1.1 100 Continue\r\n"))
+            socket.send(form)
+            let answer = await onOwnThread { Self.readAnswer(socket) }
+            #expect(answer?.hasPrefix("HTTP/1.1 200") == true, "\(answer ?? "closed")")
+            #expect(answer?.contains("100 Continue") == false, "one interim answer, not two")
+        }
+    }
+
+    @Test("Expect: 100-continue over the limit is 413 at once, never 100 Continue")
+    func expectContinueOverTheLimit() async throws {
+        try await live { port, _ in
+            let socket = try LoopbackSocket(port: port, receiveTimeout: .seconds(10))
+            socket.send("""
+                POST /lists/news/subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\
+                Expect: 100-continue\r\n\r\n
+                """)
+            let text = String(decoding: await socket.waitForClose(), as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 413"), "\(text.prefix(60))")
+        }
+    }
+
     @Test("a client that sends its oversized body anyway still reads the 413")
     func oversizedBodySentAnyway() async throws {
         try await live { port, _ in

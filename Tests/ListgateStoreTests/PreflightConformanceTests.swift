@@ -87,6 +87,17 @@ struct PreflightConformanceTests {
         #expect(try await prepared.store.subscribedKeys(listID: prepared.list.id, among: []).isEmpty)
     }
 
+    @Test("keys with quotes, backslashes, tabs and Japanese are asked and matched exactly",
+          arguments: StoreKind.underTest)
+    func subscribedKeysWrittenAnyWay(_ kind: StoreKind) async throws {
+        let prepared = try await prepared(kind)
+        let odd = [#""yamada\"taro"@example.jp"#, #"back\slash@example.jp"#, "tab\there@example.jp", "山田@例え.jp"]
+        for key in odd { try await prepared.opened.seedMember(key) }
+        let found = try await prepared.store.subscribedKeys(
+            listID: prepared.list.id, among: odd + [#""yamada\"taro2"@example.jp"#, "山田2@例え.jp"])
+        #expect(found == Set(odd))
+    }
+
     @Test("the newest snapshot of the list is the one taken last; a list without one has none",
           arguments: StoreKind.underTest)
     func newestSnapshot(_ kind: StoreKind) async throws {

@@ -186,6 +186,13 @@ SELECT pg_temp.refused(pg_temp.approve('snap_approvals_0001', 'admin:alice', NUL
 SELECT pg_temp.refused($$UPDATE snapshot_approvals SET count = 4$$, 'snapshot approvals are never changed: UPDATE refused');
 SELECT pg_temp.refused($$DELETE FROM snapshot_approvals$$, 'snapshot approvals are never deleted: DELETE refused');
 SELECT pg_temp.refused($$TRUNCATE snapshot_approvals$$, 'snapshot approvals are never deleted: TRUNCATE refused');
+-- Once approved, a snapshot's audience never changes (0003, as SQLite's 0016).
+SELECT pg_temp.refused($$UPDATE snapshots SET count = 4 WHERE public_id = 'snap_approvals_0001'$$, 'an approved snapshot''s audience never changes%');
+SELECT pg_temp.refused($$UPDATE snapshots SET sha256 = repeat('c', 64) WHERE public_id = 'snap_approvals_0001'$$, 'an approved snapshot''s audience never changes%');
+SELECT pg_temp.refused($$UPDATE snapshots SET approvals_required = 1 WHERE public_id = 'snap_approvals_0001'$$, 'an approved snapshot''s audience never changes%');
+UPDATE snapshots SET approved_at = now(), erased = erased + 1 WHERE public_id = 'snap_approvals_0001';
+UPDATE snapshots SET count = 4 WHERE public_id = 'snap_approvals_0002';
+SELECT pg_temp.expect(true, 'an approved snapshot still records approved_at and erasures; one without approvals may change');
 
 -- Subscriptions get their random ids from column defaults (SQLite: triggers).
 INSERT INTO addresses (email, identity_key, address_hash, created_at) VALUES ('a@b.example', 'a@b.example', repeat('a', 64), now());

@@ -29,21 +29,46 @@ extension SQLiteStore {
         return try await pool.read { db in
             // Any status: an unsubscribed person's address in a newsletter is still a
             // leak of the list. An erased person has no row left to match.
+            // CROSS JOIN fixes SQLite's join order: from the keys asked, by the unique index
+            // on identity_key, to the subscription by (list_id, address_id). Left to choose,
+            // SQLite walks every subscription of the list and tests it against the keys:
+            // 0.5 s per batch on a list of a million, against 10 ms this way.
             let statement = try db.cachedStatement(sql: """
-                SELECT a.identity_key FROM addresses a JOIN subscriptions s ON s.address_id = a.id AND s.list_id = ?1
-                WHERE a.identity_key IN (SELECT value FROM json_each(?2))
+                SELECT a.identity_key
+                FROM json_each(?2) AS asked
+                CROSS JOIN addresses a ON a.identity_key = asked.value
+                CROSS JOIN subscriptions s ON s.address_id = a.id AND s.list_id = ?1
                 """)
             var found = Set<String>()
             var start = 0
             while start < identityKeys.count {
                 let batch = identityKeys[start..<min(start + Self.preflightKeyBatch, identityKeys.count)]
-                let json = String(decoding: try JSONEncoder().encode(Array(batch)), as: UTF8.self)
-                let keys = try String.fetchCursor(statement, arguments: [listID, json])
+                let keys = try String.fetchCursor(statement, arguments: [listID, Self.jsonArray(batch)])
                 while let key = try keys.next() { found.insert(key) }
                 start += Self.preflightKeyBatch
             }
             return found
         }
+    }
+
+    /// `["a@example.jp","b@example.jp"]`, written directly: JSONEncoder took a tenth of a
+    /// preflight's time for 13,000 keys.
+    static func jsonArray(_ keys: ArraySlice<String>) -> String {
+        var json = "["
+        json.reserveCapacity(keys.count * 32)
+        for (index, key) in keys.enumerated() {
+            json += index == 0 ? "\"" : ",\""
+            for scalar in key.unicodeScalars {
+                switch scalar {
+                case "\"": json += "\\\""
+                case "\\": json += "\\\\"
+                case _ where scalar.value < 0x20: json += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+                default: json.unicodeScalars.append(scalar)
+                }
+            }
+            json += "\""
+        }
+        return json + "]"
     }
 
     public func newestSnapshotID(listID: Int64) async throws -> String? {
