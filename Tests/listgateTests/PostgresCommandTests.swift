@@ -14,11 +14,12 @@ struct PostgresCommandTests {
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("applied 0001_initial.sql"))
         #expect(first.stdout.contains("applied 0002_senders_guard.sql"))
+        #expect(first.stdout.contains("applied 0003_approved_snapshots_frozen.sql"))
         #expect(!first.stdout.contains(":postgres@") && !first.stdout.contains("password"))
         let second = try workspace.listgate("migrate")
         #expect(second.status == 0)
         #expect(second.stdout.contains("no migrations applied"))
-        #expect(try workspace.count("schema_migrations") == 2)
+        #expect(try workspace.count("schema_migrations") == 3)
         #expect(try workspace.count("settings") == 3, "the three generated keys")
     }
 
@@ -31,7 +32,7 @@ struct PostgresCommandTests {
         }
         #expect(results.allSatisfy { $0.status == 0 }, "\(results.map(\.stderr))")
         #expect(results.filter { $0.stdout.contains("applied 0001_initial.sql") }.count == 1)
-        #expect(try workspace.count("schema_migrations") == 2)
+        #expect(try workspace.count("schema_migrations") == 3)
         #expect(try workspace.count("settings") == 3)
     }
 
