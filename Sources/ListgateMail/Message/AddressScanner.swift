@@ -46,6 +46,58 @@ struct AddressToken {
     }
 }
 
+/// The keys of the readings met in one message, each non-ASCII one parsed once however
+/// often it recurs (a parse costs tens of microseconds; an ASCII reading's key is its
+/// lower-cased text and needs none).
+///
+/// Bounded: at most `maximumParses` distinct non-ASCII readings are parsed per message.
+/// Past that a reading is taken not to parse (its key is its lower-cased text, and it is
+/// never a permitted address): the message then fails closed, and a subscriber's address
+/// written in non-ASCII among those readings is not recognised as one.
+struct TokenKeys {
+    static let maximumParses = 20_000
+
+    private let parseLimit: Int
+    /// The identity key of each parsed reading; nil when it does not parse.
+    private var parsed: [String: String?] = [:]
+
+    init(maximumParses: Int = Self.maximumParses) {
+        parseLimit = maximumParses
+    }
+
+    /// The reading's identity key when it parses (within the bound), for a non-ASCII one.
+    mutating func identityKey(ofWide reading: String) -> String? {
+        if let known = parsed[reading] { return known }
+        guard parsed.count < parseLimit else { return nil }
+        let key = (try? EmailAddress(reading))?.identityKey
+        parsed[reading] = .some(key)
+        return key
+    }
+
+    /// `AddressToken.key(of:)`, through the cache.
+    mutating func key(of reading: String) -> String {
+        if AddressToken.isASCII(reading) { return reading.lowercased() }
+        return identityKey(ofWide: reading) ?? reading.lowercased()
+    }
+
+    /// The key without parsing: nil for a non-ASCII reading not parsed yet.
+    func knownKey(of reading: String) -> String? {
+        if AddressToken.isASCII(reading) { return reading.lowercased() }
+        guard let known = parsed[reading] else { return nil }
+        return known ?? reading.lowercased()
+    }
+
+    /// `AddressToken.candidateKeys`, through the cache.
+    mutating func candidateKeys(of token: AddressToken) -> [String] {
+        var keys: [String] = []
+        for reading in token.readings {
+            let key = key(of: reading)
+            if !keys.contains(key) { keys.append(key) }
+        }
+        return keys
+    }
+}
+
 /// Scalar by scalar through UTF-8 octets that came from a String, and so are valid: a
 /// scalar starts at every octet that is not a continuation octet (0b10xxxxxx), an ASCII
 /// octet is always a whole scalar, and every octet of a non-ASCII scalar is 0x80 or more.
@@ -80,13 +132,19 @@ enum AddressScanner {
     /// Every address-looking token in `text`, after undoing the obfuscations that make
     /// an address readable to people but not to a naive scanner.
     static func tokens(in text: String) -> [AddressToken] {
+        var tokens: [AddressToken] = []
+        forEachToken(in: text) { tokens.append($0) }
+        return tokens
+    }
+
+    /// The tokens of `text` one at a time, in order, none of them kept: 10 MiB of short
+    /// addresses is over a million tokens.
+    static func forEachToken(in text: String, _ body: (AddressToken) -> Void) {
         // "@" is a single octet that occurs inside no other scalar's UTF-8.
         let bytes = Deobfuscation.apply(Array(text.utf8))
-        var tokens: [AddressToken] = []
         for index in bytes.indices where bytes[index] == UInt8(ascii: "@") {
-            if let token = token(around: index, in: bytes) { tokens.append(token) }
+            if let token = token(around: index, in: bytes) { body(token) }
         }
-        return tokens
     }
 
     /// A local part always ends at the "@" (or at the backslash before it), and a domain
