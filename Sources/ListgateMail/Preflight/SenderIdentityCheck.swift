@@ -1,8 +1,12 @@
 // Whether a newsletter carries what the snapshot says its sender must show (Japan's Act
 // on Specified Electronic Mail, Art. 4: the sender's name, postal address and a contact)
 // and the recipient's own unsubscribe link. A person reads the rendered text, so the
-// comparison forgives what a person would not notice: width (１－１ is 1-1), white space,
-// and in HTML the tags and character references.
+// comparison forgives what a person would not notice: width (１－１ is 1-1, ｶﾞ is ガ),
+// white space, and in HTML the tags and character references.
+//
+// It runs over parts of up to 10 MiB that anyone may send, so every pass is over UTF-8
+// octets or scalars (never Characters), each part is normalised at most once whatever
+// is asked of it, and substrings are found in linear time (where a naive search is not).
 
 import Foundation
 
@@ -14,7 +18,7 @@ final class SenderIdentityCheck {
     }
 
     /// Each part as a person sees it, normalised; worked out only when a phrase is not
-    /// found as written (normalising a 10 MiB part takes a while).
+    /// found as written, and then once per part for all the phrases.
     private lazy var seen: [String] = parts.map { part in
         Self.normalised(part.mediaType == "text/html" ? Self.visibleText(ofHTML: part.text) : part.text)
     }
@@ -22,12 +26,15 @@ final class SenderIdentityCheck {
     /// Each part with character references decoded (`&#47;` in a link is a slash).
     private lazy var written: [String] = parts.map { Deobfuscation.referencesDecoded($0.text) }
 
+    /// `written`, normalised, once per part.
+    private lazy var writtenSeen: [String] = written.map(Self.normalised)
+
     /// Whether `phrase` appears in some part.
     func shows(_ phrase: String) -> Bool {
         if parts.contains(where: { Self.contains($0.text, phrase) }) { return true }
         let wanted = Self.normalised(phrase)
         guard !wanted.isEmpty else { return true }
-        return seen.contains { Self.contains($0, wanted) } || written.contains { Self.contains(Self.normalised($0), wanted) }
+        return seen.contains { Self.contains($0, wanted) } || writtenSeen.contains { Self.contains($0, wanted) }
     }
 
     /// Whether `fragment` (a link, or its path) is written in some part, in text or markup.
@@ -35,58 +42,120 @@ final class SenderIdentityCheck {
         parts.contains { Self.contains($0.text, fragment) } || written.contains { Self.contains($0, fragment) }
     }
 
-    /// Whether the UTF-8 of `needle` occurs in that of `text`: scalar for scalar, without
-    /// the grapheme breaking of String.contains, which is slow over a 10 MiB part.
+    /// Whether the UTF-8 of `needle` occurs in that of `text`: octet for octet, without
+    /// the grapheme breaking of String.contains, and in linear time (Knuth-Morris-Pratt),
+    /// where a naive search of a hostile part ("株式会社サンプ" a million times) is not.
     static func contains(_ text: String, _ needle: String) -> Bool {
         var text = text, needle = needle
         return text.withUTF8 { haystack in
             needle.withUTF8 { wanted in
-                guard let first = wanted.first else { return true }
+                guard !wanted.isEmpty else { return true }
                 guard haystack.count >= wanted.count else { return false }
-                var index = 0
-                while index <= haystack.count - wanted.count {
-                    if haystack[index] == first, memcmp(haystack.baseAddress! + index, wanted.baseAddress!, wanted.count) == 0 {
-                        return true
-                    }
-                    index += 1
+                // fallback[i]: the length of the longest proper border of wanted[0...i].
+                var fallback = [Int](repeating: 0, count: wanted.count)
+                var length = 0
+                for index in 1..<wanted.count {
+                    while length > 0, wanted[index] != wanted[length] { length = fallback[length - 1] }
+                    if wanted[index] == wanted[length] { length += 1 }
+                    fallback[index] = length
+                }
+                var matched = 0
+                for byte in haystack {
+                    while matched > 0, byte != wanted[matched] { matched = fallback[matched - 1] }
+                    if byte == wanted[matched] { matched += 1 }
+                    if matched == wanted.count { return true }
                 }
                 return false
             }
         }
     }
 
-    /// Without white space, and with the Halfwidth and Fullwidth Forms as NFKC maps them
-    /// ("〒１００－０００１ 東京都" and "〒100-0001東京都" compare equal). Not full NFKC:
-    /// that block is what typing produces, and a scalar pass over a 10 MiB part is fast
-    /// where Foundation's normalisation of it is not.
+    /// NFKC without white space ("〒１００－０００１ 東京都" and "〒100-0001東京都" compare
+    /// equal, and so do half-width ｶﾞ and ガ). The full-width ASCII block is folded by a
+    /// table as the text is walked; Foundation's NFKC, slow over 10 MiB, then runs once
+    /// over the whole text, and only when some scalar is outside the ranges NFKC is known
+    /// to leave alone (ASCII, kana, the unified ideographs, common Japanese punctuation).
     static func normalised(_ text: String) -> String {
-        var scalars = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars where !scalar.properties.isWhitespace {
-            switch scalar.value {
-            case 0xFF01...0xFF5E:
-                scalars.append(Unicode.Scalar(scalar.value - 0xFEE0)!)
-            case 0xFF00...0xFFEF:
-                scalars.append(contentsOf: String(scalar).precomposedStringWithCompatibilityMapping.unicodeScalars)
-            default:
-                scalars.append(scalar)
-            }
-        }
-        return String(scalars)
+        let (folded, needsNFKC) = foldedWithoutWhiteSpace(text)
+        guard needsNFKC else { return folded }
+        // NFKC may itself produce white space ("½" is not, but U+309B is " ゙").
+        return composingVoicedMarks(foldedWithoutWhiteSpace(folded.precomposedStringWithCompatibilityMapping).text)
     }
 
-    /// The text of an HTML part without its tags, references decoded.
+    /// Foundation's NFKC on Linux maps the half-width voiced marks (ﾞ, ﾟ) to the combining
+    /// ones but leaves them uncomposed (ｶﾞ becomes カ U+3099, not ガ): compose each kana
+    /// with the mark after it, one pair at a time (which Foundation does right), each
+    /// distinct pair once.
+    private static func composingVoicedMarks(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value == 0x3099 || $0.value == 0x309A }) else { return text }
+        var composed: [String: Unicode.Scalar?] = [:]
+        var output = String.UnicodeScalarView()
+        var previous: Unicode.Scalar?
+        for scalar in text.unicodeScalars {
+            if scalar.value == 0x3099 || scalar.value == 0x309A, let base = previous {
+                let pair = String(base) + String(scalar)
+                let single = composed[pair] ?? {
+                    let scalars = pair.precomposedStringWithCanonicalMapping.unicodeScalars
+                    return scalars.count == 1 ? scalars.first : nil
+                }()
+                composed[pair] = .some(single)
+                if let single {
+                    output.removeLast()
+                    output.append(single)
+                    previous = nil
+                    continue
+                }
+            }
+            output.append(scalar)
+            previous = scalar
+        }
+        return String(output)
+    }
+
+    /// `text` without white space, U+FF01–FF5E folded to ASCII; and whether any scalar is
+    /// one that NFKC might change or combine with the one before it.
+    private static func foldedWithoutWhiteSpace(_ text: String) -> (text: String, needsNFKC: Bool) {
+        var output: [UInt8] = []
+        output.reserveCapacity(text.utf8.count)
+        var needsNFKC = false
+        for scalar in text.unicodeScalars {
+            let value = scalar.value
+            if value < 0x80 {
+                // ASCII white space (Unicode's White_Space): tab, LF, VT, FF, CR and space.
+                if !(0x09...0x0D).contains(value), value != 0x20 { output.append(UInt8(value)) }
+                continue
+            }
+            switch value {
+            case 0xFF01...0xFF5E:
+                output.append(UInt8(value - 0xFEE0))
+                continue
+            case 0x3041...0x3096, 0x30A1...0x30FE, 0x4E00...0x9FFF, 0x3001...0x3002, 0x3005...0x3007, 0x3008...0x3011,
+                 0x3012, 0x301C:
+                break
+            default:
+                if scalar.properties.isWhitespace { continue }
+                needsNFKC = true
+            }
+            output.append(contentsOf: UTF8.encode(scalar)!)
+        }
+        return (String(decoding: output, as: UTF8.self), needsNFKC)
+    }
+
+    /// The text of an HTML part without its tags, references decoded. "<" and ">" are
+    /// ASCII, which never occurs inside another scalar's UTF-8, so octets will do.
     static func visibleText(ofHTML html: String) -> String {
-        var text = ""
+        var text: [UInt8] = []
+        text.reserveCapacity(html.utf8.count)
         var inTag = false
-        for character in html {
+        for byte in html.utf8 {
             if inTag {
-                if character == ">" { inTag = false }
-            } else if character == "<" {
+                if byte == UInt8(ascii: ">") { inTag = false }
+            } else if byte == UInt8(ascii: "<") {
                 inTag = true
             } else {
-                text.append(character)
+                text.append(byte)
             }
         }
-        return Deobfuscation.referencesDecoded(text)
+        return Deobfuscation.referencesDecoded(String(decoding: text, as: UTF8.self))
     }
 }
