@@ -26,8 +26,13 @@ final class SenderIdentityCheck {
     /// Each part with character references decoded (`&#47;` in a link is a slash).
     private lazy var written: [String] = parts.map { Deobfuscation.referencesDecoded($0.text) }
 
-    /// `written`, normalised, once per part.
-    private lazy var writtenSeen: [String] = written.map(Self.normalised)
+    /// `written`, normalised, once per part; a text part without "&" has no reference to
+    /// decode, and is then `seen` already.
+    private lazy var writtenSeen: [String] = parts.indices.map { index in
+        let part = parts[index]
+        if part.mediaType != "text/html", !part.text.utf8.contains(UInt8(ascii: "&")) { return seen[index] }
+        return Self.normalised(written[index])
+    }
 
     /// Whether `phrase` appears in some part.
     func shows(_ phrase: String) -> Bool {
@@ -60,10 +65,20 @@ final class SenderIdentityCheck {
                     fallback[index] = length
                 }
                 var matched = 0
-                for byte in haystack {
+                var index = 0
+                while index < haystack.count {
+                    if matched == 0 {
+                        // Nothing matched yet: memchr skips to the next possible start.
+                        guard let found = memchr(haystack.baseAddress! + index, Int32(wanted[0]), haystack.count - index) else {
+                            return false
+                        }
+                        index = UnsafeRawPointer(found) - UnsafeRawPointer(haystack.baseAddress!)
+                    }
+                    let byte = haystack[index]
                     while matched > 0, byte != wanted[matched] { matched = fallback[matched - 1] }
                     if byte == wanted[matched] { matched += 1 }
                     if matched == wanted.count { return true }
+                    index += 1
                 }
                 return false
             }
@@ -88,28 +103,34 @@ final class SenderIdentityCheck {
     /// distinct pair once.
     private static func composingVoicedMarks(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: { $0.value == 0x3099 || $0.value == 0x309A }) else { return text }
-        var composed: [String: Unicode.Scalar?] = [:]
-        var output = String.UnicodeScalarView()
-        var previous: Unicode.Scalar?
+        /// By base scalar and mark: the composed scalar, or nil when the pair does not compose.
+        var composed: [UInt64: Unicode.Scalar?] = [:]
+        var output: [UInt8] = []
+        output.reserveCapacity(text.utf8.count)
+        // Held back until the next scalar shows whether a mark composes with it.
+        var pending: Unicode.Scalar?
         for scalar in text.unicodeScalars {
-            if scalar.value == 0x3099 || scalar.value == 0x309A, let base = previous {
-                let pair = String(base) + String(scalar)
-                let single = composed[pair] ?? {
-                    let scalars = pair.precomposedStringWithCanonicalMapping.unicodeScalars
-                    return scalars.count == 1 ? scalars.first : nil
-                }()
-                composed[pair] = .some(single)
+            if scalar.value == 0x3099 || scalar.value == 0x309A, let base = pending {
+                let pair = UInt64(base.value) << 32 | UInt64(scalar.value)
+                let single: Unicode.Scalar?
+                if let known = composed[pair] {
+                    single = known
+                } else {
+                    let scalars = (String(base) + String(scalar)).precomposedStringWithCanonicalMapping.unicodeScalars
+                    single = scalars.count == 1 ? scalars.first : nil
+                    composed[pair] = .some(single)
+                }
                 if let single {
-                    output.removeLast()
-                    output.append(single)
-                    previous = nil
+                    appendUTF8(of: single.value, to: &output)
+                    pending = nil
                     continue
                 }
             }
-            output.append(scalar)
-            previous = scalar
+            if let pending { appendUTF8(of: pending.value, to: &output) }
+            pending = scalar
         }
-        return String(output)
+        if let pending { appendUTF8(of: pending.value, to: &output) }
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// `text` without white space, U+FF01–FF5E folded to ASCII; and whether any scalar is
@@ -129,16 +150,34 @@ final class SenderIdentityCheck {
             case 0xFF01...0xFF5E:
                 output.append(UInt8(value - 0xFEE0))
                 continue
-            case 0x3041...0x3096, 0x30A1...0x30FE, 0x4E00...0x9FFF, 0x3001...0x3002, 0x3005...0x3007, 0x3008...0x3011,
-                 0x3012, 0x301C:
+            case 0x3041...0x3096, 0x30A1...0x30FE, 0x4E00...0x9FFF, 0x3001...0x3002, 0x3005...0x3012, 0x301C:
                 break
             default:
                 if scalar.properties.isWhitespace { continue }
                 needsNFKC = true
             }
-            output.append(contentsOf: UTF8.encode(scalar)!)
+            appendUTF8(of: value, to: &output)
         }
         return (String(decoding: output, as: UTF8.self), needsNFKC)
+    }
+
+    /// The UTF-8 of a scalar value, without the generic encoder's overhead.
+    private static func appendUTF8(of value: UInt32, to output: inout [UInt8]) {
+        if value < 0x80 {
+            output.append(UInt8(value))
+            return
+        }
+        if value < 0x800 {
+            output.append(UInt8(0xC0 | value >> 6))
+        } else if value < 0x10000 {
+            output.append(UInt8(0xE0 | value >> 12))
+            output.append(UInt8(0x80 | (value >> 6) & 0x3F))
+        } else {
+            output.append(UInt8(0xF0 | value >> 18))
+            output.append(UInt8(0x80 | (value >> 12) & 0x3F))
+            output.append(UInt8(0x80 | (value >> 6) & 0x3F))
+        }
+        output.append(UInt8(0x80 | value & 0x3F))
     }
 
     /// The text of an HTML part without its tags, references decoded. "<" and ">" are
