@@ -128,6 +128,11 @@ var cases = [
     Case(name: "at-signs-10MiB", foreign: 0, subscribed: []) {
         single(body: lines(String(repeating: "@", count: 998), octets: budget))
     },
+    // Every at sign after an escaped quote: each one sends the scanner back through the
+    // quoted local part it might close, as far as it looks (130 scalars).
+    Case(name: "escaped-quotes-10MiB", foreign: 0, subscribed: []) {
+        single(body: lines(String(repeating: "\\\"@", count: 332), octets: budget))
+    },
     Case(name: "qp-soft-breaks-10MiB", foreign: 0, subscribed: []) {
         single(encoding: "quoted-printable", body: lines("=", octets: budget))
     },

@@ -93,6 +93,13 @@ struct HostileInputTests {
         #expect(try Self.reason(raw) == nil)
     }
 
+    @Test("10 MiB of at signs after escaped quotes hold no address, and pass")
+    func escapedQuotes() throws {
+        let raw = Fixture.handWritten(encoding: "8bit", body: Self.lines(String(repeating: "\\\"@", count: 332), count: 10_500))
+        #expect(raw.count > 10_000_000)
+        #expect(try Self.reason(raw) == nil)
+    }
+
     @Test("10 MiB of quoted-printable soft breaks decode to nothing, and pass")
     func softBreaks() throws {
         let raw = Fixture.handWritten(encoding: "quoted-printable", body: Self.lines("=", count: 3_400_000))

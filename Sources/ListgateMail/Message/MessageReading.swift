@@ -432,7 +432,7 @@ enum BodyReader {
         static func split(_ body: ArraySlice<UInt8>, delimiter: [UInt8]) -> DelimitedBody {
             let empty = body.startIndex..<body.startIndex
             var result = DelimitedBody(preamble: empty, epilogue: empty)
-            // Where the lines of the current chunk start; nil before the first delimiter.
+            // Where the lines of the current chunk (preamble, part or epilogue) start.
             var chunkStart = body.startIndex
             var seenDelimiter = false
             var lineStart = body.startIndex
@@ -474,10 +474,10 @@ enum BodyReader {
         }
     }
 
-    fileprivate enum DelimiterKind { case next, close }
+    private enum DelimiterKind { case next, close }
 
     /// RFC 2046 §5.1.1: "--boundary" or "--boundary--", optionally followed by blanks.
-    fileprivate static func delimiterKind(_ line: ArraySlice<UInt8>, _ delimiter: [UInt8]) -> DelimiterKind? {
+    private static func delimiterKind(_ line: ArraySlice<UInt8>, _ delimiter: [UInt8]) -> DelimiterKind? {
         guard line.starts(with: delimiter) else { return nil }
         var rest = line.dropFirst(delimiter.count)
         var kind = DelimiterKind.next
