@@ -100,6 +100,19 @@ struct HostileInputTests {
         #expect(try Self.reason(raw) == nil)
     }
 
+    @Test("a quoted local part is read up to 130 scalars back, within its line, from an unescaped quote")
+    func quotedLocalParts() throws {
+        func texts(_ text: String) -> [String] { AddressScanner.tokens(in: text).map(\.text) }
+        #expect(texts("see \"a b\"@x.example and \"c\"@y.example") == ["\"a b\"@x.example", "\"c\"@y.example"])
+        let longest = "\"" + String(repeating: "a", count: 128) + "\"@x.example"
+        #expect(texts(longest) == [longest])
+        #expect(texts("\"" + String(repeating: "a", count: 129) + "\"@x.example").isEmpty)
+        #expect(texts("\"" + String(repeating: "あ", count: 128) + "\"@x.example").count == 1)
+        #expect(texts("\"" + String(repeating: "あ", count: 129) + "\"@x.example").isEmpty)
+        #expect(texts("\"a\r\nb\"@x.example").isEmpty)
+        #expect(texts("\\\"a\"@x.example").isEmpty)
+    }
+
     @Test("10 MiB of quoted-printable soft breaks decode to nothing, and pass")
     func softBreaks() throws {
         let raw = Fixture.handWritten(encoding: "quoted-printable", body: Self.lines("=", count: 3_400_000))

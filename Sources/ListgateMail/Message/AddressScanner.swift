@@ -142,19 +142,20 @@ enum AddressScanner {
     static func forEachToken(in text: String, _ body: (AddressToken) -> Void) {
         // "@" is a single octet that occurs inside no other scalar's UTF-8.
         let bytes = Deobfuscation.apply(Array(text.utf8))
+        var quotes = QuoteTracker()
         for index in bytes.indices where bytes[index] == UInt8(ascii: "@") {
-            if let token = token(around: index, in: bytes) { body(token) }
+            if let token = token(around: index, in: bytes, quotes: &quotes) { body(token) }
         }
     }
 
     /// A local part always ends at the "@" (or at the backslash before it), and a domain
     /// always starts just after it.
-    private static func token(around at: Int, in bytes: [UInt8]) -> AddressToken? {
+    private static func token(around at: Int, in bytes: [UInt8], quotes: inout QuoteTracker) -> AddressToken? {
         // `evil\@attacker.test` is evil@attacker.test to a reader, and `"evil\@attacker.test"`
         // is how a quoted local part hides it: the backslash is stepped over, not taken
         // for the start of the local part.
         let localEnd = at > 0 && bytes[at - 1] == UInt8(ascii: "\\") ? at - 1 : at
-        let localStart = localPartStart(before: localEnd, in: bytes)
+        let localStart = localPartStart(before: localEnd, in: bytes, quotes: &quotes)
         guard localStart < localEnd else { return nil }
         let domainStart = at + 1
         // `evil@[192.0.2.1]`: an address literal names a host without a dot in sight.
@@ -228,18 +229,9 @@ enum AddressScanner {
     /// the run of atext, dots and non-ASCII letters and digits (RFC 6531 local parts). A
     /// token with a quoted local part is never permitted (EmailAddress refuses quoted
     /// local parts), and the address a quoted string may hide is a token of its own.
-    private static func localPartStart(before at: Int, in bytes: [UInt8]) -> Int {
-        if at > 0, bytes[at - 1] == UInt8(ascii: "\"") {
-            // Back from the scalar before the closing quote, at most 130 scalars from "@".
-            var index = at - 1
-            var distance = 1
-            while index > 0 {
-                index = UTF8Scalars.start(before: index, in: bytes)
-                distance += 1
-                guard distance <= 130 else { break }
-                if bytes[index] == UInt8(ascii: "\""), index == 0 || bytes[index - 1] != UInt8(ascii: "\\") { return index }
-                if bytes[index] == 0x0D || bytes[index] == 0x0A { break }
-            }
+    private static func localPartStart(before at: Int, in bytes: [UInt8], quotes: inout QuoteTracker) -> Int {
+        if at > 0, bytes[at - 1] == UInt8(ascii: "\""), let opening = quotes.openingQuote(closing: at - 1, in: bytes) {
+            return opening
         }
         var start = at
         while start > 0 {
@@ -248,6 +240,38 @@ enum AddressScanner {
             start = previous
         }
         return start
+    }
+
+    /// The opening quote of a quoted local part: the nearest unescaped quote before the
+    /// closing one, with no line break between, at most 130 scalars (the closing quote
+    /// included) before the "@". One forward pass serves every "@" of a text: walking back
+    /// from each (as this once did) is 130 steps per "@" on 10 MiB of `\"@`.
+    struct QuoteTracker {
+        static let maximumScalars = 130
+        /// Octets before `cursor` have been looked at.
+        private var cursor = 0
+        private var lastQuote = -1
+        private var lastBreak = -1
+
+        /// Asked in the order of the text: `closing` never decreases.
+        mutating func openingQuote(closing: Int, in bytes: [UInt8]) -> Int? {
+            while cursor < closing {
+                let byte = bytes[cursor]
+                if byte == UInt8(ascii: "\""), cursor == 0 || bytes[cursor - 1] != UInt8(ascii: "\\") {
+                    lastQuote = cursor
+                } else if byte == 0x0D || byte == 0x0A {
+                    lastBreak = cursor
+                }
+                cursor += 1
+            }
+            guard lastQuote >= 0, lastQuote > lastBreak else { return nil }
+            // Scalars from the opening quote to the closing one, both included.
+            let octets = closing + 1 - lastQuote
+            if octets <= Self.maximumScalars { return lastQuote }
+            if octets > 4 * Self.maximumScalars { return nil }
+            let scalars = bytes[lastQuote...closing].count { $0 & 0xC0 != 0x80 }
+            return scalars <= Self.maximumScalars ? lastQuote : nil
+        }
     }
 
     private static func isLocalPartScalar(_ scalar: Unicode.Scalar) -> Bool {
