@@ -99,7 +99,7 @@ release: deps
 ## Seeds: Fuzz/Corpus/<target>/ (committed); what the fuzzer learns and any crashing
 ## input go to Fuzz/.build/fuzz/<target>/. A crash stops the run with a non-zero status.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= FuzzAddress FuzzForm FuzzMIME FuzzCSV
+FUZZ_TARGETS ?= FuzzAddress FuzzForm FuzzMIME FuzzCSV FuzzPreflight
 fuzz: deps
 	set -o pipefail; $(SWIFT) build --package-path Fuzz --scratch-path Fuzz/.build -c debug \
 	  -Xswiftc -sanitize=fuzzer,address 2>&1 | grep -v "Cannot export local symbol"

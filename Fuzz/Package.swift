@@ -42,6 +42,14 @@ let package = Package(
             dependencies: ["FuzzDriver", .product(name: "ListgateServer", package: identity)]
         ),
         .executableTarget(
+            name: "FuzzPreflight",
+            dependencies: [
+                "FuzzDriver",
+                .product(name: "ListgateCore", package: identity),
+                .product(name: "ListgateMail", package: identity),
+            ]
+        ),
+        .executableTarget(
             name: "FuzzMIME",
             dependencies: [
                 "FuzzDriver",

@@ -36,15 +36,29 @@ public final class IconvDecoder {
     /// `bytes` in `encoding` as a String; nil for an encoding this system lacks, a byte
     /// sequence that is not in it, or input that ends inside a character.
     public static func decode(_ bytes: some Collection<UInt8>, from encoding: String) -> String? {
-        guard let decoder = IconvDecoder(from: encoding) else { return nil }
+        IconvDecoder(from: encoding)?.decodeWhole(bytes)
+    }
+
+    /// `bytes`, a whole text on its own, as a String; nil as for `decode(_:from:)`. The
+    /// converter is reset first, so one converter can decode many texts in turn without
+    /// opening a new one (iconv_open) for each.
+    public func decodeWhole(_ bytes: some Collection<UInt8>) -> String? {
+        reset()
         var output: [UInt8] = []
         output.reserveCapacity(bytes.count * 3 / 2)
-        let input = Array(bytes)
-        let converted = input.withUnsafeBufferPointer { buffer in
-            decoder.convert(buffer) { output.append(contentsOf: $0) }
+        let converted = bytes.withContiguousStorageIfAvailable { buffer in
+            convert(buffer) { output.append(contentsOf: $0) }
+        } ?? Array(bytes).withUnsafeBufferPointer { buffer in
+            convert(buffer) { output.append(contentsOf: $0) }
         }
-        guard converted, decoder.finish() else { return nil }
+        guard converted, finish() else { return nil }
         return String(validating: output, as: UTF8.self)
+    }
+
+    /// Back to the initial shift state, with nothing carried over.
+    public func reset() {
+        carry.removeAll(keepingCapacity: true)
+        _ = iconv(descriptor, nil, nil, nil, nil)
     }
 
     /// Converts `input` (after any carried bytes) and hands each piece of UTF-8 to `sink`;

@@ -70,13 +70,24 @@ public struct ContentGuard: Sendable {
         in reading: MessageReading, placing: (BodyPlace) -> GuardPlace
     ) throws(GuardFailure) -> ForeignAddressTally {
         var tally = ForeignAddressTally()
+        var keys = TokenKeys()
+        let decoders = CharsetDecoders()
         for field in reading.fields where !AddressScanner.isMessageIDField(field.lowercasedName) {
-            tally.add(foreignTokens(in: try field.decodedValue()), at: .header(field.displayName))
+            let value = try field.decodedValue(decoders: decoders)
+            collectForeign(in: value, at: .header(field.displayName), into: &tally, keys: &keys)
         }
         for text in reading.texts {
-            tally.add(foreignTokens(in: text.text), at: placing(text.place))
+            collectForeign(in: text.text, at: placing(text.place), into: &tally, keys: &keys)
         }
         return tally
+    }
+
+    private func collectForeign(
+        in text: String, at place: GuardPlace, into tally: inout ForeignAddressTally, keys: inout TokenKeys
+    ) {
+        AddressScanner.forEachToken(in: text) { token in
+            if !isPermitted(token, keys: &keys) { tally.add(token, at: place, keys: &keys) }
+        }
     }
 
     // MARK: Address fields
@@ -127,12 +138,7 @@ public struct ContentGuard: Sendable {
 
     // MARK: Address scanning
 
-    /// Tokens in `text` that are neither the recipient nor allowed.
-    private func foreignTokens(in text: String) -> [AddressToken] {
-        AddressScanner.tokens(in: text).filter { !isPermitted($0) }
-    }
-
-    private func isPermitted(_ token: AddressToken) -> Bool {
+    private func isPermitted(_ token: AddressToken, keys: inout TokenKeys) -> Bool {
         // An all-ASCII reading's key is its lower-cased text (AddressToken.key(of:)), so
         // it needs no parse: a pasted address file is thousands of such tokens.
         if token.readings.contains(where: { AddressToken.isASCII($0) && permittedKeys.contains($0.lowercased()) }) {
@@ -146,8 +152,8 @@ public struct ContentGuard: Sendable {
         }
         if hasPermittedSpelling { return true }
         return wideReadings.contains { reading in
-            guard let address = try? EmailAddress(reading) else { return false }
-            return permittedKeys.contains(address.identityKey)
+            guard let key = keys.identityKey(ofWide: reading) else { return false }
+            return permittedKeys.contains(key)
         }
     }
 }
@@ -191,16 +197,36 @@ extension BodyPlace {
 }
 
 /// Counts foreign addresses per place, so the reason says where without saying what.
+///
+/// Bounded: the first `maximumKept` distinct foreign addresses (per place) of a message
+/// are kept with their keys, and counted exactly. Past that a token whose key is not kept
+/// is counted once per occurrence, without being parsed or kept: the count is then an
+/// upper bound, and such tokens are not looked up among the subscribers (`isTruncated`).
+/// A message with that many foreign addresses fails whatever the exact count.
 struct ForeignAddressTally {
+    static let maximumKept = 100_000
+
     private(set) var places: [GuardPlace] = []
     /// Per place, each distinct foreign address (by key) with the keys of all its readings.
     private var found: [GuardPlace: [String: [String]]] = [:]
+    private var kept = 0
+    /// Per place, tokens past the bound.
+    private var beyond: [GuardPlace: Int] = [:]
 
-    mutating func add(_ tokens: [AddressToken], at place: GuardPlace) {
-        guard !tokens.isEmpty else { return }
-        if found[place] == nil { places.append(place) }
-        for token in tokens where found[place]?[token.key] == nil {
-            found[place, default: [:]][token.key] = token.candidateKeys
+    /// Some tokens were counted past the bound, not kept.
+    var isTruncated: Bool { !beyond.isEmpty }
+    var countBeyondBound: Int { beyond.values.reduce(0, +) }
+
+    mutating func add(_ token: AddressToken, at place: GuardPlace, keys: inout TokenKeys) {
+        if found[place] == nil, beyond[place] == nil { places.append(place) }
+        if kept < Self.maximumKept {
+            let key = keys.key(of: token.text)
+            guard found[place]?[key] == nil else { return }
+            found[place, default: [:]][key] = keys.candidateKeys(of: token)
+            kept += 1
+        } else {
+            if let key = keys.knownKey(of: token.text), found[place]?[key] != nil { return }
+            beyond[place, default: 0] += 1
         }
     }
 
@@ -214,7 +240,7 @@ struct ForeignAddressTally {
         return all
     }
 
-    func count(at place: GuardPlace) -> Int { found[place]?.count ?? 0 }
+    func count(at place: GuardPlace) -> Int { (found[place]?.count ?? 0) + (beyond[place] ?? 0) }
 
     static func sentence(count: Int, at place: GuardPlace) -> String {
         sentence(count: count, written: String(count), phrase: place.phrase)

@@ -68,6 +68,11 @@ public enum EncodedWord {
     /// keeps every ASCII character visible. Returns nil when something shaped like an
     /// encoded-word does not decode.
     public static func decodeHeaderValue(_ value: String) -> String? {
+        decodeHeaderValue(value, decoders: CharsetDecoders())
+    }
+
+    /// `decodeHeaderValue(_:)` with the converters of one message, each charset's opened once.
+    static func decodeHeaderValue(_ value: String, decoders: CharsetDecoders) -> String? {
         let scalars = Array(value.unicodeScalars)
         var result = String.UnicodeScalarView()
         var pendingOctets: [UInt8] = []
@@ -83,7 +88,7 @@ public enum EncodedWord {
                 result.append(contentsOf: String(decoding: pendingOctets, as: UTF8.self).unicodeScalars)
                 return true
             }
-            guard let text = IconvDecoder.decode(pendingOctets, from: charset) else { return false }
+            guard let text = decoders.decode(pendingOctets, from: charset) else { return false }
             result.append(contentsOf: text.unicodeScalars)
             return true
         }

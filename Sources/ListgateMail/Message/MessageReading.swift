@@ -8,6 +8,11 @@
 // re-joined.
 
 import ListgateCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A message as a client would show it: its header fields, and every piece of body text
 /// (decoded) with the place it came from.
@@ -21,7 +26,7 @@ struct MessageReading {
     static func read(_ raw: [UInt8]) throws(GuardFailure) -> MessageReading {
         try LineRules.check(raw)
         let message = try RawEntity.parse(raw[...], isMessage: true)
-        var walk = BodyReader.Walk()
+        var walk = BodyReader.Walk(decoders: CharsetDecoders())
         try BodyReader.collect(of: message, depth: 0, headerTexts: [], into: &walk)
         return MessageReading(fields: message.fields, texts: walk.texts, parts: walk.parts)
     }
@@ -120,11 +125,11 @@ struct HeaderField {
         return isPlain ? name : "unnamed"
     }
 
-    func decodedValue() throws(GuardFailure) -> String {
+    func decodedValue(decoders: CharsetDecoders = CharsetDecoders()) throws(GuardFailure) -> String {
         // Without "=?" nothing in the value has the shape of an encoded-word, and decoding
         // would return it unchanged. Most fields (Date, To, Content-Type...) are like that.
         guard Self.containsEncodedWordStart(value) else { return value }
-        guard let decoded = EncodedWord.decodeHeaderValue(value) else {
+        guard let decoded = EncodedWord.decodeHeaderValue(value, decoders: decoders) else {
             throw GuardFailure("the \(displayName) header has an encoded-word that does not decode")
         }
         return decoded
@@ -163,29 +168,32 @@ struct RawEntity {
                 ? "the message has no empty line between header and body"
                 : "a body part has no empty line after its headers", code: isMessage ? "not_a_message" : "mime_unreadable")
         }
-        if isMessage, blank.headerLines.isEmpty {
+        if isMessage, blank.headerEnd == bytes.startIndex {
             throw GuardFailure("the message has no header fields", code: "not_a_message")
         }
+        // Before the lines are listed: a header section of millions of lines costs nothing.
         guard blank.bodyStart - bytes.startIndex <= maximumHeaderOctets else {
             throw GuardFailure("a header section is larger than 1 MiB")
         }
-        let fields = try parseFields(blank.headerLines.map { bytes[$0] })
+        let headerLines = blank.headerEnd == bytes.startIndex ? [] : lineRanges(in: bytes[bytes.startIndex..<blank.headerEnd])
+        let fields = try parseFields(headerLines.map { bytes[$0] })
         guard fields.count <= maximumFields else {
             throw GuardFailure("a header section has more than 1,000 fields")
         }
         return RawEntity(fields: fields, body: bytes[blank.bodyStart...])
     }
 
-    /// The lines before the first empty line, and where the line after it starts. The
-    /// last line is what follows the final CRLF, so an empty one there is no separator:
-    /// the empty line is either a CRLF at the very start or the second half of a CRLFCRLF.
-    private static func firstEmptyLine(in bytes: ArraySlice<UInt8>) -> (headerLines: [Range<Int>], bodyStart: Int)? {
+    /// Where the header lines end (before their last CRLF; the start when there are
+    /// none) and where the line after the empty line starts. The last line is what follows
+    /// the final CRLF, so an empty one there is no separator: the empty line is either a
+    /// CRLF at the very start or the second half of a CRLFCRLF.
+    private static func firstEmptyLine(in bytes: ArraySlice<UInt8>) -> (headerEnd: Int, bodyStart: Int)? {
         let start = bytes.startIndex
-        if bytes.starts(with: [0x0D, 0x0A]) { return ([], start + 2) }
+        if bytes.starts(with: [0x0D, 0x0A]) { return (start, start + 2) }
         var index = start
         while index + 3 < bytes.endIndex {
             if bytes[index] == 0x0D, bytes[index + 1] == 0x0A, bytes[index + 2] == 0x0D, bytes[index + 3] == 0x0A {
-                return (lineRanges(in: bytes[start..<index]), index + 4)
+                return (index, index + 4)
             }
             index += 1
         }
@@ -262,6 +270,8 @@ enum BodyReader {
     static let maximumParts = 1_000
 
     struct Walk {
+        /// The message's iconv converters, for its bodies and encoded-words alike.
+        let decoders: CharsetDecoders
         var texts: [ReadText] = []
         var parts: [ReadPart] = []
         var entities = 0
@@ -301,7 +311,7 @@ enum BodyReader {
             try walk.count(1)
             let attached = try RawEntity.parse(entity.body, isMessage: false)
             var attachedTexts: [String] = []
-            for field in attached.fields { attachedTexts.append(try field.decodedValue()) }
+            for field in attached.fields { attachedTexts.append(try field.decodedValue(decoders: walk.decoders)) }
             walk.texts += attachedTexts.map { ReadText(place: .structure, text: $0) }
             try collect(of: attached, depth: depth + 1, headerTexts: [], into: &walk)
         } else {
@@ -317,7 +327,8 @@ enum BodyReader {
         let place = BodyPlace.part(index: index, mediaType: mediaType)
         switch contentType.type {
         case "text":
-            let text = try decodedText(entity.body, encoding: encoding, charset: contentType.parameters["charset"])
+            let text = try decodedText(
+                entity.body, encoding: encoding, charset: contentType.parameters["charset"], decoders: walk.decoders)
             walk.texts += headerTexts.map { ReadText(place: place, text: $0) }
             walk.texts.append(ReadText(place: place, text: text))
             walk.parts.append(ReadPart(index: index, mediaType: mediaType, isScanned: true))
@@ -338,7 +349,7 @@ enum BodyReader {
 
     /// The body as a client shows it: transfer-decoded, then read in its charset.
     private static func decodedText(
-        _ body: ArraySlice<UInt8>, encoding: String, charset: String?
+        _ body: ArraySlice<UInt8>, encoding: String, charset: String?, decoders: CharsetDecoders
     ) throws(GuardFailure) -> String {
         let name = charset?.lowercased() ?? "us-ascii"
         switch name {
@@ -351,7 +362,7 @@ enum BodyReader {
             guard let iconvName = MessageCharset.iconvName(name) else {
                 throw GuardFailure("a text part has a charset that cannot be read", code: "unreadable_part")
             }
-            guard let text = IconvDecoder.decode(try transferDecoded(body, encoding: encoding), from: iconvName) else {
+            guard let text = decoders.decode(try transferDecoded(body, encoding: encoding), from: iconvName) else {
                 throw GuardFailure("a text part does not decode as \(iconvName)")
             }
             return text
@@ -383,45 +394,83 @@ enum BodyReader {
         guard let boundary = contentType.parameters["boundary"], (1...70).contains(boundary.utf8.count) else {
             throw GuardFailure("a multipart entity has no usable boundary")
         }
-        let delimiter = Array(("--" + boundary).utf8)
         let body = entity.body
-        let lines = lineRanges(in: body)
-        // Chunks are runs of line numbers: the preamble, each part, then (from the line
-        // after the close delimiter to the end) the epilogue.
-        var chunks: [Range<Int>] = []
-        var chunkStart = 0
-        var closed = false
-        for (number, line) in lines.enumerated() {
-            guard let kind = delimiterKind(body[line], delimiter) else { continue }
-            chunks.append(chunkStart..<number)
-            chunkStart = number + 1
-            if kind == .close {
-                closed = true
-                break
-            }
-        }
-        guard closed else { throw GuardFailure("a multipart entity has no closing boundary") }
-        chunks.append(chunkStart..<lines.count)
-        guard chunks.count >= 3 else { throw GuardFailure("a multipart entity has no parts") }
-        try walk.count(chunks.count - 2)
-
-        /// The chunk's lines with the CRLFs between them (none after the last).
-        func octets(_ chunk: Range<Int>) -> ArraySlice<UInt8> {
-            guard let first = chunk.first, let last = chunk.last else { return body[body.startIndex..<body.startIndex] }
-            return body[lines[first].lowerBound..<lines[last].upperBound]
-        }
+        let split = DelimitedBody.split(body, delimiter: Array(("--" + boundary).utf8))
+        guard split.closed else { throw GuardFailure("a multipart entity has no closing boundary") }
+        guard split.partCount > 0 else { throw GuardFailure("a multipart entity has no parts") }
+        try walk.count(split.partCount)
 
         // Preamble and epilogue are not meant to be shown, but some clients do.
-        for outside in [chunks[0], chunks[chunks.count - 1]] {
-            walk.texts.append(ReadText(place: .structure, text: String(decoding: octets(outside), as: UTF8.self)))
+        for outside in [split.preamble, split.epilogue] {
+            walk.texts.append(ReadText(place: .structure, text: String(decoding: body[outside], as: UTF8.self)))
         }
-        for part in chunks[1..<(chunks.count - 1)] {
-            let child = try RawEntity.parse(octets(part), isMessage: false)
+        for part in split.parts {
+            let child = try RawEntity.parse(body[part], isMessage: false)
             var headerTexts: [String] = []
             for field in child.fields {
-                headerTexts.append(try field.decodedValue())
+                headerTexts.append(try field.decodedValue(decoders: walk.decoders))
             }
             try collect(of: child, depth: depth + 1, headerTexts: headerTexts, into: &walk)
+        }
+    }
+
+    /// A multipart body cut at its delimiter lines, as octet ranges of the body: the
+    /// preamble, each part, and the epilogue, each without the CRLF that ends it (the
+    /// CRLF before a delimiter belongs to the delimiter, RFC 2046 §5.1.1).
+    ///
+    /// One pass from line start to line start, keeping only the ranges: a hostile body
+    /// of millions of short lines, nested as deep as allowed, costs no memory per line.
+    struct DelimitedBody {
+        var preamble: Range<Int>
+        /// At most `maximumParts + 1`: one more is enough to refuse the message.
+        var parts: [Range<Int>] = []
+        /// Every part, including those not kept.
+        var partCount = 0
+        var epilogue: Range<Int>
+        var closed = false
+
+        static func split(_ body: ArraySlice<UInt8>, delimiter: [UInt8]) -> DelimitedBody {
+            let empty = body.startIndex..<body.startIndex
+            var result = DelimitedBody(preamble: empty, epilogue: empty)
+            // Where the lines of the current chunk (preamble, part or epilogue) start.
+            var chunkStart = body.startIndex
+            var seenDelimiter = false
+            var lineStart = body.startIndex
+            body.withUnsafeBufferPointer { buffer in
+                let base = buffer.baseAddress
+                func lineEnd(from start: Int) -> Int {
+                    // Body octets passed LineRules: every CR is the start of a CRLF.
+                    let offset = start - body.startIndex
+                    guard let base, offset < buffer.count,
+                          let found = memchr(base + offset, 0x0D, buffer.count - offset) else { return body.endIndex }
+                    return body.startIndex + (UnsafeRawPointer(found) - UnsafeRawPointer(base))
+                }
+                while true {
+                    let end = lineEnd(from: lineStart)
+                    if end - lineStart >= delimiter.count, body[lineStart] == UInt8(ascii: "-"),
+                       let kind = delimiterKind(body[lineStart..<end], delimiter) {
+                        // The chunk's lines run up to the CRLF before this line; none when
+                        // this line starts the chunk.
+                        let chunk = chunkStart..<(lineStart == chunkStart ? chunkStart : lineStart - 2)
+                        if !seenDelimiter {
+                            result.preamble = chunk
+                            seenDelimiter = true
+                        } else {
+                            result.partCount += 1
+                            if result.parts.count <= maximumParts { result.parts.append(chunk) }
+                        }
+                        if kind == .close {
+                            result.closed = true
+                            result.epilogue = end == body.endIndex ? body.endIndex..<body.endIndex : (end + 2)..<body.endIndex
+                            return
+                        }
+                        chunkStart = end == body.endIndex ? end : end + 2
+                    }
+                    guard end < body.endIndex else { return }
+                    lineStart = end + 2
+                }
+            }
+            return result
         }
     }
 
@@ -548,5 +597,20 @@ enum MessageCharset {
         case "euc-jp": "EUC-JP"
         default: nil
         }
+    }
+}
+
+/// The iconv converters of one message, one per charset, opened on first use and reset for
+/// each later text: a header of thousands of ISO-2022-JP encoded-words between plain words
+/// would otherwise open (and close) a converter per word.
+final class CharsetDecoders {
+    private var decoders: [String: IconvDecoder] = [:]
+
+    /// `bytes` (a whole text) from the iconv charset `name`; nil when it does not decode.
+    func decode(_ bytes: some Collection<UInt8>, from name: String) -> String? {
+        if let decoder = decoders[name] { return decoder.decodeWhole(bytes) }
+        guard let decoder = IconvDecoder(from: name) else { return nil }
+        decoders[name] = decoder
+        return decoder.decodeWhole(bytes)
     }
 }

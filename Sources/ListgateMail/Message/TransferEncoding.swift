@@ -110,17 +110,25 @@ public enum QuotedPrintable {
     /// Trailing blanks on a line are dropped as rule 3 requires (a transport may add them).
     public static func decode(_ encoded: [UInt8]) -> [UInt8]? {
         guard !CRLFLines.containsLoneBreak(encoded) else { return nil }
+        // Line by line without listing the lines: a hostile part of millions of soft
+        // breaks ("=" CRLF) would otherwise cost a slice per line.
         var output: [UInt8] = []
-        let lines = CRLFLines.split(encoded)
-        for (number, rawLine) in lines.enumerated() {
-            var line = rawLine
+        output.reserveCapacity(encoded.count)
+        var lineStart = 0
+        while true {
+            var lineEnd = lineStart
+            while lineEnd < encoded.count, encoded[lineEnd] != 0x0D { lineEnd += 1 }
+            let isLastLine = lineEnd == encoded.count
+            var line = encoded[lineStart..<lineEnd]
             while let last = line.last, last == 0x20 || last == 0x09 { line = line.dropLast() }
             let isSoftBreak = line.last == UInt8(ascii: "=")
             if isSoftBreak { line = line.dropLast() }
             guard decodeLine(line, into: &output) else { return nil }
-            if !isSoftBreak, number < lines.count - 1 { output += [0x0D, 0x0A] }
+            if isLastLine { return output }
+            if !isSoftBreak { output += [0x0D, 0x0A] }
+            // No lone CR: this one starts a CRLF.
+            lineStart = lineEnd + 2
         }
-        return output
     }
 
     private static func decodeLine(_ line: ArraySlice<UInt8>, into output: inout [UInt8]) -> Bool {

@@ -125,13 +125,17 @@ public struct Preflight: Sendable {
                 PreflightPlace(place: place.phrase, addresses: tally.count(at: place),
                                subscribers: subscribers(tally.addresses(at: place)))
             }
-            let message = places.map(Self.sentence).joined(separator: "; ")
+            var message = places.map(Self.sentence).joined(separator: "; ")
+            if tally.isTruncated {
+                message += " (past \(Self.grouped(ForeignAddressTally.maximumKept)) addresses, each further one is counted "
+                    + "where it occurs and is not looked up among the subscribers)"
+            }
             // The worst problem leads: a leak of other subscribers' addresses.
             problems.insert(PreflightProblem("foreign_addresses", message, places: places), at: 0)
         }
 
         return PreflightReport(
-            recipient: recipient?.recipientID, problems: problems, foreignAddresses: all.count,
+            recipient: recipient?.recipientID, problems: problems, foreignAddresses: all.count + tally.countBeyondBound,
             subscriberAddresses: subscriberCount, lineEndingsNormalised: normalised,
             unscannedParts: reading.parts.count { !$0.isScanned })
     }
