@@ -182,6 +182,20 @@ struct PreflightTests {
         #expect(try await Self.check(raw, baseURLKnown: true).problemCodes == ["list_unsubscribe_wrong"])
     }
 
+    @Test("a List-Unsubscribe folded by MIME-encoding its URL is wrong, and the answer says it was encoded")
+    func encodedListUnsubscribeIsNamed() async throws {
+        // As Python's email package (policy.SMTP) writes a long URL: q-encoded, folded.
+        let url = "<\(Self.unsubscribeLink)>"
+        let encoded = url.utf8.map { byte -> String in
+            let scalar = Unicode.Scalar(byte)
+            return (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-/".unicodeScalars.contains(scalar))
+                ? String(scalar) : "=" + String(byte, radix: 16, uppercase: true)
+        }.joined()
+        let report = try await Self.check(Self.newsletter(unsubscribeHeader: "=?utf-8?q?\(encoded)?="))
+        #expect(report.problemCodes == ["list_unsubscribe_wrong"])
+        #expect(report.problems.first?.message.contains("MIME-encoded") == true)
+    }
+
     // MARK: Problems
 
     struct Case: Sendable, CustomTestStringConvertible {

@@ -165,8 +165,15 @@ public struct Preflight: Sendable {
         } else {
             let wanted = baseURLKnown ? "<\(link)>" : "\(path)>"
             if !listUnsubscribe.contains(where: { $0.value.contains(wanted) }) {
+                // Python's email package (policy.SMTP) folds a long URL by MIME-encoding
+                // it; mail clients read List-Unsubscribe as written, so say what happened.
+                let encoded = listUnsubscribe.contains { $0.value.contains("=?") }
                 problems.append(PreflightProblem(
-                    "list_unsubscribe_wrong", "the List-Unsubscribe header does not hold the recipient's unsubscribe link"))
+                    "list_unsubscribe_wrong",
+                    encoded
+                        ? "the List-Unsubscribe header is MIME-encoded (=?…?=), which mail clients do not decode there: "
+                            + "write it as <URL> on one line of up to 998 octets"
+                        : "the List-Unsubscribe header does not hold the recipient's unsubscribe link"))
             }
         }
         let post = fields.filter { $0.lowercasedName == "list-unsubscribe-post" }
