@@ -35,30 +35,11 @@ public enum MailInspector {
     }
 
     public static func inspect(_ raw: [UInt8]) throws -> InspectedMail {
-        guard let script = Bundle.module.url(forResource: "inspect_mail", withExtension: "py") else {
-            throw Failure(description: "inspect_mail.py is missing from the test support bundle")
+        let outcome = try PythonScript.run("inspect_mail", input: Data(raw))
+        guard outcome.status == 0 else {
+            throw Failure(description: "Python's strict email parser refused the message: \(outcome.stderr)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [script.path]
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        // Write from another thread: a large message could fill the pipe while the
-        // child is blocked writing its own output.
-        let writer = Thread {
-            input.fileHandleForWriting.write(Data(raw))
-            try? input.fileHandleForWriting.close()
-        }
-        writer.start()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(description: "Python's strict email parser refused the message: \(errorText)")
-        }
+        let data = outcome.stdout
         guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw Failure(description: "inspect_mail.py printed no JSON object")
         }

@@ -58,29 +58,9 @@ public struct Newsletter: Encodable, Sendable {
 
     /// The message's bytes, as the sender would hand them to its MTA.
     public func rendered() throws -> [UInt8] {
-        guard let script = Bundle.module.url(forResource: "render_newsletter", withExtension: "py") else {
-            throw Failure(description: "render_newsletter.py is missing from the test support bundle")
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [script.path]
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let description = try JSONEncoder().encode(self)
-        // Written from another thread: a large message fills the output pipe while the
-        // description is still being written.
-        let writer = Thread {
-            input.fileHandleForWriting.write(description)
-            try? input.fileHandleForWriting.close()
-        }
-        writer.start()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw Failure(description: "render_newsletter.py failed: \(errorText)") }
+        let outcome = try PythonScript.run("render_newsletter", input: try JSONEncoder().encode(self))
+        guard outcome.status == 0 else { throw Failure(description: "render_newsletter.py failed: \(outcome.stderr)") }
+        let data = outcome.stdout
         return Array(data)
     }
 }
