@@ -35,9 +35,9 @@ public enum MailInspector {
     }
 
     public static func inspect(_ raw: [UInt8]) throws -> InspectedMail {
-        let outcome = try PythonScript.run("inspect_mail", input: Data(raw))
+        let outcome = try ChildProcess.python("inspect_mail", input: Data(raw))
         guard outcome.status == 0 else {
-            throw Failure(description: "Python's strict email parser refused the message: \(outcome.stderr)")
+            throw Failure(description: "Python's strict email parser refused the message: \(String(decoding: outcome.stderr, as: UTF8.self))")
         }
         let data = outcome.stdout
         guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {

@@ -58,8 +58,8 @@ public struct Newsletter: Encodable, Sendable {
 
     /// The message's bytes, as the sender would hand them to its MTA.
     public func rendered() throws -> [UInt8] {
-        let outcome = try PythonScript.run("render_newsletter", input: try JSONEncoder().encode(self))
-        guard outcome.status == 0 else { throw Failure(description: "render_newsletter.py failed: \(outcome.stderr)") }
+        let outcome = try ChildProcess.python("render_newsletter", input: try JSONEncoder().encode(self))
+        guard outcome.status == 0 else { throw Failure(description: "render_newsletter.py failed: \(String(decoding: outcome.stderr, as: UTF8.self))") }
         let data = outcome.stdout
         return Array(data)
     }

@@ -50,53 +50,29 @@ enum Binary {
     static func runTool(_ path: String, _ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil)
         throws -> CommandResult
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LISTGATE_") }
         env.merge(environment) { $1 }
-        process.environment = env
-        if let directory { process.currentDirectoryURL = directory }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        // Read both pipes before waiting, so a chatty child cannot block on a full pipe.
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CommandResult(
-            status: process.terminationStatus,
-            stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self))
+        let outcome = try ChildProcess.run(URL(fileURLWithPath: path), arguments, environment: env, in: directory)
+        return CommandResult(outcome)
     }
 }
 
 extension Binary {
     /// `listgate ARGS --db <workspace db>` with `input` on its standard input.
     static func run(_ arguments: [String], input: Data, in workspace: Workspace) throws -> CommandResult {
-        let process = Process()
-        process.executableURL = Binary.url
-        process.arguments = arguments + ["--db", workspace.db]
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LISTGATE_") }
-        process.currentDirectoryURL = workspace.url
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let writer = Thread {
-            stdin.fileHandleForWriting.write(input)
-            try? stdin.fileHandleForWriting.close()
-        }
-        writer.start()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CommandResult(
-            status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-            stderr: String(decoding: err, as: UTF8.self))
+        let outcome = try ChildProcess.run(
+            Binary.url, arguments + ["--db", workspace.db],
+            environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LISTGATE_") }, in: workspace.url,
+            input: input)
+        return CommandResult(outcome)
+    }
+}
+
+extension CommandResult {
+    init(_ outcome: ChildProcess.Outcome) {
+        self.init(
+            status: outcome.status, stdout: String(decoding: outcome.stdout, as: UTF8.self),
+            stderr: String(decoding: outcome.stderr, as: UTF8.self))
     }
 }
 
